@@ -1,0 +1,287 @@
+"""Typed configuration: model, data and training settings, YAML in and out, validated on creation.
+
+Every ambiguous choice of the paper (see docs/models.md) is a field here with its documented
+default. A config is checked when it is built, so a wrong value fails before any training starts,
+with a message naming the field (``model.z_dim``) and what was expected.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+
+MODEL_NAMES = ("vae", "condvae", "condvae_info", "csvae")
+
+
+class ConfigError(ValueError):
+    """A configuration value or key is wrong; the message names the field."""
+
+
+def _positive(section: str, name: str, value, allow_zero: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{section}.{name} must be a number, got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = "non-negative" if allow_zero else "positive"
+        raise ConfigError(f"{section}.{name} must be {bound}, got {value!r}")
+
+
+def _one_of(section: str, name: str, value, choices) -> None:
+    if value not in choices:
+        raise ConfigError(f"{section}.{name} must be one of {list(choices)}, got {value!r}")
+
+
+@dataclass
+class Betas:
+    """Loss weights (beta1..beta5 of the paper; defaults (20, 1, 0.2, 10, 1)).
+
+    Every model uses ``recon`` and ``kl_z``, so the reconstruction/KL balance is the same for all
+    four. CSVAE adds ``kl_w``, ``entropy`` (the encoder's M2 weight) and ``adversary`` (N).
+    CondVAE-info uses ``entropy`` as the weight of the encoder's adversarial term and
+    ``adversary`` for its adversary's cross-entropy.
+    """
+
+    recon: float = 20.0  # beta1
+    kl_w: float = 1.0  # beta2
+    kl_z: float = 0.2  # beta3
+    entropy: float = 10.0  # beta4
+    adversary: float = 1.0  # beta5
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            _positive("model.betas", f.name, getattr(self, f.name), allow_zero=True)
+
+
+@dataclass
+class ModelConfig:
+    """What a model is: its latents, prior, likelihood, losses and networks."""
+
+    name: Literal["vae", "condvae", "condvae_info", "csvae"] = "csvae"
+    z_dim: int = 2
+    """Size of z. For the baselines, ``build_model`` adds ``w_dim * n_subspaces`` to it by default
+    (``match_latent_size``) so that all four models have the same total latent size."""
+    w_dim: int = 2
+    """Size of each subspace W_i of CSVAE (the paper: 2)."""
+    match_latent_size: bool = True
+    label_kind: Literal["binary", "categorical"] = "binary"
+    """binary: y in {0,1}^k, k independent attributes; categorical: y one-hot over C classes."""
+    likelihood: Literal["gaussian", "bernoulli"] = "gaussian"
+    """Reconstruction term: Gaussian with fixed std ``gaussian_std`` or Bernoulli (x in [0,1])."""
+    gaussian_std: float = 1.0
+    reduction: Literal["sum", "mean"] = "sum"
+    """How reconstruction and KL terms reduce over the dimensions of one example (the batch is
+    always averaged). The paper's beta1 = 20 assumes a sum."""
+    betas: Betas = field(default_factory=Betas)
+    # p(w_i | y_i): N(mean * 1, scale) for y_i = 0 and y_i = 1 (means are per coordinate).
+    prior_mean_0: float = 0.0
+    prior_scale_0: float = 0.1
+    prior_mean_1: float = 3.0
+    prior_scale_1: float = 1.0
+    prior_scale_is: Literal["std", "variance"] = "std"
+    prior_learned: bool = False
+    """Ablation: learn the prior means and log-scales (initialised at the values above)."""
+    w_encoder: Literal["shared", "per_subspace"] = "shared"
+    """shared: one head emits all w dimensions from features of (x, y); per_subspace: one head per
+    subspace W_i, seeing y_i only."""
+    encoder_objective: Literal["entropy", "cross_entropy"] = "entropy"
+    """What CSVAE's encoder does to the adversary: maximise its entropy (paper, M2) or its
+    cross-entropy (as CondVAE-info does)."""
+    backbone: Literal["mlp", "conv"] = "mlp"
+    hidden: list[int] = field(default_factory=lambda: [64, 64])
+    """MLP backbones: widths of the hidden layers of encoders and decoder."""
+    head_hidden: int = 64
+    """Width of the hidden layer of each Gaussian head on [features, label]."""
+    adversary_hidden: list[int] = field(default_factory=lambda: [64, 64])
+    conv_channels: list[int] = field(default_factory=lambda: [32, 64, 128])
+    conv_dense: int = 512
+    conv_norm: Literal["batch", "group", "none"] = "batch"
+
+    def __post_init__(self):
+        _one_of("model", "name", self.name, MODEL_NAMES)
+        _one_of("model", "label_kind", self.label_kind, ("binary", "categorical"))
+        _one_of("model", "likelihood", self.likelihood, ("gaussian", "bernoulli"))
+        _one_of("model", "reduction", self.reduction, ("sum", "mean"))
+        for name in ("z_dim", "w_dim", "gaussian_std", "head_hidden", "conv_dense"):
+            _positive("model", name, getattr(self, name))
+        for name in ("prior_scale_0", "prior_scale_1"):
+            _positive("model", name, getattr(self, name))
+        for name in ("hidden", "adversary_hidden", "conv_channels"):
+            for width in getattr(self, name):
+                _positive("model", name, width)
+        if isinstance(self.betas, dict):
+            self.betas = Betas(**self.betas)
+
+
+@dataclass
+class DataConfig:
+    """Where the data come from. Toy sets are generated; image sets are read from ``root``."""
+
+    name: str = "swiss_roll"
+    n_samples: int = 4000
+    noise: float = 0.05
+    test_fraction: float = 0.25
+    standardize: bool = True
+    """Standardise x with the training mean/std (stored in the model; vector data only)."""
+    root: Optional[str] = None
+    attributes: Optional[list[str]] = None
+    image_size: int = 32
+    cache: Optional[str] = None
+
+    def __post_init__(self):
+        _positive("data", "n_samples", self.n_samples)
+        _positive("data", "noise", self.noise, allow_zero=True)
+        _positive("data", "image_size", self.image_size)
+        if not 0 < self.test_fraction < 1:
+            raise ConfigError(f"data.test_fraction must be in (0, 1), got {self.test_fraction!r}")
+
+
+@dataclass
+class TrainConfig:
+    """How a model is trained by the one loop in ``csvae.train``."""
+
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-3
+    adversary_lr: float = 1e-3
+    adversary_steps: int = 1
+    """Adversary updates per model update (on the same detached z)."""
+    seed: int = 0
+    device: str = "cpu"
+    """cpu, cuda, cuda:N or auto."""
+    precision: str = "32-true"
+    """Lightning Fabric precision, e.g. 32-true or bf16-mixed."""
+    log_every: int = 50
+    checkpoint_every: int = 500
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size", "lr", "adversary_lr", "adversary_steps", "log_every",
+                     "checkpoint_every"):
+            _positive("train", name, getattr(self, name))
+
+
+@dataclass
+class RunConfig:
+    """One training run: a model, the data it learns from and how it is trained."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
+
+
+def _check_keys(cls, values: dict, where: str) -> None:
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where} must be a mapping, got {type(values).__name__}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"unknown key {where}.{unknown[0]}; valid keys of {where}: {sorted(known)}")
+
+
+def _coerce(where: str, value, annotation: str):
+    """Check a YAML value against a field's annotation (as a string; postponed evaluation)."""
+    ann = annotation[len("Optional["):-1] if annotation.startswith("Optional[") else annotation
+    if value is None:
+        if annotation.startswith("Optional"):
+            return None
+        raise ConfigError(f"{where} must not be empty")
+    if ann in ("int",):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where} must be an integer, got {value!r}")
+    elif ann == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where} must be a number, got {value!r}")
+        value = float(value)
+    elif ann == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, got {value!r}")
+    elif ann == "str":
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a string, got {value!r}")
+    elif ann.startswith("Literal["):
+        choices = ast.literal_eval(f"({ann[len('Literal['):-1]},)")
+        if value not in choices:
+            raise ConfigError(f"{where} must be one of {list(choices)}, got {value!r}")
+    elif ann.startswith("list["):
+        item = ann[5:-1]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where} must be a list of {item}, got {value!r}")
+        value = [_coerce(f"{where}[{i}]", v, item) for i, v in enumerate(value)]
+    return value
+
+
+def _section_from_dict(cls, values: dict, where: str):
+    _check_keys(cls, values, where)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in values:
+            continue
+        if f.name == "betas":
+            _check_keys(Betas, values["betas"], f"{where}.betas")
+            kwargs["betas"] = Betas(**{k: _coerce(f"{where}.betas.{k}", v, "float")
+                                       for k, v in values["betas"].items()})
+        else:
+            kwargs[f.name] = _coerce(f"{where}.{f.name}", values[f.name], str(f.type))
+    return cls(**kwargs)
+
+
+def model_config(**options) -> ModelConfig:
+    """A ModelConfig from keyword arguments, type-checked like YAML (unknown keys are errors)."""
+    return _section_from_dict(ModelConfig, options, "model")
+
+
+def config_from_dict(values: dict) -> RunConfig:
+    """Build a validated RunConfig from a nested dict such as a parsed YAML file."""
+    _check_keys(RunConfig, values, "config")
+    return RunConfig(**{name: _section_from_dict(cls, values.get(name) or {}, name)
+                        for name, cls in SECTIONS.items()})
+
+
+def config_to_dict(config: RunConfig) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def load_config(path: str | os.PathLike) -> RunConfig:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {path}: {err.strerror}") from err
+    try:
+        values = yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
+    try:
+        return config_from_dict(values)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from err
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename, so a
+    reader never sees a half-written file and an old file survives a crash."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_config(config: RunConfig, path: str | os.PathLike) -> None:
+    text = yaml.safe_dump(config_to_dict(config), sort_keys=False)
+    atomic_write_bytes(path, text.encode())

@@ -1,0 +1,40 @@
+"""The one shape every data reader returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Optional
+
+import numpy as np
+
+SPLITS = {"train": 0, "valid": 1, "test": 2}
+
+
+@dataclass
+class Dataset:
+    """Examples with labels and a split.
+
+    x: (N, n) float32 for vector data, or (N, C, H, W) uint8 for images (may be a memmap).
+    y: (N, k) float32 in {0, 1}: k binary attributes, or a one-hot row over k classes.
+    split: (N,) int8, 0 train / 1 valid / 2 test (see ``SPLITS``).
+    attribute_names: k names (attributes, or class names for a categorical label).
+    label_kind: "binary" or "categorical".
+    factors: ground-truth generative factors, name -> (N, ...) array, where known (synthetic data).
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    split: np.ndarray
+    attribute_names: list[str]
+    label_kind: Literal["binary", "categorical"] = "binary"
+    factors: Optional[dict[str, np.ndarray]] = None
+    info: dict = field(default_factory=dict)
+    """Free-form facts about how the data were read (counts of skipped rows, crop, ...)."""
+
+    def part(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) of one split: "train", "valid" or "test"."""
+        index = np.flatnonzero(self.split == SPLITS[name])
+        return self.x[index], self.y[index]
+
+    def indices(self, name: str) -> np.ndarray:
+        return np.flatnonzero(self.split == SPLITS[name])
