@@ -1,0 +1,142 @@
+"""Convolutional backbones for square images, in the style of Larsen et al. 2016.
+
+Encoder: ``len(channels)`` blocks of [conv 5x5 stride 2 -> norm -> ReLU], each halving the image
+side, then flatten -> dense -> norm -> ReLU. Its output (``out_dim == dense`` features) is what
+the models put their Gaussian heads on.
+
+Decoder (the mirror): dense -> norm -> ReLU -> dense to (channels[-1], s, s) -> norm -> ReLU,
+then ``len(channels)`` blocks of [transposed conv 5x5 stride 2 -> norm -> ReLU] with
+``reversed(channels)`` output channels, each doubling the side, and a final conv 5x5 to the image
+channels with no activation (its output is a Gaussian mean or Bernoulli logits).
+``s = size // 2**len(channels)``.
+
+Sizes: the paper's (Larsen's) 64x64 network is ``channels=(64, 128, 256), dense=2048``; the
+default here is a slimmer ``(32, 64, 128), dense=512``.
+
+Norms: ``"batch"`` (BatchNorm), ``"group"`` (GroupNorm with ``gcd(width, 8)`` groups, i.e. 8
+groups for every width divisible by 8; independent of batch size) or ``"none"`` (convs and
+dense layers then carry biases; with a norm they do not, the norm's shift plays that role).
+
+Only standard conv / linear / norm / ReLU ops are used, so the modules run under bf16 autocast
+and with ``channels_last`` inputs and weights (``module.to(memory_format=torch.channels_last)``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+NORMS = ("batch", "group", "none")
+MIN_SIZE, MAX_SIZE = 32, 128
+KERNEL, STRIDE, PADDING = 5, 2, 2
+
+
+def _check(x_shape, channels: Sequence[int], dense: int, norm: str, who: str) -> tuple[int, int]:
+    """Validate the arguments; return (image channels, side of the smallest feature map)."""
+    try:
+        shape = tuple(int(v) for v in x_shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"{who}: x_shape must be (channels, height, width), got {x_shape!r}") from None
+    if len(shape) != 3:
+        raise ValueError(f"{who}: x_shape must be (channels, height, width), got {x_shape!r}")
+    image_channels, height, width = shape
+    if image_channels not in (1, 3):
+        raise ValueError(f"{who}: images must have 1 or 3 channels, got {image_channels} "
+                         f"(x_shape={shape}; is it (C, H, W)?)")
+    if height != width:
+        raise ValueError(f"{who}: images must be square, got {height}x{width}")
+    if norm not in NORMS:
+        raise ValueError(f"{who}: unknown norm {norm!r}; valid norms: {list(NORMS)}")
+    channels = list(channels)
+    if not channels:
+        raise ValueError(f"{who}: channels must list at least one conv width, got {channels}")
+    for c in channels:
+        if isinstance(c, bool) or not isinstance(c, int) or c <= 0:
+            raise ValueError(f"{who}: conv channels must be positive integers, got {channels}")
+    if isinstance(dense, bool) or not isinstance(dense, int) or dense <= 0:
+        raise ValueError(f"{who}: dense must be a positive integer, got {dense!r}")
+    factor = 2 ** len(channels)
+    if not MIN_SIZE <= height <= MAX_SIZE or height % factor:
+        raise ValueError(f"{who}: image size {height} not supported: it must be within "
+                         f"{MIN_SIZE}..{MAX_SIZE} px and divisible by 2**len(channels) = {factor} "
+                         f"(channels={channels})")
+    return image_channels, height // factor
+
+
+def _norm2d(norm: str, width: int) -> nn.Module:
+    if norm == "batch":
+        return nn.BatchNorm2d(width)
+    if norm == "group":
+        return nn.GroupNorm(math.gcd(width, 8), width)
+    return nn.Identity()
+
+
+def _norm1d(norm: str, width: int) -> nn.Module:
+    if norm == "batch":
+        return nn.BatchNorm1d(width)
+    if norm == "group":
+        return nn.GroupNorm(math.gcd(width, 8), width)  # accepts (B, width) inputs
+    return nn.Identity()
+
+
+class ConvEncoder(nn.Module):
+    """x float (B, C, H, W) -> features (B, out_dim), out_dim == dense (ReLU'd)."""
+
+    def __init__(self, x_shape: tuple[int, int, int], channels: Sequence[int] = (32, 64, 128),
+                 dense: int = 512, norm: str = "batch"):
+        super().__init__()
+        image_channels, side = _check(x_shape, channels, dense, norm, "ConvEncoder")
+        self.x_shape = tuple(int(v) for v in x_shape)
+        self.out_dim = dense
+        bias = norm == "none"
+        layers: list[nn.Module] = []
+        width = image_channels
+        for c in channels:
+            layers += [nn.Conv2d(width, c, KERNEL, STRIDE, PADDING, bias=bias), _norm2d(norm, c),
+                       nn.ReLU(inplace=True)]
+            width = c
+        self.convs = nn.Sequential(*layers)
+        self.dense = nn.Sequential(nn.Flatten(), nn.Linear(width * side * side, dense, bias=bias),
+                                   _norm1d(norm, dense), nn.ReLU(inplace=True))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or tuple(x.shape[1:]) != self.x_shape:
+            raise ValueError(f"ConvEncoder expects x of shape (B, {', '.join(map(str, self.x_shape))}), "
+                             f"got {tuple(x.shape)}")
+        return self.dense(self.convs(x))
+
+
+class ConvDecoder(nn.Module):
+    """latent code (B, in_dim) -> distribution parameters (B, C, H, W), no final activation."""
+
+    def __init__(self, in_dim: int, x_shape: tuple[int, int, int], channels: Sequence[int] = (32, 64, 128),
+                 dense: int = 512, norm: str = "batch"):
+        super().__init__()
+        image_channels, side = _check(x_shape, channels, dense, norm, "ConvDecoder")
+        if isinstance(in_dim, bool) or not isinstance(in_dim, int) or in_dim <= 0:
+            raise ValueError(f"ConvDecoder: in_dim must be a positive integer, got {in_dim!r}")
+        self.in_dim = in_dim
+        self.x_shape = tuple(int(v) for v in x_shape)
+        channels = list(channels)
+        self.start = (channels[-1], side, side)
+        bias = norm == "none"
+        self.dense = nn.Sequential(
+            nn.Linear(in_dim, dense, bias=bias), _norm1d(norm, dense), nn.ReLU(inplace=True),
+            nn.Linear(dense, channels[-1] * side * side, bias=bias))
+        layers: list[nn.Module] = [_norm2d(norm, channels[-1]), nn.ReLU(inplace=True)]
+        width = channels[-1]
+        for c in reversed(channels):
+            layers += [nn.ConvTranspose2d(width, c, KERNEL, STRIDE, PADDING, output_padding=1, bias=bias),
+                       _norm2d(norm, c), nn.ReLU(inplace=True)]
+            width = c
+        layers.append(nn.Conv2d(width, image_channels, KERNEL, 1, PADDING))
+        self.convs = nn.Sequential(*layers)
+
+    def forward(self, code: torch.Tensor) -> torch.Tensor:
+        if code.dim() != 2 or code.shape[1] != self.in_dim:
+            raise ValueError(f"ConvDecoder expects a code of shape (B, {self.in_dim}), got {tuple(code.shape)}")
+        h = self.dense(code).view(code.shape[0], *self.start)
+        return self.convs(h)

@@ -1,0 +1,129 @@
+"""Convolutional backbones: shapes, norms, gradients, memory formats, autocast, errors."""
+
+import pytest
+import torch
+
+from csvae.nets.conv import ConvDecoder, ConvEncoder
+
+SMALL = dict(channels=(4, 8), dense=16)
+
+
+@pytest.mark.parametrize("size", [32, 48, 64, 128])
+@pytest.mark.parametrize("image_channels", [1, 3])
+@pytest.mark.parametrize("norm", ["batch", "group", "none"])
+def test_shapes(size, image_channels, norm):
+    torch.manual_seed(0)
+    shape = (image_channels, size, size)
+    enc = ConvEncoder(shape, norm=norm, **SMALL)
+    dec = ConvDecoder(5, shape, norm=norm, **SMALL)
+    x = torch.rand(3, *shape)
+    h = enc(x)
+    assert enc.out_dim == 16
+    assert h.shape == (3, 16)
+    assert (h >= 0).all()  # ReLU'd features
+    out = dec(torch.randn(3, 5))
+    assert out.shape == (3, *shape)
+    assert out.dtype == torch.float32
+
+
+def test_default_and_paper_sizes():
+    enc = ConvEncoder((3, 64, 64))
+    dec = ConvDecoder(10, (3, 64, 64))
+    assert enc.out_dim == 512
+    assert enc(torch.rand(2, 3, 64, 64)).shape == (2, 512)
+    assert dec(torch.randn(2, 10)).shape == (2, 3, 64, 64)
+    # Larsen et al. / the paper: 64-128-256 channels, 2048 dense units (just build it).
+    paper = ConvEncoder((3, 64, 64), channels=(64, 128, 256), dense=2048)
+    assert paper.out_dim == 2048
+    # 48x48 greyscale (TFD) with the default three blocks: 48 / 8 = 6.
+    assert ConvDecoder(4, (1, 48, 48))(torch.randn(2, 4)).shape == (2, 1, 48, 48)
+
+
+@pytest.mark.parametrize("norm", ["batch", "group", "none"])
+def test_gradients_reach_every_parameter(norm):
+    torch.manual_seed(0)
+    shape = (3, 32, 32)
+    enc = ConvEncoder(shape, norm=norm, **SMALL)
+    dec = ConvDecoder(16, shape, norm=norm, **SMALL)
+    x = torch.rand(4, *shape, requires_grad=True)
+    loss = ((dec(enc(x)) - x) ** 2).mean()
+    loss.backward()
+    for name, p in list(enc.named_parameters()) + list(dec.named_parameters()):
+        assert p.grad is not None, name
+        assert torch.isfinite(p.grad).all(), name
+        assert p.grad.abs().sum() > 0, name
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_single_example_in_eval_mode():
+    enc = ConvEncoder((3, 32, 32), **SMALL).eval()
+    dec = ConvDecoder(2, (3, 32, 32), **SMALL).eval()
+    assert dec(torch.randn(1, 2)).shape == (1, 3, 32, 32)
+    assert enc(torch.rand(1, 3, 32, 32)).shape == (1, 16)
+
+
+@pytest.mark.parametrize("norm", ["batch", "group"])
+def test_channels_last_matches_contiguous(norm):
+    torch.manual_seed(0)
+    shape = (3, 32, 32)
+    enc = ConvEncoder(shape, norm=norm, **SMALL).eval()
+    dec = ConvDecoder(16, shape, norm=norm, **SMALL).eval()
+    x = torch.rand(4, *shape)
+    ref = dec(enc(x))
+    enc_cl = enc.to(memory_format=torch.channels_last)
+    dec_cl = dec.to(memory_format=torch.channels_last)
+    x_cl = x.contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    out = dec_cl(enc_cl(x_cl))
+    torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4)
+    out.sum().backward()
+    assert x_cl.grad is not None
+
+
+@pytest.mark.parametrize("norm", ["batch", "group", "none"])
+def test_bf16_autocast(norm):
+    torch.manual_seed(0)
+    shape = (3, 32, 32)
+    enc = ConvEncoder(shape, norm=norm, **SMALL)
+    dec = ConvDecoder(16, shape, norm=norm, **SMALL)
+    x = torch.rand(4, *shape)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = dec(enc(x))
+        loss = ((out.float() - x) ** 2).mean()
+    assert out.shape == (4, *shape)
+    assert torch.isfinite(out.float()).all()
+    loss.backward()
+    for name, p in list(enc.named_parameters()) + list(dec.named_parameters()):
+        assert p.grad is not None and p.grad.dtype == torch.float32, name
+        assert torch.isfinite(p.grad).all(), name
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(x_shape=(3, 50, 50)), "divisible by 2\\*\\*len\\(channels\\) = 8"),
+    (dict(x_shape=(3, 16, 16), channels=(8, 16)), "within 32..128"),
+    (dict(x_shape=(3, 256, 256)), "within 32..128"),
+    (dict(x_shape=(3, 36, 36), channels=(8, 16, 32)), "divisible"),
+    (dict(x_shape=(2, 32, 32)), "1 or 3 channels"),
+    (dict(x_shape=(32, 32, 3)), "1 or 3 channels"),
+    (dict(x_shape=(3, 32, 64)), "square"),
+    (dict(x_shape=(32, 32)), "x_shape must be"),
+    (dict(x_shape=(3, 32, 32), norm="layer"), "unknown norm 'layer'; valid norms"),
+    (dict(x_shape=(3, 32, 32), channels=()), "at least one"),
+    (dict(x_shape=(3, 32, 32), channels=(8, 0)), "positive integers"),
+    (dict(x_shape=(3, 32, 32), dense=0), "dense must be"),
+])
+def test_bad_arguments_raise(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ConvEncoder(**kwargs)
+    with pytest.raises(ValueError, match=message):
+        ConvDecoder(4, **kwargs)
+
+
+def test_bad_inputs_raise():
+    with pytest.raises(ValueError, match="in_dim"):
+        ConvDecoder(0, (3, 32, 32))
+    enc = ConvEncoder((3, 32, 32), **SMALL)
+    with pytest.raises(ValueError, match=r"expects x of shape \(B, 3, 32, 32\)"):
+        enc(torch.rand(2, 1, 32, 32))
+    dec = ConvDecoder(4, (3, 32, 32), **SMALL)
+    with pytest.raises(ValueError, match=r"code of shape \(B, 4\)"):
+        dec(torch.rand(2, 5))
