@@ -123,6 +123,8 @@ class DataConfig:
     """Where the data come from. Toy sets are generated; image sets are read from ``root``."""
 
     name: str = "swiss_roll"
+    seed: int = 0
+    """Seed of generated data and of seeded splits."""
     n_samples: int = 4000
     noise: float = 0.05
     test_fraction: float = 0.25

@@ -1,0 +1,21 @@
+"""Data readers. ``load_dataset(cfg)`` turns a DataConfig into a ``Dataset``."""
+
+from __future__ import annotations
+
+from csvae.config import DataConfig
+from csvae.data.checks import DataError
+from csvae.data.dataset import SPLITS, Dataset
+from csvae.data.toy import TOY_SETS, make_toy
+
+
+def load_dataset(cfg: DataConfig) -> Dataset:
+    """Toy sets are generated from ``cfg`` (seed ``cfg.seed``); every other name is an image data
+    set read through its cache (see ``csvae.data.images``)."""
+    if cfg.name in TOY_SETS:
+        return make_toy(cfg.name, cfg.n_samples, cfg.noise, cfg.seed, cfg.test_fraction)
+    from csvae.data.images import load_images
+
+    return load_images(cfg)
+
+
+__all__ = ["Dataset", "DataError", "SPLITS", "load_dataset", "make_toy", "TOY_SETS"]

@@ -1,0 +1,13 @@
+"""csvae: label-specific latent subspaces in variational autoencoders (Klys et al. 2018) and the
+baselines VAE, CondVAE and CondVAE-info, with one API::
+
+    model = csvae.build_model("csvae", x_dim=3, y_dim=1)
+    model = csvae.fit(model, x, y, epochs=30, batch_size=64, seed=0, out="runs/demo")
+    model.latents(x, y)["w"]; model.reconstruct(x, y); csvae.load("runs/demo")
+"""
+
+from csvae.api import build_model, fit, load
+from csvae.models import CSVAE, VAE, CondVAE, CondVAEInfo
+
+__version__ = "0.1.0"
+__all__ = ["build_model", "fit", "load", "VAE", "CondVAE", "CondVAEInfo", "CSVAE"]

@@ -1,0 +1,135 @@
+"""The public Python API: ``build_model``, ``fit``, ``load`` (re-exported as ``csvae.*``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+
+from csvae.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from csvae.config import (ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, config_from_dict,
+                          config_to_dict, model_config, save_config)
+from csvae.data.checks import check_xy
+from csvae.models import MODELS
+from csvae.models.base import LatentModel
+from csvae.train import RunFiles, train
+
+
+def build_model(name: str, x_dim: Optional[int] = None, y_dim: int = 1, *, x_shape: Optional[Sequence[int]] = None,
+                seed: Optional[int] = None, **options) -> LatentModel:
+    """A fresh model: "vae" | "condvae" | "condvae_info" | "csvae".
+
+    x_dim: size of vector data (or x_shape=(C, H, W) for images; the backbone is then "conv"
+    unless given). y_dim: number of label columns k. options: any ModelConfig field, e.g.
+    z_dim=2, w_dim=2, betas={"entropy": 10}. seed: seeds the weight initialisation."""
+    if (x_dim is None) == (x_shape is None):
+        raise ConfigError("give exactly one of x_dim (vector data) or x_shape (e.g. (3, 64, 64) for images)")
+    shape = (int(x_dim),) if x_dim is not None else tuple(int(s) for s in x_shape)
+    if any(s < 1 for s in shape):
+        raise ConfigError(f"x_dim/x_shape must be positive, got {shape}")
+    if len(shape) == 3:
+        options.setdefault("backbone", "conv")
+    config = model_config(name=name, **options)
+    return model_from_config(config, shape, y_dim, seed)
+
+
+def model_from_config(config: ModelConfig, x_shape: Sequence[int], y_dim: int,
+                      seed: Optional[int] = None) -> LatentModel:
+    if seed is not None:
+        torch.manual_seed(seed)
+    return MODELS[config.name](config, tuple(x_shape), y_dim)
+
+
+def prepare_run_folder(out: str | os.PathLike, config: RunConfig, resume: bool, overwrite: bool) -> RunFiles:
+    """Make the run folder, refusing one that already holds a run unless resuming (same config) or
+    overwriting. Writes the exact config to config.yaml."""
+    run = RunFiles(Path(out))
+    if run.config.exists():
+        from csvae.config import load_config
+
+        old = load_config(run.config)
+        if overwrite:
+            for stale in (run.checkpoint, run.final, run.metrics):
+                stale.unlink(missing_ok=True)
+        elif not resume:
+            state = "a finished run" if run.final.exists() else "an unfinished run"
+            raise ConfigError(f"{run.root} already holds {state}; pass --resume (Python: resume=True) to "
+                              f"continue it or --overwrite (overwrite=True) to replace it")
+        elif old != config:
+            raise ConfigError(f"{run.root} holds a run with another config ({run.config}); pass --overwrite "
+                              f"to replace it, or choose another output folder")
+    run.root.mkdir(parents=True, exist_ok=True)
+    save_config(config, run.config)
+    return run
+
+
+def fit(model: LatentModel, x, y, *, epochs: int = 30, batch_size: int = 64, seed: int = 0,
+        out: Optional[str | os.PathLike] = None, device: str = "cpu", standardize: Optional[bool] = None,
+        resume: bool = False, overwrite: bool = False, data: Optional[DataConfig] = None,
+        **train_options) -> LatentModel:
+    """Train ``model`` on x (N, n) float or (N, C, H, W) uint8 and y (N, k) in {0, 1}.
+
+    standardize: standardise x with its mean/std, stored in the model (default: yes for float
+    vector data). out: a run folder for config.yaml, metrics.csv and checkpoints. Other keyword
+    arguments are TrainConfig fields (lr, adversary_steps, log_every, precision, ...).
+    Returns the trained model on ``device``, with its class statistics set (``finalize``)."""
+    x, y = check_xy(x, y, model.config.label_kind)
+    if tuple(x.shape[1:]) != model.x_shape:
+        raise ConfigError(f"x has examples of shape {tuple(x.shape[1:])} but the model expects {model.x_shape}")
+    if y.shape[1] != model.y_dim:
+        raise ConfigError(f"y has {y.shape[1]} columns but the model was built with y_dim={model.y_dim}")
+    train_cfg = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed, device=device, **train_options)
+    x_t = torch.from_numpy(np.ascontiguousarray(x))
+    if x_t.dtype != torch.uint8:
+        x_t = x_t.float()
+    y_t = torch.from_numpy(y)
+    if standardize is None:
+        standardize = x_t.dtype != torch.uint8 and x_t.dim() == 2
+    if standardize:
+        model.set_standardization(x_t.mean(0), x_t.std(0))
+    run = None
+    run_config = RunConfig(model=model.config, data=data or DataConfig(name="arrays"), train=train_cfg)
+    if out is not None:
+        run = prepare_run_folder(out, run_config, resume, overwrite)
+    model = train(model, x_t, y_t, train_cfg, run, run_config, resume=resume)
+    model.finalize(x_t, y_t)
+    if run is not None:
+        save_final(model, run_config, run)
+    return model
+
+
+def save_final(model: LatentModel, config: RunConfig, run: RunFiles) -> None:
+    """Write the finished model (weights, class statistics, config) to RUN/model.pt."""
+    save_checkpoint({"config": config_to_dict(config), "x_shape": list(model.x_shape), "y_dim": model.y_dim,
+                     "model": {k: v.cpu() for k, v in model.state_dict().items()}, "step": -1,
+                     "finished": True}, run.final)
+
+
+def load(path: str | os.PathLike, device: str = "cpu") -> LatentModel:
+    """A trained model from a run folder (its model.pt) or a checkpoint file, loaded without pickle."""
+    path = Path(path)
+    if path.is_dir():
+        final = RunFiles(path).final
+        if not final.exists():
+            raise CheckpointError(f"{path} holds no finished model ({final.name} is missing); the run did not "
+                                  f"finish: resume it with `csvae fit --config {path / 'config.yaml'} --out {path} --resume`")
+        path = final
+    state = load_checkpoint(path)
+    try:
+        config = config_from_dict(state["config"]) if state["config"] else RunConfig()
+        model = model_from_config(config.model, state["x_shape"], int(state["y_dim"]))
+        model.load_state_dict(state["model"])
+    except (ConfigError, RuntimeError, KeyError, TypeError) as err:
+        raise CheckpointError(f"{path} does not hold a model this csvae can rebuild: {err}") from err
+    model.run_config = config
+    return model.to(device).eval()
+
+
+def run_config_of(model: LatentModel) -> RunConfig:
+    """The RunConfig a loaded model was trained with (default sections when unknown)."""
+    return getattr(model, "run_config", None) or dataclasses.replace(RunConfig(), model=model.config)
+

@@ -1,0 +1,58 @@
+"""Checks on training arrays, with messages that name the array and the first bad row."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+class DataError(ValueError):
+    """Input data that cannot be used as given; the message names the file, field or row."""
+
+
+def as_numpy(values, name: str) -> np.ndarray:
+    if torch.is_tensor(values):
+        return values.detach().cpu().numpy()
+    try:
+        return np.asarray(values)
+    except Exception as err:
+        raise DataError(f"{name} must be an array or tensor, got {type(values).__name__}") from err
+
+
+def check_xy(x, y, label_kind: str = "binary") -> tuple[np.ndarray, np.ndarray]:
+    """Validate training inputs and return them as numpy arrays.
+
+    x: (N, ...) float without NaN/inf, or uint8 images; y: (N, k) in {0, 1} (a 1-D y is read as
+    k = 1), and for a categorical label every row sums to 1."""
+    x, y = as_numpy(x, "x"), as_numpy(y, "y")
+    if x.ndim < 2:
+        raise DataError(f"x must have shape (N, n) or (N, C, H, W), got shape {x.shape}")
+    if y.ndim == 1:
+        y = y[:, None]
+    if y.ndim != 2:
+        raise DataError(f"y must have shape (N, k), got shape {y.shape}")
+    if len(x) != len(y):
+        raise DataError(f"x has {len(x)} rows but y has {len(y)}; they must match")
+    if len(x) == 0:
+        raise DataError("x and y are empty")
+    if x.dtype != np.uint8:
+        if not np.issubdtype(x.dtype, np.number):
+            raise DataError(f"x must be numeric, got dtype {x.dtype}")
+        finite = np.isfinite(x.reshape(len(x), -1)).all(axis=1)
+        if not finite.all():
+            row = int(np.flatnonzero(~finite)[0])
+            raise DataError(f"x has NaN or inf values, first in row {row}")
+    if y.dtype == bool:
+        y = y.astype(np.float32)
+    if not np.issubdtype(y.dtype, np.number):
+        raise DataError(f"y must be numeric 0/1, got dtype {y.dtype}")
+    binary = (y == 0) | (y == 1)
+    if not binary.all():
+        row, col = (int(i) for i in np.argwhere(~binary)[0])
+        raise DataError(f"y must hold only 0 and 1; row {row}, column {col} is {y[row, col]!r}")
+    if label_kind == "categorical":
+        sums = y.sum(axis=1)
+        if not (sums == 1).all():
+            row = int(np.flatnonzero(sums != 1)[0])
+            raise DataError(f"a categorical y must be one-hot: row {row} sums to {sums[row]:g}, not 1")
+    return x, y.astype(np.float32)

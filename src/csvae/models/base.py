@@ -1,0 +1,209 @@
+"""What the four models share: input scaling, backbones, and the public numpy/torch methods.
+
+Conventions for every model:
+- ``encode(x, y)``, ``losses(x, y)``, ``manipulate`` and ``reconstruct`` take x in *data units*:
+  raw float vectors, or uint8 images (converted to [0, 1] on the model's device). Vector data are
+  standardised inside the model with the training mean/std stored as buffers.
+- ``decode(code)`` returns likelihood parameters in *model units*; ``to_data(params)`` maps them
+  back to data units (undoing the standardisation; sigmoid for Bernoulli logits).
+- y is (B, k) float in {0, 1}: k binary attributes or a one-hot row over k classes.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from csvae.config import ModelConfig
+from csvae.models.parts import Gaussian, kl_standard_normal, label_cross_entropy, likelihood_mean, reconstruction_nll, reduce_dims
+from csvae.nets.mlp import MLPDecoder, MLPEncoder
+
+
+class Posterior(NamedTuple):
+    """q(z | ...) and, for CSVAE, q(w | x, y); each a Gaussian over (B, d)."""
+
+    z: Gaussian
+    w: Optional[Gaussian] = None
+
+
+class LatentModel(nn.Module):
+    """Base class: subclasses set ``adversarial`` and implement encode/decode/_terms/manipulate."""
+
+    adversarial = False
+
+    def __init__(self, config: ModelConfig, x_shape: tuple[int, ...], y_dim: int):
+        super().__init__()
+        if y_dim < 1:
+            raise ValueError(f"y_dim must be at least 1, got {y_dim}")
+        if config.label_kind == "categorical" and y_dim < 2:
+            raise ValueError(f"a categorical label needs at least 2 classes, got y_dim={y_dim}")
+        self.config = config
+        self.x_shape = tuple(int(s) for s in x_shape)
+        self.y_dim = int(y_dim)
+        self.register_buffer("x_shift", torch.zeros(self.x_shape))
+        self.register_buffer("x_scale", torch.ones(self.x_shape))
+
+    # ----- latent sizes and backbones -------------------------------------------------------
+    @property
+    def z_dim(self) -> int:
+        """Size of z; the baselines get the CSVAE's w dims added when ``match_latent_size``."""
+        c = self.config
+        extra = c.w_dim * self.y_dim if (c.match_latent_size and c.name != "csvae") else 0
+        return c.z_dim + extra
+
+    def make_encoder(self) -> nn.Module:
+        c = self.config
+        if c.backbone == "conv":
+            from csvae.nets.conv import ConvEncoder
+
+            return ConvEncoder(self.x_shape, c.conv_channels, c.conv_dense, c.conv_norm)
+        return MLPEncoder(self.x_shape, c.hidden)
+
+    def make_decoder(self, in_dim: int) -> nn.Module:
+        c = self.config
+        if c.backbone == "conv":
+            from csvae.nets.conv import ConvDecoder
+
+            return ConvDecoder(in_dim, self.x_shape, c.conv_channels, c.conv_dense, c.conv_norm)
+        return MLPDecoder(in_dim, self.x_shape, c.hidden)
+
+    # ----- units ------------------------------------------------------------------------------
+    def set_standardization(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Store the training mean/std of x (shape x_shape, or broadcastable to it)."""
+        self.x_shift.copy_(torch.as_tensor(mean).expand(self.x_shape))
+        self.x_scale.copy_(torch.as_tensor(std).clamp_min(1e-8).expand(self.x_shape))
+
+    def to_model(self, x: torch.Tensor) -> torch.Tensor:
+        """Data units (float, or uint8 images) -> model units (B, *x_shape)."""
+        if x.dtype == torch.uint8:
+            x = x.float().div_(255.0)
+        return (x.float() - self.x_shift) / self.x_scale
+
+    def to_data(self, params: torch.Tensor) -> torch.Tensor:
+        """Decoder parameters (model units) -> the likelihood's mean in data units."""
+        return likelihood_mean(params.float(), self.config.likelihood) * self.x_scale + self.x_shift
+
+    # ----- losses -------------------------------------------------------------------------------
+    def recon_nll(self, x_model: torch.Tensor, params: torch.Tensor, reduction: str) -> torch.Tensor:
+        """-log p(x | code) per example, (B,)."""
+        c = self.config
+        return reduce_dims(reconstruction_nll(x_model, params.float(), c.likelihood, c.gaussian_std), reduction)
+
+    def kl_z(self, q: Gaussian, reduction: str) -> torch.Tensor:
+        return reduce_dims(kl_standard_normal(q), reduction)
+
+    def _terms(self, x: torch.Tensor, y: torch.Tensor, reduction: str) -> dict[str, torch.Tensor]:
+        """Per-example loss terms (B,) with their weights applied later: recon, kl_z, ..."""
+        raise NotImplementedError
+
+    def weighted_loss(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The "model" objective from batch-mean terms."""
+        raise NotImplementedError
+
+    def losses(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Batch-mean loss terms and the objectives: "model" (minimised by encoders/decoder) and,
+        for adversarial models, "adversary" (minimised by the adversary, on detached z)."""
+        terms = {name: value.mean() for name, value in self._terms(x, y, self.config.reduction).items()}
+        terms["model"] = self.weighted_loss(terms)
+        if self.adversarial:
+            terms["adversary"] = self.config.betas.adversary * terms["adversary_ce"]
+        return terms
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.losses(x, y)
+
+    @torch.no_grad()
+    def elbo(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """A one-sample estimate of the (conditional) ELBO per example, (B,), with unit weights
+        and sums over dimensions, in model units (log p(y) is not included)."""
+        terms = self._terms(x, y, "sum")
+        return -(terms["recon"] + terms["kl_z"] + terms.get("kl_w", 0.0))
+
+    def adversary_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The adversary's objective on a fresh sample of z with the encoder untouched (used for
+        the extra adversary steps of ``train.adversary_steps``)."""
+        with torch.no_grad():
+            z = self.encode(x, y).z.sample()
+        ce = label_cross_entropy(self.adversary(z), y, self.config.label_kind)
+        return self.config.betas.adversary * ce.mean()
+
+    def model_parameters(self) -> list[nn.Parameter]:
+        """Parameters of encoders, decoder and (when learned) the prior."""
+        adversary = set(map(id, self.adversary_parameters()))
+        return [p for p in self.parameters() if id(p) not in adversary]
+
+    def adversary_parameters(self) -> list[nn.Parameter]:
+        return list(self.adversary.parameters()) if self.adversarial else []
+
+    def finalize(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Compute statistics of the trained model on its training data (e.g. class means used by
+        ``manipulate``). Called by ``csvae.fit`` at the end of training."""
+
+    # ----- public numpy/torch API ----------------------------------------------------------------
+    def _batches(self, *arrays, batch_size: int = 1024):
+        device = self.x_shift.device
+        tensors = [torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a) for a in arrays]
+        n = len(tensors[0])
+        for start in range(0, n, batch_size):
+            yield [t[start:start + batch_size].to(device) for t in tensors]
+
+    @torch.no_grad()
+    def _map(self, fn, *arrays, batch_size: int = 1024) -> torch.Tensor:
+        """Apply ``fn`` batch-wise in eval mode and concatenate the results on the CPU."""
+        was_training = self.training
+        self.eval()
+        try:
+            out = [fn(*[b.float() if b.dtype != torch.uint8 else b for b in batch]).cpu()
+                   for batch in self._batches(*arrays, batch_size=batch_size)]
+        finally:
+            self.train(was_training)
+        return torch.cat(out)
+
+    def latents(self, x, y, batch_size: int = 1024) -> dict[str, np.ndarray]:
+        """Posterior means: {"z": (N, z_dim)} and, for CSVAE, "w": (N, k * w_dim)."""
+        z = self._map(lambda xb, yb: self.encode(xb, yb).z.mean, x, y, batch_size=batch_size)
+        return {"z": z.numpy()}
+
+    def reconstruct(self, x, y, batch_size: int = 1024):
+        """Decoder mean from the posterior means, in data units; numpy in -> numpy out."""
+        out = self._map(lambda xb, yb: self.to_data(self.decode_posterior_mean(xb, yb)), x, y,
+                        batch_size=batch_size)
+        return out if torch.is_tensor(x) else out.numpy()
+
+    def decode_posterior_mean(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+def label_shift(y: torch.Tensor, target_y: torch.Tensor, means_1: torch.Tensor, means_0: torch.Tensor,
+                label_kind: str) -> torch.Tensor:
+    """The latent shift that moves the class means of y to those of target_y, (B, d).
+
+    means_1[i] / means_0[i] (k, d) are the mean codes of examples with y_i = 1 / y_i = 0.
+    binary: sum over changed attributes of (m_i[target] - m_i[source]);
+    categorical: m[target class] - m[source class] (the paper's m_j - m_i)."""
+    delta = target_y - y
+    direction = means_1 if label_kind == "categorical" else means_1 - means_0
+    return delta @ direction
+
+
+def class_means(codes: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean code of the examples with y_i = 1 and with y_i = 0, each (k, d).
+
+    codes: (N, d), shared by all label columns, or (N, k, d), one code per column (CSVAE's w_i).
+    A column without examples of one value gets a mean of zeros."""
+    ones = y.float().to(codes.device)
+    zeros = 1.0 - ones
+    if codes.dim() == 2:
+        codes = codes.unsqueeze(1).expand(-1, ones.shape[1], -1)
+    mean_1 = torch.einsum("nk,nkd->kd", ones, codes) / ones.sum(0).clamp_min(1.0).unsqueeze(1)
+    mean_0 = torch.einsum("nk,nkd->kd", zeros, codes) / zeros.sum(0).clamp_min(1.0).unsqueeze(1)
+    return mean_1, mean_0
+
+
+def check_target(y: torch.Tensor, target_y: torch.Tensor) -> None:
+    if target_y.shape != y.shape:
+        raise ValueError(f"target_y must have the shape of y {tuple(y.shape)}, got {tuple(target_y.shape)}")
+

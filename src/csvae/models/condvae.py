@@ -1,0 +1,55 @@
+"""CondVAE: q(z|x, y), p(x|z, y), p(z) = N(0, I). Attribute change by decoding with the new y."""
+
+from __future__ import annotations
+
+import torch
+
+from csvae.config import ModelConfig
+from csvae.models.base import LatentModel, Posterior, check_target
+from csvae.models.parts import GaussianHead
+
+
+class CondVAE(LatentModel):
+    """Loss: beta1 * -log p(x|z,y) + beta3 * KL(q(z|x,y) || N(0, I))."""
+
+    encoder_sees_y = True
+
+    def __init__(self, config: ModelConfig, x_shape: tuple[int, ...], y_dim: int):
+        super().__init__(config, x_shape, y_dim)
+        self.encoder = self.make_encoder()
+        head_in = self.encoder.out_dim + (y_dim if self.encoder_sees_y else 0)
+        self.z_head = GaussianHead(head_in, self.z_dim, config.head_hidden)
+        self.decoder = self.make_decoder(self.z_dim + y_dim)
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor) -> Posterior:
+        h = self.encoder(self.to_model(x))
+        if self.encoder_sees_y:
+            h = torch.cat([h, y.to(h.dtype)], dim=-1)
+        return Posterior(self.z_head(h))
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.decoder(torch.cat([z, y.to(z.dtype)], dim=-1))
+
+    def _encode_sample(self, x, y, reduction):
+        """Shared by the conditional models: the posterior, a sample and the ELBO terms."""
+        q = self.encode(x, y).z
+        z = q.sample()
+        terms = {"recon": self.recon_nll(self.to_model(x), self.decode(z, y), reduction),
+                 "kl_z": self.kl_z(q, reduction)}
+        return z, terms
+
+    def _terms(self, x, y, reduction):
+        return self._encode_sample(x, y, reduction)[1]
+
+    def weighted_loss(self, terms):
+        b = self.config.betas
+        return b.recon * terms["recon"] + b.kl_z * terms["kl_z"]
+
+    def decode_posterior_mean(self, x, y):
+        return self.decode(self.encode(x, y).z.mean, y)
+
+    @torch.no_grad()
+    def manipulate(self, x: torch.Tensor, y: torch.Tensor, target_y: torch.Tensor, **_) -> torch.Tensor:
+        """G(x) = decoder mean(mu(x[, y]), target_y), in data units (B, *x_shape)."""
+        check_target(y, target_y)
+        return self.to_data(self.decode(self.encode(x, y).z.mean, target_y))

@@ -1,0 +1,157 @@
+"""CSVAE (Klys, Snell, Zemel 2018): label information for attribute i lives in its own subspace W_i.
+
+Generative model p(x | w, z) p(z) p(w | y) p(y); inference q(z | x) and q(w | x, y); an adversary
+q_delta(y | z) whose entropy the encoder maximises, so that z carries no label information.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence, Union
+
+import torch
+from torch import nn
+
+from csvae.config import ModelConfig
+from csvae.models.base import LatentModel, Posterior, check_target, class_means
+from csvae.models.parts import (Gaussian, GaussianHead, SubspacePrior, kl_gaussians, label_cross_entropy,
+                                maybe_detached, negative_entropy, reduce_dims)
+from csvae.nets.mlp import MLP
+
+Style = Union[str, torch.Tensor]
+STYLES = ("sample", "class_mean", "prior_mean")
+
+
+class CSVAE(LatentModel):
+    """Objectives (batch means; see docs/models.md):
+    model = beta1 * recon + beta2 * KL(q(w|x,y) || p(w|y)) + beta3 * KL(q(z|x) || N(0,I)) + beta4 * M2,
+    M2 = E[sum_y q(y|z) log q(y|z)] (the adversary's negative entropy, adversary frozen);
+    adversary = beta5 * -log q(y|z) on detached z.
+    """
+
+    adversarial = True
+
+    def __init__(self, config: ModelConfig, x_shape: tuple[int, ...], y_dim: int):
+        super().__init__(config, x_shape, y_dim)
+        c = config
+        self.n_subspaces = y_dim
+        self.w_dim = c.w_dim
+        self.z_encoder = self.make_encoder()
+        self.z_head = GaussianHead(self.z_encoder.out_dim, self.z_dim, c.head_hidden)
+        self.w_encoder = self.make_encoder()
+        features = self.w_encoder.out_dim
+        if c.w_encoder == "shared":
+            self.w_heads = nn.ModuleList([GaussianHead(features + y_dim, y_dim * c.w_dim, c.head_hidden)])
+        else:
+            self.w_heads = nn.ModuleList([GaussianHead(features + 1, c.w_dim, c.head_hidden) for _ in range(y_dim)])
+        self.decoder = self.make_decoder(self.z_dim + y_dim * c.w_dim)
+        self.adversary = MLP(self.z_dim, c.adversary_hidden, y_dim)
+        self.prior = SubspacePrior(y_dim, c.w_dim, c.prior_mean_0, c.prior_scale_0, c.prior_mean_1,
+                                   c.prior_scale_1, c.prior_scale_is, c.prior_learned)
+        # Mean of mu_w over training examples with y_i = 1 / 0, (k, w_dim); set by finalize().
+        self.register_buffer("w_means_1", torch.zeros(y_dim, c.w_dim))
+        self.register_buffer("w_means_0", torch.zeros(y_dim, c.w_dim))
+
+    # ----- inference and generation -------------------------------------------------------------
+    def encode(self, x: torch.Tensor, y: torch.Tensor) -> Posterior:
+        """q(z|x) over (B, z_dim) and q(w|x,y) over (B, k * w_dim), subspace i at [i*w_dim:(i+1)*w_dim]."""
+        x_model = self.to_model(x)
+        q_z = self.z_head(self.z_encoder(x_model))
+        h = self.w_encoder(x_model)
+        y = y.to(h.dtype)
+        if self.config.w_encoder == "shared":
+            q_w = self.w_heads[0](torch.cat([h, y], dim=-1))
+        else:
+            parts = [head(torch.cat([h, y[:, i:i + 1]], dim=-1)) for i, head in enumerate(self.w_heads)]
+            q_w = Gaussian(torch.cat([p.mean for p in parts], -1), torch.cat([p.logvar for p in parts], -1))
+        return Posterior(q_z, q_w)
+
+    def decode(self, z: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """[z, w] (B, z_dim + k * w_dim) -> likelihood parameters (B, *x_shape); y is never seen."""
+        return self.decoder(torch.cat([z, w], dim=-1))
+
+    def _terms(self, x, y, reduction):
+        post = self.encode(x, y)
+        z, w = post.z.sample(), post.w.sample()
+        prior = self.prior(y)
+        kind = self.config.label_kind
+        logits = maybe_detached(self.adversary, z, frozen=True)
+        if self.config.encoder_objective == "entropy":
+            m2 = negative_entropy(logits, kind)
+        else:
+            m2 = -label_cross_entropy(logits, y, kind)
+        return {"recon": self.recon_nll(self.to_model(x), self.decode(z, w), reduction),
+                "kl_w": reduce_dims(kl_gaussians(post.w, prior.mean, prior.logvar), reduction),
+                "kl_z": self.kl_z(post.z, reduction),
+                "m2": m2,
+                "adversary_ce": label_cross_entropy(self.adversary(z.detach()), y, kind)}
+
+    def weighted_loss(self, terms):
+        b = self.config.betas
+        return (b.recon * terms["recon"] + b.kl_w * terms["kl_w"] + b.kl_z * terms["kl_z"]
+                + b.entropy * terms["m2"])
+
+    def decode_posterior_mean(self, x, y):
+        post = self.encode(x, y)
+        return self.decode(post.z.mean, post.w.mean)
+
+    def latents(self, x, y, batch_size: int = 1024):
+        """Posterior means: "z" (N, z_dim) and "w" (N, k * w_dim)."""
+        codes = self._map(lambda xb, yb: torch.cat([m.mean for m in self.encode(xb, yb)], -1), x, y,
+                          batch_size=batch_size)
+        return {"z": codes[:, :self.z_dim].numpy(), "w": codes[:, self.z_dim:].numpy()}
+
+    @torch.no_grad()
+    def finalize(self, x, y):
+        w = torch.as_tensor(self.latents(x, y)["w"]).view(-1, self.n_subspaces, self.w_dim)
+        mean_1, mean_0 = class_means(w, torch.as_tensor(y))
+        self.w_means_1.copy_(mean_1)
+        self.w_means_0.copy_(mean_0)
+
+    # ----- manipulation and transfer ------------------------------------------------------------
+    def subspace_values(self, target_y: torch.Tensor, style: Style = "sample",
+                        generator: torch.Generator | None = None) -> torch.Tensor:
+        """A point p_i in every subspace for the labels target_y (B, k): (B, k * w_dim).
+
+        style: "sample" from p(w_i | target y_i) (default), "class_mean" (mean of encoded w over
+        training examples with that label), "prior_mean", or a tensor of points, (k * w_dim,) or
+        (B, k * w_dim)."""
+        target_y = target_y.float()
+        if torch.is_tensor(style):
+            return style.to(target_y).expand(len(target_y), self.n_subspaces * self.w_dim)
+        if style == "class_mean":
+            bit = target_y.unsqueeze(-1)
+            return torch.lerp(self.w_means_0, self.w_means_1, bit).flatten(1)
+        prior = self.prior(target_y)
+        if style == "prior_mean":
+            return prior.mean
+        if style == "sample":
+            noise = torch.randn(prior.mean.shape, generator=generator, device=prior.mean.device)
+            return prior.mean + (0.5 * prior.logvar).exp() * noise
+        raise ValueError(f"style must be one of {list(STYLES)} or a tensor of points, got {style!r}")
+
+    @torch.no_grad()
+    def manipulate(self, x: torch.Tensor, y: torch.Tensor, target_y: torch.Tensor, style: Style = "sample",
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+        """The paper's G(x, p) = decoder mean(mu_z(x), p), in data units (B, *x_shape).
+
+        Subspaces whose label changes get p_i from ``style`` (for a one-hot label the subspaces
+        that switch off get their y = 0 value, as the paper's p_l = 0); the others keep mu_w(x)."""
+        check_target(y, target_y)
+        post = self.encode(x, y)
+        new = self.subspace_values(target_y, style, generator)
+        changed = (target_y != y).repeat_interleave(self.w_dim, dim=1)
+        w = torch.where(changed, new, post.w.mean)
+        return self.to_data(self.decode(post.z.mean, w))
+
+    @torch.no_grad()
+    def transfer(self, x: torch.Tensor, y: torch.Tensor, reference_x: torch.Tensor, reference_y: torch.Tensor,
+                 attributes: Sequence[int]) -> torch.Tensor:
+        """x's z and x's w, except the subspaces of ``attributes``, taken from reference_x.
+
+        reference_x broadcasts against x (one reference for the batch, or one per row)."""
+        post = self.encode(x, y)
+        ref = self.encode(reference_x, reference_y).w.mean.expand_as(post.w.mean)
+        mask = torch.zeros(self.n_subspaces, dtype=torch.bool, device=ref.device)
+        mask[list(attributes)] = True
+        w = torch.where(mask.repeat_interleave(self.w_dim), ref, post.w.mean)
+        return self.to_data(self.decode(post.z.mean, w))

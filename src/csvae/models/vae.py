@@ -1,0 +1,54 @@
+"""VAE: q(z|x), p(x|z), p(z) = N(0, I). Attribute change by class-mean shift of mu(x)."""
+
+from __future__ import annotations
+
+import torch
+
+from csvae.config import ModelConfig
+from csvae.models.base import LatentModel, Posterior, check_target, class_means, label_shift
+from csvae.models.parts import GaussianHead
+
+
+class VAE(LatentModel):
+    """Loss: beta1 * -log p(x|z) + beta3 * KL(q(z|x) || N(0, I))."""
+
+    def __init__(self, config: ModelConfig, x_shape: tuple[int, ...], y_dim: int):
+        super().__init__(config, x_shape, y_dim)
+        self.encoder = self.make_encoder()
+        self.z_head = GaussianHead(self.encoder.out_dim, self.z_dim, config.head_hidden)
+        self.decoder = self.make_decoder(self.z_dim)
+        # Class means of mu(x) over the training data, (k, z_dim); set by finalize().
+        self.register_buffer("z_means_1", torch.zeros(y_dim, self.z_dim))
+        self.register_buffer("z_means_0", torch.zeros(y_dim, self.z_dim))
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> Posterior:
+        return Posterior(self.z_head(self.encoder(self.to_model(x))))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)
+
+    def _terms(self, x, y, reduction):
+        q = self.encode(x).z
+        return {"recon": self.recon_nll(self.to_model(x), self.decode(q.sample()), reduction),
+                "kl_z": self.kl_z(q, reduction)}
+
+    def weighted_loss(self, terms):
+        b = self.config.betas
+        return b.recon * terms["recon"] + b.kl_z * terms["kl_z"]
+
+    def decode_posterior_mean(self, x, y):
+        return self.decode(self.encode(x).z.mean)
+
+    @torch.no_grad()
+    def finalize(self, x, y):
+        z = self._map(lambda xb, yb: self.encode(xb).z.mean, x, y)
+        mean_1, mean_0 = class_means(z.to(self.z_means_1.device), torch.as_tensor(y))
+        self.z_means_1.copy_(mean_1)
+        self.z_means_0.copy_(mean_0)
+
+    @torch.no_grad()
+    def manipulate(self, x: torch.Tensor, y: torch.Tensor, target_y: torch.Tensor, **_) -> torch.Tensor:
+        """G(x) = decoder mean(mu(x) - m_source + m_target), in data units (B, *x_shape)."""
+        check_target(y, target_y)
+        shift = label_shift(y.float(), target_y.float(), self.z_means_1, self.z_means_0, self.config.label_kind)
+        return self.to_data(self.decode(self.encode(x).z.mean + shift))

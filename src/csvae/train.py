@@ -1,0 +1,217 @@
+"""The one training loop, on Lightning Fabric, for every model.
+
+Per step: a batch is indexed from tensors that live on the device (no DataLoader, no host copy);
+the model step minimises ``losses["model"]`` over encoders and decoder (the adversary is frozen
+inside the model's losses); adversarial models then take ``adversary_steps`` steps of their
+adversary on ``losses["adversary"]``, computed on detached z. Losses are accumulated on the device
+and read back only every ``log_every`` steps, where a NaN/inf term stops the run.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import torch
+from lightning_fabric import Fabric
+
+from csvae.checkpoint import load_checkpoint, save_checkpoint
+from csvae.config import RunConfig, TrainConfig, config_to_dict
+from csvae.models.base import LatentModel
+
+CHECKPOINT = "checkpoints/last.pt"
+FINAL = "model.pt"
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss term became NaN or inf; the message names the term and the step."""
+
+
+@dataclass
+class RunFiles:
+    """The files of a run folder."""
+
+    root: Path
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.root / CHECKPOINT
+
+    @property
+    def final(self) -> Path:
+        return self.root / FINAL
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.csv"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.yaml"
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def _fabric(cfg: TrainConfig) -> Fabric:
+    device = resolve_device(cfg.device)
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"train.device is {cfg.device!r} but no CUDA GPU is available")
+        index = int(device.split(":")[1]) if ":" in device else 0
+        return Fabric(accelerator="cuda", devices=[index], precision=cfg.precision)
+    return Fabric(accelerator="cpu", devices=1, precision=cfg.precision)
+
+
+class MetricsLog:
+    """Accumulates loss terms on the device; writes their window means to metrics.csv."""
+
+    def __init__(self, path: Optional[Path], start_step: int):
+        self.path = path
+        self.sums: dict[str, torch.Tensor] = {}
+        self.first_bad: Optional[torch.Tensor] = None
+        self.count = 0
+        self.last: dict[str, float] = {}
+        if path is not None and path.exists():  # resuming: drop rows past the checkpoint
+            with path.open() as handle:
+                rows = [r for r in csv.DictReader(handle) if int(r["step"]) <= start_step]
+            self._write_rows(rows, list(rows[0]) if rows else None)
+
+    def _write_rows(self, rows: list[dict], fields: Optional[list[str]]) -> None:
+        with self.path.open("w", newline="") as handle:
+            if fields:
+                writer = csv.DictWriter(handle, fieldnames=fields)
+                writer.writeheader()
+                writer.writerows(rows)
+
+    def add(self, terms: dict[str, torch.Tensor], step: int) -> None:
+        values = torch.stack([v.detach().float() for v in terms.values()])
+        if self.first_bad is None:
+            self.first_bad = torch.full_like(values, -1)
+        fresh_bad = (~torch.isfinite(values)) & (self.first_bad < 0)
+        self.first_bad = torch.where(fresh_bad, torch.full_like(values, step), self.first_bad)
+        self.sums = {k: self.sums.get(k, 0) + v.detach().float() for k, v in terms.items()}
+        self.count += 1
+
+    def check(self) -> None:
+        """Raise NonFiniteLossError naming the first bad term and its step (one host sync)."""
+        if self.first_bad is None:
+            return
+        bad = self.first_bad.tolist()
+        hits = [(int(s), name) for s, name in zip(bad, self.sums) if s >= 0]
+        if hits:
+            step, name = min(hits)
+            raise NonFiniteLossError(f"loss term {name!r} became non-finite (NaN or inf) at step {step}")
+
+    def flush(self, step: int, epoch: int) -> None:
+        self.check()
+        if not self.count:
+            return
+        self.last = {k: float(v) / self.count for k, v in self.sums.items()}
+        if self.path is not None:
+            new = not self.path.exists() or self.path.stat().st_size == 0
+            with self.path.open("a", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=["step", "epoch", "time", *self.last])
+                if new:
+                    writer.writeheader()
+                writer.writerow({"step": step, "epoch": epoch, "time": round(time.time(), 3), **self.last})
+        self.sums, self.first_bad, self.count = {}, None, 0
+
+
+def _batch_order(n: int, epoch: int, seed: int, device: torch.device) -> torch.Tensor:
+    """The permutation of epoch ``epoch``: a function of (seed, epoch) alone, so resumed runs see
+    the same batches."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=generator).to(device)
+
+
+def train(model: LatentModel, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig,
+          run: Optional[RunFiles] = None, run_config: Optional[RunConfig] = None,
+          resume: bool = False, description: str = "fit") -> LatentModel:
+    """Train ``model`` on (x, y) (CPU tensors: float vectors or uint8 images; y (N, k) float).
+
+    With ``run``, writes metrics.csv and checkpoints there (atomically), and with ``resume``
+    continues from its last checkpoint. Returns the trained model (unwrapped, on the device)."""
+    fabric = _fabric(cfg)
+    torch.manual_seed(cfg.seed)
+    model = model.to(fabric.device)
+    x, y = x.to(fabric.device), y.to(fabric.device)
+    n = len(x)
+    batch = min(cfg.batch_size, n)
+    steps_per_epoch = max(1, n // batch)  # the last partial batch is dropped (batch norm needs > 1)
+    total = cfg.epochs * steps_per_epoch
+
+    optimizers = [torch.optim.Adam(model.model_parameters(), lr=cfg.lr)]
+    if model.adversarial:
+        optimizers.append(torch.optim.Adam(model.adversary_parameters(), lr=cfg.adversary_lr))
+    start = 0
+    if resume and run is not None and run.checkpoint.exists():
+        state = load_checkpoint(run.checkpoint)
+        model.load_state_dict(state["model"])
+        for opt, opt_state in zip(optimizers, state["optimizers"]):
+            opt.load_state_dict(opt_state)
+        torch.set_rng_state(state["rng_cpu"])
+        if "rng_cuda" in state and fabric.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng_cuda"], fabric.device)
+        start = int(state["step"])
+    wrapped, *fabric_opts = fabric.setup(model, *optimizers)
+    opt_model = fabric_opts[0]
+    opt_adversary = fabric_opts[1] if model.adversarial else None
+
+    log = MetricsLog(run.metrics if run else None, start)
+
+    def save(step: int) -> None:
+        log.check()  # never overwrite the last good checkpoint with a diverged model
+        state = {"config": config_to_dict(run_config) if run_config else {}, "x_shape": list(model.x_shape),
+                 "y_dim": model.y_dim, "model": model.state_dict(), "step": step, "total_steps": total,
+                 "optimizers": [o.state_dict() for o in optimizers], "rng_cpu": torch.get_rng_state(),
+                 "finished": False}
+        if fabric.device.type == "cuda":
+            state["rng_cuda"] = torch.cuda.get_rng_state(fabric.device)
+        save_checkpoint(state, run.checkpoint)
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, initial=start, desc=description, disable=not sys.stderr.isatty(), leave=False)
+    wrapped.train()
+    order = None
+    try:
+        for step in range(start, total):
+            epoch, position = divmod(step, steps_per_epoch)
+            if order is None or position == 0:
+                order = _batch_order(n, epoch, cfg.seed, fabric.device)
+            index = order[position * batch:(position + 1) * batch]
+            xb, yb = x[index], y[index]
+            terms = wrapped(xb, yb)
+            opt_model.zero_grad(set_to_none=True)
+            fabric.backward(terms["model"])
+            opt_model.step()
+            if opt_adversary is not None:
+                for extra in range(cfg.adversary_steps):
+                    loss = terms["adversary"] if extra == 0 else model.adversary_loss(xb, yb)
+                    opt_adversary.zero_grad(set_to_none=True)
+                    fabric.backward(loss)
+                    opt_adversary.step()
+            log.add(terms, step + 1)
+            done = step + 1
+            if done % cfg.log_every == 0 or done == total:
+                log.flush(done, epoch)
+                bar.set_postfix({k: f"{v:.3g}" for k, v in log.last.items() if k in ("model", "adversary")})
+            if run is not None and (done % cfg.checkpoint_every == 0 or done == total):
+                save(done)
+            bar.update(1)
+    except NonFiniteLossError as err:
+        where = f"; the last good checkpoint is {run.checkpoint}" if run and run.checkpoint.exists() else ""
+        raise NonFiniteLossError(f"{err}{where}") from None
+    finally:
+        bar.close()
+    log.flush(total, cfg.epochs - 1)
+    return model
+
