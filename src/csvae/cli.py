@@ -1,0 +1,111 @@
+"""The ``csvae`` command: fit | evaluate | reproduce.
+
+Any config field can be overridden after the known options as ``--section.field value``
+(YAML syntax for the value: ``--model.z_dim 3``, ``--model.hidden [128,128]``,
+``--model.betas.entropy 5``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Optional, Sequence
+
+import yaml
+
+from csvae.config import ConfigError, RunConfig, config_from_dict, config_to_dict, load_config
+
+
+def apply_overrides(config: RunConfig, pairs: Sequence[str]) -> RunConfig:
+    """Apply ``--a.b value`` / ``--a.b=value`` overrides to a config; errors name the key."""
+    values = config_to_dict(config)
+    items = list(pairs)
+    i = 0
+    while i < len(items):
+        key = items[i]
+        if not key.startswith("--") or "." not in key:
+            raise ConfigError(f"unexpected argument {key!r}; overrides look like --model.z_dim 3")
+        key = key[2:]
+        if "=" in key:
+            key, raw = key.split("=", 1)
+            i += 1
+        else:
+            if i + 1 >= len(items):
+                raise ConfigError(f"--{key} needs a value")
+            raw = items[i + 1]
+            i += 2
+        *path, leaf = key.split(".")
+        node = values
+        for part in path:
+            if not isinstance(node.get(part), dict):
+                raise ConfigError(f"unknown config section {'.'.join(path)!r} in --{key}")
+            node = node[part]
+        if leaf not in node:
+            raise ConfigError(f"unknown config key {key!r}; valid keys of {'.'.join(path)}: {sorted(node)}")
+        try:
+            node[leaf] = yaml.safe_load(raw)
+        except yaml.YAMLError as err:
+            raise ConfigError(f"--{key}: cannot read the value {raw!r}: {err}") from err
+    return config_from_dict(values)
+
+
+def cmd_fit(args, overrides) -> None:
+    from csvae.runs import fit_run
+
+    config = load_config(args.config) if args.config else RunConfig()
+    config = apply_overrides(config, overrides)
+    fit_run(config, args.out, resume=args.resume, overwrite=args.overwrite)
+    print(f"trained {config.model.name} on {config.data.name}: {args.out}")
+
+
+def cmd_evaluate(args, overrides) -> None:
+    from csvae.runs import evaluate_run
+
+    metrics = evaluate_run(args.run)
+    flat = {k: round(v, 4) for k, v in metrics.items() if isinstance(v, float)}
+    print(json.dumps(flat, indent=1))
+
+
+def cmd_reproduce(args, overrides) -> None:
+    from csvae.reproduce import reproduce
+
+    report = reproduce(args.name, args.out, seeds=args.seeds, jobs=args.jobs)
+    print(f"report: {report}")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="csvae", description=__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = top.add_subparsers(dest="command", required=True)
+    fit = sub.add_parser("fit", help="train one model from a config (overrides: --section.field value)")
+    fit.add_argument("--config", help="a YAML config, e.g. configs/toy/csvae.yaml or runs/x/config.yaml")
+    fit.add_argument("--out", required=True, help="the run folder")
+    fit.add_argument("--resume", action="store_true", help="continue the unfinished run in --out")
+    fit.add_argument("--overwrite", action="store_true", help="replace the run in --out")
+    fit.set_defaults(handler=cmd_fit)
+    evaluate = sub.add_parser("evaluate", help="evaluate a finished run; writes RUN/metrics.json")
+    evaluate.add_argument("run")
+    evaluate.set_defaults(handler=cmd_evaluate)
+    rep = sub.add_parser("reproduce", help="train, evaluate and report a whole experiment")
+    rep.add_argument("name", help="experiment: toy")
+    rep.add_argument("--out", required=True)
+    rep.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the experiment's)")
+    rep.add_argument("--jobs", type=int, default=None, help="worker processes (default: one per core)")
+    rep.set_defaults(handler=cmd_reproduce)
+    return top
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args, rest = parser().parse_known_args(argv)
+    if rest and args.command != "fit":
+        parser().error(f"unrecognized arguments: {' '.join(rest)}")
+    try:
+        args.handler(args, rest)
+    except (ConfigError, ValueError, RuntimeError, OSError) as err:
+        print(f"csvae {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Config-driven steps that read and write run folders: fit a run, evaluate a run.
+
+A run folder holds config.yaml (the exact config), metrics.csv, checkpoints/last.pt, model.pt
+(the finished model), then metrics.json and figures from ``evaluate_run``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from csvae.api import fit, load, model_from_config
+from csvae.config import ConfigError, RunConfig, atomic_write_bytes, load_config
+from csvae.data import Dataset, load_dataset
+from csvae.evaluate.vector import evaluate_model
+from csvae.train import RunFiles
+
+
+def check_label_kind(config: RunConfig, data: Dataset) -> None:
+    if config.model.label_kind != data.label_kind:
+        raise ConfigError(f"data {config.data.name!r} has a {data.label_kind} label but model.label_kind is "
+                          f"{config.model.label_kind!r}; set model.label_kind: {data.label_kind}")
+
+
+def fit_run(config: RunConfig, out: str | os.PathLike, resume: bool = False, overwrite: bool = False):
+    """Read the data of ``config``, build its model and train it into the run folder ``out``."""
+    data = load_dataset(config.data)
+    check_label_kind(config, data)
+    x, y = data.part("train")
+    model = model_from_config(config.model, x.shape[1:], y.shape[1], seed=config.train.seed)
+    t = config.train
+    options = {k: getattr(t, k) for k in ("lr", "adversary_lr", "adversary_steps", "precision", "log_every",
+                                          "checkpoint_every")}
+    return fit(model, x, y, epochs=t.epochs, batch_size=t.batch_size, seed=t.seed, device=t.device,
+               out=out, standardize=config.data.standardize and x.ndim == 2, resume=resume,
+               overwrite=overwrite, data=config.data, **options)
+
+
+def evaluate_run(run_dir: str | os.PathLike, figures: bool = True) -> dict:
+    """Evaluate a finished run on its own data's test split; write RUN/metrics.json (and
+    RUN/latents.png). Returns the metrics."""
+    run = RunFiles(Path(run_dir))
+    model = load(run.root)
+    config = load_config(run.config)
+    if config.data.name == "arrays":
+        raise ConfigError(f"{run.root} was trained from arrays in Python, so its data cannot be re-read; "
+                          f"use csvae.evaluate.vector.evaluate_model(model, dataset) instead")
+    data = load_dataset(config.data)
+    metrics = {"model": config.model.name, "data": config.data.name, "seed": config.train.seed,
+               **evaluate_model(model, data, seed=config.train.seed)}
+    atomic_write_bytes(run.root / "metrics.json", json.dumps(metrics, indent=2).encode())
+    if figures:
+        from csvae.plots import plot_latents
+
+        x_test, y_test = data.part("test")
+        plot_latents(model.latents(x_test, y_test), y_test, data.attribute_names, data.label_kind,
+                     run.root / "latents.png", title=f"{config.model.name} on {config.data.name}")
+    return metrics
