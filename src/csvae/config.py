@@ -134,11 +134,41 @@ class DataConfig:
     attributes: Optional[list[str]] = None
     image_size: int = 32
     cache: Optional[str] = None
+    """Image sets: folder of the uint8 cache (None: a folder per settings under $CSVAE_CACHE_DIR,
+    else $XDG_CACHE_HOME/csvae, else ~/.cache/csvae; see docs/data.md)."""
+    crop: Optional[int] = None
+    """Image sets: side of the centred square cut before resizing (None: the reader's default,
+    148 for CelebA, the largest centred square for TFD and folders)."""
+    balance: Optional[bool] = None
+    """Image sets: balance the training split over label combinations (None: on for the celeba-*
+    presets, off otherwise)."""
+    holdout_fraction: float = 0.1
+    """Image sets: fraction of rows moved to each of valid and test when the source has none."""
+    strict: bool = False
+    """Image sets: a listed image that is missing is an error (else it is dropped and counted)."""
+    skip_bad: bool = False
+    """Image sets: skip (and count) images that cannot be decoded instead of failing."""
+    fold: int = 0
+    """TFD: which of its 5 folds (0..4)."""
+    csv: Optional[str] = None
+    """folder: the label CSV, relative to root (None: labels.csv or the only .csv in root)."""
+    filename_column: Optional[str] = None
+    """folder: the CSV column of image file names (None: the first column)."""
+    workers: Optional[int] = None
+    """Image sets: processes that decode the cache (None: every available core)."""
 
     def __post_init__(self):
         _positive("data", "n_samples", self.n_samples)
         _positive("data", "noise", self.noise, allow_zero=True)
         _positive("data", "image_size", self.image_size)
+        if self.crop is not None:
+            _positive("data", "crop", self.crop)
+        if self.workers is not None:
+            _positive("data", "workers", self.workers)
+        if not 0 <= self.holdout_fraction < 0.5:
+            raise ConfigError(f"data.holdout_fraction must be in [0, 0.5), got {self.holdout_fraction!r}")
+        if isinstance(self.fold, bool) or self.fold not in range(5):
+            raise ConfigError(f"data.fold must be 0, 1, 2, 3 or 4, got {self.fold!r}")
         if not 0 < self.test_fraction < 1:
             raise ConfigError(f"data.test_fraction must be in (0, 1), got {self.test_fraction!r}")
 
