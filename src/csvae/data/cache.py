@@ -236,10 +236,12 @@ def _run_chunks(index, partial, size, skip_bad, todo, workers, on_done, progress
 
 def build_cache(index: ImageIndex, out: str | os.PathLike, size: int, settings: dict,
                 sources: dict, workers: Optional[int] = None, skip_bad: bool = False,
-                chunk: int = CHUNK, progress: bool = False) -> Path:
+                chunk: int = CHUNK, progress: bool = False, reuse: bool = True) -> Path:
     """Decode every row of ``index`` to ``out/images.npy`` ((N, C, size, size) uint8) and write
     the manifest (module doc). Resumes a killed build of the same settings; ``workers`` processes
-    (None: every available core) decode chunks of ``chunk`` rows. Returns ``out``.
+    (None: every available core) decode chunks of ``chunk`` rows. With ``reuse``, a complete
+    cache of these settings and sources (e.g. built by another process while this one waited for
+    the lock) is kept as it is. Returns ``out``.
     """
     out = Path(out)
     if workers is None:
@@ -249,6 +251,8 @@ def build_cache(index: ImageIndex, out: str | os.PathLike, size: int, settings: 
     shape = (n, index.channels, size, size)
     key = _digest(_normal(settings), _normal(sources), index)
     with _locked(out):
+        if reuse and cache_is_current(out, settings, sources):
+            return out
         (out / MANIFEST).unlink(missing_ok=True)  # first, so no manifest ever names a stale file
         (out / IMAGES).unlink(missing_ok=True)
         partial_dir = out / ".partial"

@@ -159,7 +159,7 @@ def prepare_data(reader: str, root: str | os.PathLike, size: int,
     index = index_images(reader, root, **{k: v for k, v in options.items()
                                           if k in OPTIONS[reader]})
     return build_cache(index, out, size, settings, sources, workers=workers,
-                       skip_bad=bool(options.get("skip_bad")), progress=progress)
+                       skip_bad=bool(options.get("skip_bad")), progress=progress, reuse=not force)
 
 
 def config_options(cfg) -> dict:
