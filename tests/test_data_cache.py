@@ -134,6 +134,7 @@ def test_bad_images_fail_or_are_skipped(tree, tmp_path):
                        attributes=["Eyeglasses"], skip_bad=True, holdout_fraction=0)
     data = load_cache(out)
     assert len(data.y) == 23 and data.info["bad_images"] == 1
+    assert data.info["counts"]["train"]["rows"] == 23
     assert json.loads((out / "manifest.json").read_text())["files"][6] == "000008.jpg"
     assert_rows(np.asarray(data.x), [i for i in range(24) if i != 6])
 

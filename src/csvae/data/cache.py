@@ -33,7 +33,7 @@ import numpy as np
 
 from csvae.config import atomic_write_bytes
 from csvae.data.dataset import Dataset
-from csvae.data.imageio import DataError, ImageIndex, decode_rows, describe_bad
+from csvae.data.imageio import DataError, ImageIndex, decode_rows, describe_bad, split_counts
 
 FORMAT = "csvae-image-cache"
 VERSION = 1
@@ -298,6 +298,7 @@ def build_cache(index: ImageIndex, out: str | os.PathLike, size: int, settings: 
             os.replace(partial, out / IMAGES)
             kept = index
         info = dict(kept.info, size=size, resumed_chunks=resumed, **describe_bad(index, bad))
+        info["counts"] = split_counts(kept.y, kept.split, kept.attribute_names)
         manifest = {
             "format": FORMAT, "version": VERSION, "settings": _normal(settings),
             "sources": _normal(sources), "created": datetime.now(timezone.utc).isoformat(),

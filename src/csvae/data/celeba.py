@@ -34,7 +34,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from csvae.data.dataset import Dataset
-from csvae.data.imageio import DataError, ImageIndex, decode_index, stamp
+from csvae.data.imageio import DataError, ImageIndex, decode_index, split_counts, stamp
 
 DEFAULT_CROP = 148
 DERIVED = {"facial_hair": "Goatee == 1 or Mustache == 1 or No_Beard == -1"}
@@ -253,16 +253,6 @@ def balance_training(y: np.ndarray, split: np.ndarray, seed: int,
     for code in range(1 << k):
         keep.append(rng.choice(train[codes == code], size=counts.min(), replace=False))
     return np.sort(np.concatenate(keep))
-
-
-def split_counts(y: np.ndarray, split: np.ndarray, names: Sequence[str]) -> dict:
-    """{split name: {"rows": n, attribute: positives}} for ``Dataset.info``."""
-    out = {}
-    for part, name in enumerate(("train", "valid", "test")):
-        rows = split == part
-        out[name] = {"rows": int(rows.sum()),
-                     **{a: int(y[rows, j].sum()) for j, a in enumerate(names)}}
-    return out
 
 
 def index_celeba(root: str | os.PathLike, attributes: Optional[Sequence[str]] = None, *,

@@ -21,9 +21,9 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from csvae.data.celeba import balance_training, derive_splits, split_counts
+from csvae.data.celeba import balance_training, derive_splits
 from csvae.data.dataset import Dataset
-from csvae.data.imageio import DataError, ImageIndex, decode_index, stamp
+from csvae.data.imageio import DataError, ImageIndex, decode_index, split_counts, stamp
 
 CONVENTIONS = ({"0": 0, "1": 1}, {"-1": 0, "1": 1}, {"false": 0, "true": 1})
 SPLIT_VALUES = {"train": 0, "valid": 1, "test": 2, "0": 0, "1": 1, "2": 2}

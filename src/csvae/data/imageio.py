@@ -155,6 +155,16 @@ def decode_rows(index: ImageIndex, start: int, stop: int, size: int, out: np.nda
     return bad
 
 
+def split_counts(y: np.ndarray, split: np.ndarray, names: Sequence[str]) -> dict:
+    """{split name: {"rows": n, attribute: positives}} for ``Dataset.info``."""
+    out = {}
+    for part, name in enumerate(("train", "valid", "test")):
+        rows = split == part
+        out[name] = {"rows": int(rows.sum()),
+                     **{a: int(y[rows, j].sum()) for j, a in enumerate(names)}}
+    return out
+
+
 def describe_bad(index: ImageIndex, bad: Sequence[int], limit: int = 10) -> dict:
     """Facts about skipped images for ``Dataset.info``: a count and the first few names."""
     names = [index.files[i] if index.files is not None else f"row {i}" for i in bad[:limit]]
@@ -174,5 +184,6 @@ def decode_index(index: ImageIndex, size: int, skip_bad: bool = False) -> Datase
     info = dict(index.info, size=size, **describe_bad(index, bad))
     if bad:
         x, index = x[keep], index.select(keep)
+        info["counts"] = split_counts(index.y, index.split, index.attribute_names)
     return Dataset(x=x, y=index.y, split=index.split, attribute_names=list(index.attribute_names),
                    label_kind=index.label_kind, info=info)

@@ -22,7 +22,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 from csvae.data import celeba, folder, tfd
 from csvae.data.cache import build_cache, cache_is_current, load_cache, log, read_manifest

@@ -25,7 +25,7 @@ from typing import Optional
 import numpy as np
 
 from csvae.data.dataset import Dataset
-from csvae.data.imageio import DataError, ImageIndex, decode_index, stamp
+from csvae.data.imageio import DataError, ImageIndex, decode_index, split_counts, stamp
 
 EXPRESSIONS = ["anger", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 FIELDS = ("images", "labs_ex", "labs_id", "folds")
@@ -149,7 +149,7 @@ def index_tfd(root: str | os.PathLike, fold: int = 0, crop: Optional[int] = None
     info = {"reader": "tfd", "file": path.name, "fold": int(fold), "images_in_file": int(n),
             "labelled_images": int((labels > 0).sum()), "identities": int(len(np.unique(identity[rows]))),
             "image_shape": list(images.shape[1:]), "crop": crop,
-            "counts": {name: int((split == p).sum()) for p, name in enumerate(("train", "valid", "test"))}}
+            "counts": split_counts(y, split, EXPRESSIONS)}
     return ImageIndex(base=path, files=None, y=y, split=split, attribute_names=list(EXPRESSIONS),
                       label_kind="categorical", crop=crop, channels=1, info=info,
                       pixels=images[rows])
