@@ -148,9 +148,9 @@ def train(model: LatentModel, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig
     steps_per_epoch = max(1, n // batch)  # the last partial batch is dropped (batch norm needs > 1)
     total = cfg.epochs * steps_per_epoch
 
-    optimizers = [torch.optim.Adam(model.model_parameters(), lr=cfg.lr)]
+    optimizers = [torch.optim.Adam(model.model_parameters(), lr=cfg.lr, fused=True)]
     if model.adversarial:
-        optimizers.append(torch.optim.Adam(model.adversary_parameters(), lr=cfg.adversary_lr))
+        optimizers.append(torch.optim.Adam(model.adversary_parameters(), lr=cfg.adversary_lr, fused=True))
     start = 0
     if resume and run is not None and run.checkpoint.exists():
         state = load_checkpoint(run.checkpoint)

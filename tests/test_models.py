@@ -1,0 +1,189 @@
+"""The shared model interface, the alternation, and the manipulation functions on tiny models."""
+
+import numpy as np
+import pytest
+import torch
+
+import csvae
+from csvae.config import ConfigError
+from csvae.models.base import class_means, label_shift
+
+NAMES = ["vae", "condvae", "condvae_info", "csvae"]
+
+
+def tiny(name, y_dim=1, **options):
+    options.setdefault("hidden", [16])
+    options.setdefault("head_hidden", 8)
+    options.setdefault("adversary_hidden", [8])
+    return csvae.build_model(name, x_dim=3, y_dim=y_dim, seed=0, **options)
+
+
+def batch(n=16, k=1, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 3, generator=g), torch.randint(0, 2, (n, k), generator=g).float()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_interface(name):
+    model = tiny(name, y_dim=2)
+    x, y = batch(k=2)
+    terms = model.losses(x, y)
+    assert terms["model"].dim() == 0 and torch.isfinite(terms["model"])
+    assert ("adversary" in terms) == (name in ("condvae_info", "csvae"))
+    lat = model.latents(x.numpy(), y.numpy())
+    assert isinstance(lat["z"], np.ndarray)
+    if name == "csvae":
+        assert lat["z"].shape == (16, 2) and lat["w"].shape == (16, 4)
+    else:  # same total latent size as the CSVAE: 2 + 2 * 2
+        assert lat["z"].shape == (16, 6) and "w" not in lat
+    assert model.reconstruct(x.numpy(), y.numpy()).shape == (16, 3)
+    model.finalize(x, y)
+    assert model.manipulate(x, y, 1 - y).shape == (16, 3)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_categorical_label(name):
+    model = tiny(name, y_dim=3, label_kind="categorical")
+    x = torch.randn(12, 3)
+    y = torch.eye(3)[torch.arange(12) % 3]
+    assert torch.isfinite(model.losses(x, y)["model"])
+    model.finalize(x, y)
+    target = torch.eye(3)[(torch.arange(12) + 1) % 3]
+    assert model.manipulate(x, y, target).shape == (12, 3)
+
+
+@pytest.mark.parametrize("name", ["condvae_info", "csvae"])
+def test_alternation_touches_only_its_own_parameters(name):
+    """The model step leaves the adversary without gradient, the adversary step the rest."""
+    model = tiny(name)
+    x, y = batch()
+    terms = model.losses(x, y)
+    terms["model"].backward(retain_graph=True)
+    assert all(p.grad is None for p in model.adversary_parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.model_parameters())
+    model.zero_grad(set_to_none=True)
+    terms["adversary"].backward()
+    assert all(p.grad is None for p in model.model_parameters())
+    assert all(p.grad is not None for p in model.adversary_parameters())
+
+
+def test_model_and_adversary_parameters_partition_the_model():
+    model = tiny("csvae")
+    ids = [id(p) for p in model.model_parameters()] + [id(p) for p in model.adversary_parameters()]
+    assert sorted(ids) == sorted(id(p) for p in model.parameters())
+    assert len(set(ids)) == len(ids)
+
+
+def test_standardisation_is_stored_and_undone():
+    model = tiny("vae")
+    model.set_standardization(torch.tensor([10.0, 20.0, 30.0]), torch.tensor([2.0, 2.0, 2.0]))
+    x = torch.tensor([[12.0, 18.0, 30.0]])
+    torch.testing.assert_close(model.to_model(x), torch.tensor([[1.0, -1.0, 0.0]]))
+    torch.testing.assert_close(model.to_data(model.to_model(x)), x)
+
+
+def test_uint8_images_are_scaled_to_unit_interval():
+    model = csvae.build_model("vae", x_shape=(1, 4, 4), backbone="mlp", hidden=[8])
+    x = torch.full((2, 1, 4, 4), 255, dtype=torch.uint8)
+    torch.testing.assert_close(model.to_model(x), torch.ones(2, 1, 4, 4))
+
+
+def test_class_means_and_label_shift():
+    codes = torch.tensor([[0.0, 0.0], [2.0, 2.0], [4.0, 0.0]])
+    y = torch.tensor([[0.0], [1.0], [1.0]])
+    mean_1, mean_0 = class_means(codes, y)
+    torch.testing.assert_close(mean_1, torch.tensor([[3.0, 1.0]]))
+    torch.testing.assert_close(mean_0, torch.tensor([[0.0, 0.0]]))
+    shift = label_shift(y, 1 - y, mean_1, mean_0, "binary")
+    torch.testing.assert_close(shift, torch.tensor([[3.0, 1.0], [-3.0, -1.0], [-3.0, -1.0]]))
+    # categorical: the paper's m_target - m_source
+    means = torch.tensor([[1.0, 0.0], [0.0, 1.0], [5.0, 5.0]])
+    src, dst = torch.tensor([[1.0, 0.0, 0.0]]), torch.tensor([[0.0, 0.0, 1.0]])
+    torch.testing.assert_close(label_shift(src, dst, means, torch.zeros(3, 2), "categorical"),
+                               torch.tensor([[4.0, 5.0]]))
+
+
+def test_vae_manipulation_moves_codes_by_class_mean_difference():
+    model = tiny("vae")
+    x, y = batch(32)
+    model.finalize(x, y)
+    decoded = []
+    model.decode = lambda z: decoded.append(z) or z[:, :3]  # capture the shifted code
+    model.manipulate(x, y, 1 - y)
+    expected = model.encode(x).z.mean + (1 - 2 * y) * (model.z_means_1 - model.z_means_0)
+    torch.testing.assert_close(decoded[0], expected)
+
+
+def test_condvae_manipulation_decodes_with_target_label():
+    model = tiny("condvae")
+    x, y = batch()
+    target = 1 - y
+    expected = model.to_data(model.decode(model.encode(x, y).z.mean, target))
+    torch.testing.assert_close(model.manipulate(x, y, target), expected)
+
+
+def test_csvae_manipulation_sets_changed_subspaces_only():
+    model = tiny("csvae", y_dim=2)
+    x, y = batch(k=2)
+    target = y.clone()
+    target[:, 0] = 1 - target[:, 0]  # change attribute 0 only
+    captured = []
+    model.decode = lambda z, w: captured.append((z, w)) or torch.zeros(len(z), 3)
+    model.manipulate(x, y, target, style="prior_mean")
+    z, w = captured[0]
+    post = model.encode(x, y)
+    torch.testing.assert_close(z, post.z.mean)
+    torch.testing.assert_close(w[:, 2:], post.w.mean[:, 2:])  # attribute 1 kept
+    torch.testing.assert_close(w[:, :2], 3.0 * target[:, :1].expand(-1, 2))  # prior mean 0 or 3
+
+
+def test_csvae_style_options():
+    model = tiny("csvae")
+    x, y = batch(64)
+    model.finalize(x, y)
+    target = torch.ones(4, 1)
+    torch.testing.assert_close(model.subspace_values(target, "prior_mean"), torch.full((4, 2), 3.0))
+    torch.testing.assert_close(model.subspace_values(target, "class_mean"), model.w_means_1.expand(4, 2))
+    point = torch.tensor([1.0, -1.0])
+    torch.testing.assert_close(model.subspace_values(target, point), point.expand(4, 2))
+    samples = model.subspace_values(torch.ones(4000, 1), "sample", torch.Generator().manual_seed(0))
+    assert samples.mean().item() == pytest.approx(3.0, abs=0.05)
+    assert samples.std().item() == pytest.approx(1.0, abs=0.05)
+    with pytest.raises(ValueError, match="style must be one of"):
+        model.subspace_values(target, "nearest")
+
+
+def test_csvae_transfer_takes_reference_subspace():
+    model = tiny("csvae", y_dim=2)
+    x, y = batch(k=2)
+    captured = []
+    model.decode = lambda z, w: captured.append(w) or torch.zeros(len(z), 3)
+    model.transfer(x, y, x[:1], y[:1], attributes=[1])
+    w = captured[0]
+    post, ref = model.encode(x, y), model.encode(x[:1], y[:1])
+    torch.testing.assert_close(w[:, :2], post.w.mean[:, :2])
+    torch.testing.assert_close(w[:, 2:], ref.w.mean[:, 2:].expand(16, 2))
+
+
+def test_manipulate_rejects_wrong_target_shape():
+    model = tiny("condvae")
+    x, y = batch()
+    with pytest.raises(ValueError, match="target_y must have the shape"):
+        model.manipulate(x, y, torch.ones(3, 1))
+
+
+@pytest.mark.parametrize("options,match", [
+    ({"z_dim": 0}, "model.z_dim must be positive"),
+    ({"betas": {"recon": -1.0}}, "model.betas.recon must be non-negative"),
+    ({"zdim": 2}, "unknown key model.zdim"),
+    ({"hidden": "wide"}, "model.hidden must be a list"),
+    ({"likelihood": "laplace"}, "model.likelihood must be one of"),
+])
+def test_build_model_rejects_bad_options(options, match):
+    with pytest.raises(ConfigError, match=match):
+        csvae.build_model("csvae", x_dim=3, y_dim=1, **options)
+
+
+def test_build_model_rejects_unknown_name():
+    with pytest.raises(ConfigError, match="model.name must be one of"):
+        csvae.build_model("gan", x_dim=3)

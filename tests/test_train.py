@@ -1,0 +1,176 @@
+"""The training loop: determinism, resume after SIGKILL, NaN handling, checkpoints, run folders."""
+
+import datetime
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import csvae
+from csvae.checkpoint import CheckpointError, load_checkpoint
+from csvae.config import ConfigError
+from csvae.data.toy import make_toy
+from csvae.train import NonFiniteLossError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def toy_xy(n=600):
+    return make_toy("swiss_roll", n, seed=0).part("train")
+
+
+def small(name="csvae"):
+    return csvae.build_model(name, x_dim=3, y_dim=1, seed=0, hidden=[16], head_hidden=8, adversary_hidden=[8])
+
+
+def weights(model):
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
+def assert_same_weights(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+
+
+def test_training_is_deterministic_given_the_seed():
+    x, y = toy_xy()
+    first = weights(csvae.fit(small(), x, y, epochs=2, seed=3))
+    second = weights(csvae.fit(small(), x, y, epochs=2, seed=3))
+    assert_same_weights(first, second)
+
+
+def test_fit_accepts_tensors_and_writes_run_files(tmp_path):
+    x, y = toy_xy()
+    model = csvae.fit(small("condvae_info"), torch.tensor(x), torch.tensor(y), epochs=1, out=tmp_path / "run",
+                      log_every=3, checkpoint_every=4)
+    for name in ("config.yaml", "metrics.csv", "model.pt", "checkpoints/last.pt"):
+        assert (tmp_path / "run" / name).is_file(), name
+    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("step,epoch,time,recon") and len(rows) > 2
+    loaded = csvae.load(tmp_path / "run")
+    np.testing.assert_allclose(loaded.reconstruct(x, y), model.reconstruct(x, y), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(loaded.latents(x, y)["z"], model.latents(x, y)["z"], rtol=1e-5, atol=1e-5)
+
+
+def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path):
+    """Kill a CLI run with SIGKILL after its first checkpoint, resume it, compare the weights."""
+    config = REPO / "configs" / "toy" / "csvae.yaml"
+    args = ["--data.n_samples", "800", "--train.epochs", "60", "--train.checkpoint_every", "25",
+            "--train.log_every", "25", "--model.hidden", "[16]"]
+    cmd = [sys.executable, "-m", "csvae.cli", "fit", "--config", str(config)]
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(cmd + ["--out", str(killed)] + args)
+    checkpoint = killed / "checkpoints" / "last.pt"
+    deadline = time.time() + 120
+    while not checkpoint.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.005)
+    assert proc.poll() is None, "the run finished before it could be killed; make it longer"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "model.pt").exists()
+    step_at_kill = load_checkpoint(checkpoint)["step"]
+    assert 0 < step_at_kill < 60 * 18
+    subprocess.run(cmd + ["--out", str(killed), "--resume"] + args, check=True)
+    straight = tmp_path / "straight"
+    subprocess.run(cmd + ["--out", str(straight)] + args, check=True)
+    assert_same_weights(load_checkpoint(killed / "model.pt")["model"], load_checkpoint(straight / "model.pt")["model"])
+    steps = [int(line.split(",")[0]) for line in (killed / "metrics.csv").read_text().splitlines()[1:]]
+    assert steps == sorted(set(steps)), "metrics rows after the checkpoint must not be duplicated"
+
+
+def test_nan_loss_stops_with_step_and_term_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    x, y = toy_xy()
+    model = small("vae")
+    original = model._terms
+    calls = {"n": 0}
+
+    def poisoned(xb, yb, reduction):
+        calls["n"] += 1
+        terms = original(xb, yb, reduction)
+        if calls["n"] >= 23:
+            terms["kl_z"] = terms["kl_z"] * float("nan")
+        return terms
+
+    monkeypatch.setattr(model, "_terms", poisoned)
+    with pytest.raises(NonFiniteLossError, match=r"'kl_z' became non-finite .* at step 23.*last good checkpoint"):
+        csvae.fit(model, x, y, epochs=5, out=tmp_path / "run", log_every=5, checkpoint_every=10)
+    state = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
+    assert state["step"] == 20
+    assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+
+
+def test_output_folder_with_a_run_is_refused_unless_resume_or_overwrite(tmp_path):
+    x, y = toy_xy()
+    csvae.fit(small(), x, y, epochs=1, out=tmp_path / "run")
+    with pytest.raises(ConfigError, match="already holds a finished run"):
+        csvae.fit(small(), x, y, epochs=1, out=tmp_path / "run")
+    with pytest.raises(ConfigError, match="holds a run with another config"):
+        csvae.fit(small(), x, y, epochs=2, out=tmp_path / "run", resume=True)
+    csvae.fit(small(), x, y, epochs=2, out=tmp_path / "run", overwrite=True)
+    assert "epochs: 2" in (tmp_path / "run" / "config.yaml").read_text()
+
+
+@pytest.mark.parametrize("content,match", [
+    (b"", "not a readable csvae checkpoint"),
+    (b"PK\x03\x04 truncated zip", "not a readable csvae checkpoint"),
+])
+def test_corrupt_checkpoints_are_reported(tmp_path, content, match):
+    path = tmp_path / "model.pt"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=match):
+        csvae.load(path)
+
+
+def test_truncated_checkpoint_is_reported(tmp_path):
+    x, y = toy_xy()
+    csvae.fit(small(), x, y, epochs=1, out=tmp_path / "run")
+    data = (tmp_path / "run" / "model.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="cut.pt is not a readable csvae checkpoint"):
+        csvae.load(tmp_path / "cut.pt")
+
+
+def test_foreign_checkpoints_are_refused(tmp_path):
+    torch.save({"state_dict": {}}, tmp_path / "foreign.pt")
+    with pytest.raises(CheckpointError, match="not a csvae checkpoint"):
+        csvae.load(tmp_path / "foreign.pt")
+    # an arbitrary object needs pickle to load: weights_only refuses it
+    torch.save({"format": "csvae", "obj": datetime.date(2018, 12, 1)}, tmp_path / "pickled.pt")
+    with pytest.raises(CheckpointError, match="need pickle|not a readable"):
+        csvae.load(tmp_path / "pickled.pt")
+
+
+def test_load_of_unfinished_run_says_so(tmp_path):
+    (tmp_path / "run").mkdir()
+    with pytest.raises(CheckpointError, match="holds no finished model"):
+        csvae.load(tmp_path / "run")
+
+
+@pytest.mark.parametrize("x,y,match", [
+    (np.zeros((5, 3)), np.array([0, 1, 2, 0, 1]), "y must hold only 0 and 1; row 2"),
+    (np.zeros((5, 3)), np.zeros((4, 1)), "x has 5 rows but y has 4"),
+    (np.array([[0.0, 0, 0], [0, np.nan, 0], [np.inf, 0, 0]]), np.zeros(3), "first in row 1"),
+])
+def test_bad_arrays_are_rejected(x, y, match):
+    with pytest.raises(ValueError, match=match):
+        csvae.fit(small(), x, y, epochs=1)
+
+
+def test_one_hot_rows_must_sum_to_one():
+    model = csvae.build_model("csvae", x_dim=3, y_dim=3, label_kind="categorical")
+    y = np.eye(3)[[0, 1, 2, 0]]
+    y[2] = [1, 1, 0]
+    with pytest.raises(ValueError, match="row 2 sums to 2"):
+        csvae.fit(model, np.zeros((4, 3)), y, epochs=1)
+
+
+def test_shape_mismatch_with_model_is_reported():
+    with pytest.raises(ConfigError, match="model expects"):
+        csvae.fit(small(), np.zeros((10, 4)), np.zeros(10), epochs=1)
