@@ -188,6 +188,9 @@ def test_load_synthetic_faces():
     again = load_synthetic_faces(cfg)
     assert again.x.tobytes() == data.x.tobytes()
     np.testing.assert_array_equal(again.split, data.split)
+    other = load_synthetic_faces(DataConfig(name="synthetic_faces", n_samples=200, image_size=32,
+                                            attributes=["glasses", "smile"], seed=1))
+    assert other.x.tobytes() != data.x.tobytes()
     all_three = load_synthetic_faces(DataConfig(name="synthetic_faces", n_samples=20, image_size=32))
     assert all_three.attribute_names == list(ATTRIBUTES)
     with pytest.raises(ValueError, match="valid attributes"):

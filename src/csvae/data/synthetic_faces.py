@@ -50,9 +50,9 @@ NUISANCE_FACTORS = ("nuisance.skin_tone", "nuisance.face_width", "nuisance.offse
                     "nuisance.brightness", "nuisance.light_direction")
 ATTRIBUTE_PROBABILITY = 0.5
 DATA_SEED = 0
-"""Seed of the images ``load_synthetic_faces`` generates."""
-SPLIT_SEED = 1
-"""Seed of the train/valid/test assignment in ``load_synthetic_faces``."""
+"""Seed of ``load_synthetic_faces`` for a config without a ``seed`` field."""
+SPLIT_STREAM = 1
+"""``load_synthetic_faces`` splits with ``default_rng((seed, SPLIT_STREAM))``."""
 VALID_FRACTION = 0.1
 MIN_SIZE, MAX_SIZE = 16, 256
 MIN_RENDER = 128
@@ -364,24 +364,25 @@ def load_synthetic_faces(cfg) -> Dataset:
     """A ``Dataset`` of synthetic faces from a ``csvae.config.DataConfig``.
 
     Uses ``cfg.n_samples`` faces of ``cfg.image_size`` px with ``cfg.attributes`` (None: all
-    three), generated with the fixed seed ``DATA_SEED`` (0). A seeded permutation (``SPLIT_SEED``,
-    1) puts ``round(test_fraction * n)`` faces in test, ``round(0.1 * n)`` in valid, the rest in
-    train. ``Dataset.factors`` holds the ground-truth factors.
+    three), generated with ``cfg.seed`` (``DATA_SEED`` = 0 for a config without one). A permutation
+    seeded by ``(seed, 1)`` puts ``round(test_fraction * n)`` faces in test,
+    ``round(VALID_FRACTION * n)`` (10 %) in valid and the rest in train. ``Dataset.factors`` holds
+    the ground-truth factors.
     """
     attributes = _check_attributes(ATTRIBUTES if cfg.attributes is None else cfg.attributes)
+    seed = getattr(cfg, "seed", DATA_SEED)
     n = cfg.n_samples
-    images, labels, factors = generate_faces(n, seed=DATA_SEED, size=cfg.image_size, attributes=attributes)
     n_test = int(round(cfg.test_fraction * n))
     n_valid = int(round(VALID_FRACTION * n))
     if n - n_test - n_valid < 1:
         raise ValueError(f"data.n_samples = {n} is too small to split into train/valid/test "
                          f"(test_fraction {cfg.test_fraction}, valid fraction {VALID_FRACTION})")
-    order = np.random.default_rng(SPLIT_SEED).permutation(n)
+    images, labels, factors = generate_faces(n, seed=seed, size=cfg.image_size, attributes=attributes)
+    order = np.random.default_rng((seed, SPLIT_STREAM)).permutation(n)
     split = np.zeros(n, dtype=np.int8)
     split[order[:n_test]] = 2
     split[order[n_test:n_test + n_valid]] = 1
-    info = {"generator": "csvae.data.synthetic_faces", "seed": DATA_SEED, "split_seed": SPLIT_SEED,
-            "image_size": cfg.image_size, "counts": {"train": int(n - n_test - n_valid),
-                                                     "valid": n_valid, "test": n_test}}
+    info = {"generator": "csvae.data.synthetic_faces", "seed": seed, "image_size": cfg.image_size,
+            "counts": {"train": int(n - n_test - n_valid), "valid": n_valid, "test": n_test}}
     return Dataset(x=images, y=labels, split=split, attribute_names=list(attributes),
                    label_kind="binary", factors=factors, info=info)
