@@ -19,7 +19,7 @@ from torch import nn
 
 from csvae.config import ModelConfig
 from csvae.models.parts import Gaussian, kl_standard_normal, label_cross_entropy, likelihood_mean, reconstruction_nll, reduce_dims
-from csvae.nets.mlp import MLPDecoder, MLPEncoder
+from csvae.nets import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
 
 
 class Posterior(NamedTuple):
@@ -57,16 +57,12 @@ class LatentModel(nn.Module):
     def make_encoder(self) -> nn.Module:
         c = self.config
         if c.backbone == "conv":
-            from csvae.nets.conv import ConvEncoder
-
             return ConvEncoder(self.x_shape, c.conv_channels, c.conv_dense, c.conv_norm)
         return MLPEncoder(self.x_shape, c.hidden)
 
     def make_decoder(self, in_dim: int) -> nn.Module:
         c = self.config
         if c.backbone == "conv":
-            from csvae.nets.conv import ConvDecoder
-
             return ConvDecoder(in_dim, self.x_shape, c.conv_channels, c.conv_dense, c.conv_norm)
         return MLPDecoder(in_dim, self.x_shape, c.hidden)
 

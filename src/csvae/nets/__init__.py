@@ -6,6 +6,7 @@ The contract: an encoder maps x of shape (B, *x_shape) to features (B, out_dim) 
 and label inputs on top, so any backbone works with any model.
 """
 
+from csvae.nets.conv import ConvDecoder, ConvEncoder
 from csvae.nets.mlp import MLP, MLPDecoder, MLPEncoder
 
-__all__ = ["MLP", "MLPEncoder", "MLPDecoder"]
+__all__ = ["MLP", "MLPEncoder", "MLPDecoder", "ConvEncoder", "ConvDecoder"]
