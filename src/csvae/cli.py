@@ -73,6 +73,17 @@ def cmd_reproduce(args, overrides) -> None:
     print(f"report: {report}")
 
 
+def cmd_prepare_data(args, overrides) -> None:
+    from csvae.data.images import prepare_data
+
+    options = {name: getattr(args, name) for name in ("attributes", "crop", "seed", "csv", "filename_column",
+                                                       "fold", "balance") if getattr(args, name) is not None}
+    options.update({name: True for name in ("strict", "skip_bad") if getattr(args, name)})
+    out = prepare_data(args.reader, args.root, args.size, args.out, workers=args.workers, force=args.force,
+                       progress=sys.stderr.isatty(), **options)
+    print(f"image cache: {out}")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="csvae", description=__doc__,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -92,6 +103,23 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the experiment's)")
     rep.add_argument("--jobs", type=int, default=None, help="worker processes (default: one per core)")
     rep.set_defaults(handler=cmd_reproduce)
+    prep = sub.add_parser("prepare-data", help="decode an image data set once into a uint8 cache")
+    prep.add_argument("reader", help="celeba, celeba-glasses, celeba-facialhair, celeba-glasses-facialhair, tfd, folder")
+    prep.add_argument("--root", required=True, help="the data set's folder (tfd: the .mat file)")
+    prep.add_argument("--size", type=int, default=64, help="side of the square images (default 64)")
+    prep.add_argument("--out", default=None, help="cache folder (default: one per settings under ~/.cache/csvae)")
+    prep.add_argument("--workers", type=int, default=None, help="decoding processes (default: all cores)")
+    prep.add_argument("--attributes", nargs="+", default=None, help="CelebA/folder attribute names")
+    prep.add_argument("--crop", type=int, default=None, help="centred square cut before resizing")
+    prep.add_argument("--seed", type=int, default=None, help="seed of balancing and derived splits")
+    prep.add_argument("--balance", action=argparse.BooleanOptionalAction, default=None)
+    prep.add_argument("--strict", action="store_true", help="a listed image that is missing is an error")
+    prep.add_argument("--skip-bad", dest="skip_bad", action="store_true", help="skip unreadable images")
+    prep.add_argument("--fold", type=int, default=None, help="TFD fold 0..4")
+    prep.add_argument("--csv", default=None, help="folder: the label CSV")
+    prep.add_argument("--filename-column", dest="filename_column", default=None)
+    prep.add_argument("--force", action="store_true", help="rebuild even when the cache is current")
+    prep.set_defaults(handler=cmd_prepare_data)
     return top
 
 

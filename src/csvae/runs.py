@@ -32,9 +32,21 @@ def fit_run(config: RunConfig, out: str | os.PathLike, resume: bool = False, ove
     t = config.train
     options = {k: getattr(t, k) for k in ("lr", "adversary_lr", "adversary_steps", "precision", "log_every",
                                           "checkpoint_every")}
-    return fit(model, x, y, epochs=t.epochs, batch_size=t.batch_size, seed=t.seed, device=t.device,
-               out=out, standardize=config.data.standardize and x.ndim == 2, resume=resume,
-               overwrite=overwrite, data=config.data, **options)
+    model = fit(model, x, y, epochs=t.epochs, batch_size=t.batch_size, seed=t.seed, device=t.device,
+                out=out, standardize=config.data.standardize and x.ndim == 2, resume=resume,
+                overwrite=overwrite, data=config.data, **options)
+    if x.ndim == 4:
+        save_reconstructions(model, data, Path(out) / "reconstructions.png")
+    return model
+
+
+def save_reconstructions(model, data: Dataset, path: Path, n: int = 12) -> None:
+    """Rows of test images and their reconstructions, as a PNG grid."""
+    from csvae.plots import image_grid, save_png
+
+    x, y = data.part("test")
+    x, y = x[:n], y[:n]
+    save_png(image_grid([x, model.reconstruct(x, y)]), path, scale=2)
 
 
 def evaluate_run(run_dir: str | os.PathLike, figures: bool = True) -> dict:
