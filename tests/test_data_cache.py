@@ -152,6 +152,10 @@ def test_unknown_reader_and_option(tree, tmp_path):
         prepare_data("celebb", tree["root"], 8, tmp_path / "c")
     with pytest.raises(DataError, match=r"reader celeba has no option 'fold'"):
         prepare_data("celeba", tree["root"], 8, tmp_path / "c", fold=1)
+    # unset options of other readers (as a CLI passes them) are ignored
+    out = prepare_data("celeba-glasses", tree["root"], 8, tmp_path / "c", workers=1, fold=None,
+                       csv=None, strict=False)
+    assert load_cache(out).attribute_names == ["Eyeglasses"]
 
 
 def test_load_images_builds_and_rebuilds(tree, tmp_path):
@@ -196,3 +200,18 @@ def test_real_subset_cache(tmp_path):
         + data.info["counts"]["valid"]["rows"] + data.info["counts"]["test"]["rows"]
     assert data.info["missing_images"] == 0 and data.info["bad_images"] == 0
     assert 60 < float(np.asarray(data.x[:50]).mean()) < 200
+
+
+def test_load_images_folder_and_tfd(tmp_path):
+    from fixtures_images import make_folder
+
+    make_folder(tmp_path / "f", name="attrs.csv")
+    data = load_images(DataConfig(name="folder", root=str(tmp_path / "f"), csv="attrs.csv",
+                                  image_size=8, attributes=["hat"], cache=str(tmp_path / "c1")))
+    assert data.attribute_names == ["hat"] and data.x.shape[1:] == (3, 8, 8)
+    make_tfd(tmp_path / "t" / "TFD_48x48.mat", n=20)
+    data = load_images(DataConfig(name="tfd", root=str(tmp_path / "t"), image_size=48, fold=3,
+                                  cache=str(tmp_path / "c2")))
+    assert data.label_kind == "categorical" and data.x.shape[1:] == (1, 48, 48)
+    with pytest.raises(DataError, match=r"data.attributes must be empty for tfd"):
+        load_images(DataConfig(name="tfd", root=str(tmp_path / "t"), attributes=["happy"]))

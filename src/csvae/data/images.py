@@ -48,10 +48,12 @@ def _check_reader(reader: str) -> None:
 def resolve_options(reader: str, **options) -> dict:
     """Check ``options`` for ``reader`` and fill in defaults; returns every option explicitly.
 
-    Raises DataError for an option the reader does not take or a value out of range.
+    An option the reader does not take is an error, unless it is None or False (unset, as a CLI
+    passes every flag); so is a value out of range.
     """
     _check_reader(reader)
-    unknown = sorted(set(options) - set(OPTIONS[reader]))
+    unknown = sorted(k for k, v in options.items()
+                     if k not in OPTIONS[reader] and v is not None and v is not False)
     if unknown:
         raise DataError(f"reader {reader} has no option {unknown[0]!r}; its options: "
                         f"{', '.join(OPTIONS[reader])}")
@@ -148,7 +150,7 @@ def prepare_data(reader: str, root: str | os.PathLike, size: int,
     ``force``); a build that was killed resumes. Returns the cache folder.
     """
     settings = reader_settings(reader, root, size, **reader_options)
-    options = settings["options"]
+    options = settings["options"]  # only the reader's own options, resolved
     out = default_cache_dir(settings) if out is None else Path(out)
     sources = reader_sources(reader, root, options)
     if not force and cache_is_current(out, settings, sources):
@@ -156,8 +158,7 @@ def prepare_data(reader: str, root: str | os.PathLike, size: int,
     if (out / "manifest.json").is_file():
         log.warning("rebuilding the image cache in %s: it was built from other settings or "
                     "sources changed since", out)
-    index = index_images(reader, root, **{k: v for k, v in options.items()
-                                          if k in OPTIONS[reader]})
+    index = index_images(reader, root, **options)
     return build_cache(index, out, size, settings, sources, workers=workers,
                        skip_bad=bool(options.get("skip_bad")), progress=progress, reuse=not force)
 
