@@ -1,0 +1,307 @@
+"""The judge: an attribute classifier trained on REAL images, used to score generated images.
+
+A small conv net (``csvae.nets.ConvEncoder`` + a linear layer) trained on the train split of one
+data set and scored on its test split. Binary attributes get one sigmoid each; a categorical label
+one softmax. Images go in as uint8 (N, C, H, W) or float in [0, 1] and are scaled on the fly.
+
+A judge knows what it was trained on (data-set name, image shape, attribute names, label kind and
+a hash of the data and the settings) and refuses images of another data set
+(``check_compatible``). Files hold a plain dict of tensors and primitives, written atomically and
+read with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from csvae.config import atomic_write_bytes
+from csvae.data.dataset import Dataset
+from csvae.nets.conv import ConvEncoder
+
+FORMAT, VERSION = "csvae-judge", 1
+HASH_CHUNK = 4096  # images hashed per step (keeps a memmap out of memory)
+FLOAT_LIMIT = 1.5  # float images above this look like 0..255 values
+
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    """How a judge is trained. Every field is part of the judge's hash."""
+
+    epochs: int = 3
+    batch_size: int = 128
+    lr: float = 1e-3
+    channels: tuple[int, ...] = (16, 32, 64)
+    dense: int = 64
+    seed: int = 0
+
+    def __post_init__(self):
+        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        for name in ("epochs", "batch_size", "dense"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"judge setting {name} must be a positive integer, got {value!r}")
+        if not self.lr > 0:
+            raise ValueError(f"judge setting lr must be positive, got {self.lr!r}")
+
+
+def judge_settings(**options) -> JudgeSettings:
+    """JudgeSettings from keyword options, naming any unknown option."""
+    known = {f.name for f in dataclasses.fields(JudgeSettings)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ValueError(f"unknown judge setting(s) {unknown}; valid settings: {sorted(known)}")
+    return JudgeSettings(**options)
+
+
+class JudgeNet(nn.Module):
+    """x float (B, C, H, W) in [0, 1] -> features (B, dense) and logits (B, k)."""
+
+    def __init__(self, image_shape: Sequence[int], k: int, channels: Sequence[int], dense: int):
+        super().__init__()
+        self.encoder = ConvEncoder(tuple(image_shape), list(channels), dense, "batch")
+        self.head = nn.Linear(dense, k)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(x))
+
+
+def dataset_name(dataset: Dataset, name: Optional[str] = None) -> str:
+    """The name a judge records: ``name``, else ``dataset.info`` "name", "reader" or "generator"."""
+    found = name or next((dataset.info.get(key) for key in ("name", "reader", "generator")
+                          if dataset.info.get(key)), None)
+    if not found:
+        raise ValueError("the data set has no name (dataset.info has no 'name', 'reader' or 'generator'); "
+                         "pass name=...")
+    return str(found)
+
+
+def data_hash(dataset: Dataset, name: str, settings: JudgeSettings) -> str:
+    """sha256 (hex) of the images, labels, split, identity and settings."""
+    h = hashlib.sha256()
+    meta = {"name": name, "shape": list(dataset.x.shape), "dtype": str(dataset.x.dtype),
+            "attributes": list(dataset.attribute_names), "label_kind": dataset.label_kind,
+            "settings": dataclasses.asdict(settings)}
+    h.update(json.dumps(meta, sort_keys=True).encode())
+    for start in range(0, len(dataset.x), HASH_CHUNK):
+        h.update(np.ascontiguousarray(dataset.x[start:start + HASH_CHUNK]).tobytes())
+    h.update(np.ascontiguousarray(dataset.y, dtype=np.float32).tobytes())
+    h.update(np.ascontiguousarray(dataset.split, dtype=np.int8).tobytes())
+    return h.hexdigest()
+
+
+def as_unit_float(x, image_shape: tuple[int, ...]) -> torch.Tensor:
+    """uint8 (N, *image_shape) -> float / 255; float -> clipped to [0, 1]. numpy or torch in."""
+    x = torch.as_tensor(x)
+    if tuple(x.shape[1:]) != tuple(image_shape) or x.dim() != len(image_shape) + 1:
+        raise ValueError(f"the judge takes images of shape (N, {', '.join(map(str, image_shape))}), "
+                         f"got {tuple(x.shape)}")
+    if x.dtype == torch.uint8:
+        return x.float().div_(255.0)
+    x = x.float()
+    if len(x) and x.max() > FLOAT_LIMIT:
+        raise ValueError(f"float images must be in [0, 1] (max here {float(x.max()):.3g}); pass uint8 "
+                         f"images or divide by 255")
+    return x.clamp(0.0, 1.0)
+
+
+class Judge:
+    """A trained attribute classifier with its identity and its own test accuracy.
+
+    test_accuracy: name -> accuracy on the test split (binary: accuracy of that attribute;
+    categorical: accuracy on the test images of that class, NaN when there are none).
+    test_accuracy_overall: mean over attributes (binary) or plain accuracy (categorical).
+    """
+
+    def __init__(self, net: JudgeNet, *, dataset_name: str, image_shape: Sequence[int],
+                 attribute_names: Sequence[str], label_kind: str, data_hash: str, settings: JudgeSettings,
+                 test_accuracy: Optional[dict[str, float]] = None, test_accuracy_overall: float = float("nan")):
+        if label_kind not in ("binary", "categorical"):
+            raise ValueError(f"label_kind must be 'binary' or 'categorical', got {label_kind!r}")
+        self.net = net.eval()
+        self.dataset_name = dataset_name
+        self.image_shape = tuple(int(s) for s in image_shape)
+        self.attribute_names = list(attribute_names)
+        self.label_kind = label_kind
+        self.data_hash = data_hash
+        self.settings = settings
+        self.test_accuracy = dict(test_accuracy or {})
+        self.test_accuracy_overall = float(test_accuracy_overall)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
+
+    @torch.no_grad()
+    def _map(self, fn, x, batch_size: int) -> np.ndarray:
+        x = as_unit_float(x, self.image_shape)
+        self.net.eval()
+        out = [fn(x[s:s + batch_size].to(self.device)).float().cpu() for s in range(0, len(x), batch_size)]
+        return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
+
+    def logits(self, x, batch_size: int = 512) -> np.ndarray:
+        """(N, k) logits."""
+        return self._map(self.net, x, batch_size)
+
+    def predict(self, x, batch_size: int = 512) -> np.ndarray:
+        """(N, k) probabilities: per-attribute sigmoids (binary) or a softmax over classes."""
+        z = torch.from_numpy(self.logits(x, batch_size))
+        return (z.softmax(-1) if self.label_kind == "categorical" else z.sigmoid()).numpy()
+
+    def classify(self, x, batch_size: int = 512) -> np.ndarray:
+        """(N, k) float 0/1 labels: each sigmoid > 0.5 (binary) or a one-hot argmax (categorical)."""
+        return labels_from_logits(self.logits(x, batch_size), self.label_kind)
+
+    def features(self, x, batch_size: int = 512) -> np.ndarray:
+        """(N, dense) penultimate features (after the encoder's ReLU)."""
+        return self._map(self.net.encoder, x, batch_size)
+
+    def check_compatible(self, dataset_name: str, image_shape: Sequence[int],
+                         attribute_names: Sequence[str]) -> None:
+        """Raise ValueError unless the images come from the data set, shape and attributes the
+        judge was trained on."""
+        problems = []
+        if dataset_name != self.dataset_name:
+            problems.append(f"data set {dataset_name!r} (judge: {self.dataset_name!r})")
+        if tuple(image_shape) != self.image_shape:
+            problems.append(f"image shape {tuple(image_shape)} (judge: {self.image_shape})")
+        if list(attribute_names) != self.attribute_names:
+            problems.append(f"attributes {list(attribute_names)} (judge: {self.attribute_names})")
+        if problems:
+            raise ValueError("this judge cannot score these images: " + "; ".join(problems))
+
+    def to_state(self) -> dict:
+        """A plain dict of tensors and primitives (what ``save`` writes)."""
+        return {"format": FORMAT, "version": VERSION, "net": {k: v.cpu() for k, v in self.net.state_dict().items()},
+                "dataset_name": self.dataset_name, "image_shape": list(self.image_shape),
+                "attribute_names": self.attribute_names, "label_kind": self.label_kind,
+                "data_hash": self.data_hash, "settings": {**dataclasses.asdict(self.settings),
+                                                          "channels": list(self.settings.channels)},
+                "test_accuracy": self.test_accuracy, "test_accuracy_overall": self.test_accuracy_overall}
+
+    def save(self, path: str | os.PathLike) -> None:
+        buffer = io.BytesIO()
+        torch.save(self.to_state(), buffer)
+        atomic_write_bytes(path, buffer.getvalue())
+
+
+def labels_from_logits(logits: np.ndarray, label_kind: str) -> np.ndarray:
+    """(N, k) logits -> (N, k) float 0/1 labels."""
+    if label_kind == "categorical":
+        return np.eye(logits.shape[1], dtype=np.float32)[logits.argmax(1)]
+    return (logits > 0).astype(np.float32)
+
+
+def load_judge(path: str | os.PathLike, device: str = "cpu") -> Judge:
+    """A judge written by ``Judge.save``, loaded without pickle."""
+    path = Path(path)
+    try:
+        state = torch.load(io.BytesIO(path.read_bytes()), map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ValueError(f"judge file {path} does not exist") from None
+    except Exception as err:  # torch raises RuntimeError, UnpicklingError, EOFError, ... here
+        raise ValueError(f"{path} is not a readable judge file: {type(err).__name__}: {err}") from err
+    if not isinstance(state, dict) or state.get("format") != FORMAT or state.get("version") != VERSION:
+        raise ValueError(f"{path} is not a csvae judge file of version {VERSION}")
+    settings = JudgeSettings(**state["settings"])
+    net = JudgeNet(state["image_shape"], len(state["attribute_names"]), settings.channels, settings.dense)
+    net.load_state_dict(state["net"])
+    return Judge(net.to(device), dataset_name=state["dataset_name"], image_shape=state["image_shape"],
+                 attribute_names=state["attribute_names"], label_kind=state["label_kind"],
+                 data_hash=state["data_hash"], settings=settings, test_accuracy=state["test_accuracy"],
+                 test_accuracy_overall=state["test_accuracy_overall"])
+
+
+def accuracy_by_attribute(judge: Judge, x: np.ndarray, y: np.ndarray) -> tuple[dict[str, float], float]:
+    """Per-attribute (or per-class) accuracy and the overall accuracy of ``judge`` on (x, y)."""
+    pred = judge.classify(x)
+    if judge.label_kind == "categorical":
+        truth, guess = y.argmax(1), pred.argmax(1)
+        per = {name: float((guess[truth == i] == i).mean()) if (truth == i).any() else float("nan")
+               for i, name in enumerate(judge.attribute_names)}
+        return per, float((guess == truth).mean())
+    per = {name: float((pred[:, i] == y[:, i]).mean()) for i, name in enumerate(judge.attribute_names)}
+    return per, float(np.mean(list(per.values())))
+
+
+def _train(net: JudgeNet, x: np.ndarray, y: np.ndarray, label_kind: str, s: JudgeSettings,
+           device: str) -> None:
+    generator = torch.Generator().manual_seed(s.seed)
+    optimizer = torch.optim.Adam(net.parameters(), lr=s.lr)
+    x_t, y_t = torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.asarray(y, dtype=np.float32))
+    net.train()
+    for _ in range(s.epochs):
+        order = torch.randperm(len(x_t), generator=generator)
+        for start in range(0, len(order), s.batch_size):
+            rows = order[start:start + s.batch_size]
+            if len(rows) < 2:  # BatchNorm needs two examples
+                continue
+            xb = as_unit_float(x_t[rows], net.encoder.x_shape).to(device)
+            yb = y_t[rows].to(device)
+            logits = net(xb)
+            if label_kind == "categorical":
+                loss = F.cross_entropy(logits, yb.argmax(1))
+            else:
+                loss = F.binary_cross_entropy_with_logits(logits, yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+    net.eval()
+
+
+def fit_judge(dataset: Dataset, name: Optional[str] = None, *, device: str = "cpu", **settings) -> Judge:
+    """Train a judge on the REAL images of ``dataset``'s train split; score it on its test split.
+
+    dataset: images x (N, C, H, W) uint8. name: the data set's name (default: from dataset.info).
+    settings: JudgeSettings fields (epochs, batch_size, lr, channels, dense, seed)."""
+    s = judge_settings(**settings)
+    name = dataset_name(dataset, name)
+    return _fit(dataset, name, s, data_hash(dataset, name, s), device)
+
+
+def load_or_fit_judge(dataset: Dataset, cache_dir: str | os.PathLike, name: Optional[str] = None, *,
+                      device: str = "cpu", **settings) -> Judge:
+    """The judge for (dataset, name, settings) from ``cache_dir``/judge-<hash>.pt, trained and
+    saved there when absent (or when the file there holds another hash)."""
+    s = judge_settings(**settings)
+    name = dataset_name(dataset, name)
+    digest = data_hash(dataset, name, s)
+    path = Path(cache_dir) / f"judge-{digest[:20]}.pt"
+    if path.exists():
+        judge = load_judge(path, device)
+        if judge.data_hash == digest:
+            return judge
+    judge = _fit(dataset, name, s, digest, device)
+    judge.save(path)
+    return judge
+
+
+def _fit(dataset: Dataset, name: str, s: JudgeSettings, digest: str, device: str) -> Judge:
+    if dataset.x.ndim != 4 or dataset.x.dtype != np.uint8:
+        raise ValueError(f"a judge is trained on uint8 images (N, C, H, W); got {dataset.x.dtype} "
+                         f"{tuple(dataset.x.shape)}")
+    x_train, y_train = dataset.part("train")
+    x_test, y_test = dataset.part("test")
+    if len(x_train) < 2 or len(x_test) < 1:
+        raise ValueError(f"a judge needs a train split (>= 2 images) and a test split; got "
+                         f"{len(x_train)} train and {len(x_test)} test images")
+    image_shape = tuple(dataset.x.shape[1:])
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(s.seed)
+        net = JudgeNet(image_shape, y_train.shape[1], s.channels, s.dense).to(device)
+    _train(net, x_train, y_train, dataset.label_kind, s, device)
+    judge = Judge(net, dataset_name=name, image_shape=image_shape, attribute_names=dataset.attribute_names,
+                  label_kind=dataset.label_kind, data_hash=digest, settings=s)
+    judge.test_accuracy, judge.test_accuracy_overall = accuracy_by_attribute(judge, x_test, y_test)
+    return judge
