@@ -1,0 +1,239 @@
+"""Attribute manipulation scored by a judge: accuracy, preservation and diversity.
+
+A *direction* changes one label: for binary attributes attribute i from 0 to 1 or from 1 to 0 with
+the other attributes kept; for a categorical label class i to class j. Its inputs are the examples
+whose current label is the source value; G(x) is ``model.manipulate(x, y, target_y, style=...)``.
+
+- accuracy: the fraction of G(x) the judge classifies as the target (for binary, on the changed
+  attribute), with a seeded percentile-bootstrap 95 % interval;
+- preservation: the judge's accuracy on the attributes that were not changed (against the input's
+  labels), and the mean RMS pixel distance between G(x) and the reconstruction of x;
+- diversity: for each x, the mean pairwise distance between ``n_samples`` manipulations drawn with
+  different generators, as RMS pixel distance and as Euclidean distance between judge features.
+  Deterministic manipulations (the baselines) score 0.
+
+Images are in data units ([0, 1] for images); distances are in those units.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+
+from csvae.data.dataset import Dataset
+from csvae.evaluate.judge import Judge, dataset_name
+
+
+@dataclass(frozen=True)
+class Direction:
+    """One label change. Binary: column ``attribute`` from ``source`` to ``target`` (0/1);
+    categorical: class ``source`` to class ``target`` (``attribute`` == ``source``)."""
+
+    name: str
+    attribute: int
+    source: int
+    target: int
+
+
+def directions(attribute_names: Sequence[str], label_kind: str) -> list[Direction]:
+    """Binary: "<name>: 0->1" and "<name>: 1->0" per attribute; categorical: "<i>-><j>" for i != j."""
+    if label_kind == "categorical":
+        return [Direction(f"{a}->{b}", i, i, j) for i, a in enumerate(attribute_names)
+                for j, b in enumerate(attribute_names) if i != j]
+    if label_kind == "binary":
+        return [Direction(f"{a}: {s}->{1 - s}", i, s, 1 - s) for i, a in enumerate(attribute_names) for s in (0, 1)]
+    raise ValueError(f"label_kind must be 'binary' or 'categorical', got {label_kind!r}")
+
+
+def direction_rows(direction: Direction, y: np.ndarray, label_kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of y (N, k) whose label is the direction's source, (n,), and their targets (n, k)."""
+    y = np.asarray(y, dtype=np.float32)
+    if label_kind == "categorical":
+        rows = np.flatnonzero(y.argmax(1) == direction.source)
+        target = np.zeros((len(rows), y.shape[1]), np.float32)
+        target[:, direction.target] = 1.0
+        return rows, target
+    rows = np.flatnonzero(y[:, direction.attribute] == direction.source)
+    target = y[rows].copy()
+    target[:, direction.attribute] = direction.target
+    return rows, target
+
+
+@contextlib.contextmanager
+def eval_mode(model):
+    """Put a torch model in eval mode (BatchNorm on running statistics) and restore it after."""
+    was_training = getattr(model, "training", False)
+    if hasattr(model, "eval"):
+        model.eval()
+    try:
+        yield model
+    finally:
+        if hasattr(model, "train"):
+            model.train(was_training)
+
+
+def model_device(model) -> torch.device:
+    params = getattr(model, "parameters", None)
+    first = next(iter(params()), None) if params else None
+    return first.device if first is not None else torch.device("cpu")
+
+
+def generate(model, x, y, target_y, *, style="sample", seed: int = 0, batch_size: int = 256) -> np.ndarray:
+    """G(x) = model.manipulate(x, y, target_y, style, generator) batch-wise in eval mode.
+
+    x (N, C, H, W) uint8 or float, y and target_y (N, k). One torch.Generator seeded with ``seed``
+    drives the whole call. Returns float32 (N, C, H, W) in data units."""
+    device = model_device(model)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    out = []
+    with eval_mode(model), torch.no_grad():
+        for s in range(0, len(x), batch_size):
+            xb = torch.as_tensor(np.asarray(x[s:s + batch_size])).to(device)
+            yb = torch.as_tensor(np.asarray(y[s:s + batch_size], dtype=np.float32)).to(device)
+            tb = torch.as_tensor(np.asarray(target_y[s:s + batch_size], dtype=np.float32)).to(device)
+            out.append(model.manipulate(xb, yb, tb, style=style, generator=generator).float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, *np.shape(x)[1:]), np.float32)
+
+
+def reconstruct(model, x, y, batch_size: int = 256) -> np.ndarray:
+    """model.reconstruct in eval mode as float32 (N, ...) data units."""
+    with eval_mode(model), torch.no_grad():
+        return np.asarray(model.reconstruct(np.asarray(x), np.asarray(y, dtype=np.float32),
+                                            batch_size=batch_size), dtype=np.float32)
+
+
+def unit_float(images) -> np.ndarray:
+    """uint8 -> float32 / 255; float -> float32 as is."""
+    images = np.asarray(images)
+    return images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images.astype(np.float32)
+
+
+def rms_distance(a, b) -> np.ndarray:
+    """Root-mean-square difference per example of two image batches (N, ...), (N,)."""
+    diff = unit_float(a).reshape(len(a), -1) - unit_float(b).reshape(len(b), -1)
+    return np.sqrt((diff ** 2).mean(1))
+
+
+def mean_pairwise_distance(samples: np.ndarray) -> np.ndarray:
+    """samples (S, N, D) -> (N,): mean Euclidean distance over the S(S-1)/2 pairs of each column."""
+    s = samples.shape[0]
+    if s < 2:
+        raise ValueError(f"diversity needs at least 2 samples per input, got {s}")
+    total = np.zeros(samples.shape[1])
+    for i in range(s):
+        for j in range(i + 1, s):
+            total += np.linalg.norm(samples[i] - samples[j], axis=-1)
+    return total / (s * (s - 1) / 2)
+
+
+def bootstrap_interval(values, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile-bootstrap interval of the mean of values (N,); (nan, nan) when N = 0."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(1)
+    tail = (1.0 - level) / 2.0 * 100.0
+    return float(np.percentile(means, tail)), float(np.percentile(means, 100.0 - tail))
+
+
+def _pick(n: int, limit: Optional[int], seed: int) -> np.ndarray:
+    """Positions 0..n-1, or a seeded sorted sample of ``limit`` of them."""
+    if limit is None or n <= limit:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, limit, replace=False))
+
+
+def _check(judge: Judge, y: np.ndarray) -> np.ndarray:
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim != 2 or y.shape[1] != len(judge.attribute_names):
+        raise ValueError(f"y must have shape (N, {len(judge.attribute_names)}) for the judge's attributes "
+                         f"{judge.attribute_names}, got {y.shape}")
+    return y
+
+
+def manipulation_scores(model, judge: Judge, x, y, *, style="sample", seed: int = 0, n_boot: int = 1000,
+                        max_per_direction: Optional[int] = None, batch_size: int = 256) -> dict[str, dict]:
+    """Accuracy and preservation of every direction on (x, y) (test images and labels).
+
+    Returns direction name -> {"attribute", "source", "target" (names or 0/1), "n",
+    "accuracy", "ci_low", "ci_high", "preserved" (other attribute -> judge accuracy against the
+    input's label; binary with k >= 2 only), "preserved_accuracy" (their mean, or None),
+    "recon_distance" (mean RMS distance between G(x) and the reconstruction of x)}.
+    Values are None for a direction without inputs."""
+    y = _check(judge, y)
+    names, kind = judge.attribute_names, judge.label_kind
+    out = {}
+    for d in directions(names, kind):
+        rows, target = direction_rows(d, y, kind)
+        pick = _pick(len(rows), max_per_direction, seed)
+        rows, target = rows[pick], target[pick]
+        row = {"attribute": names[d.attribute], "source": names[d.source] if kind == "categorical" else d.source,
+               "target": names[d.target] if kind == "categorical" else d.target, "n": int(len(rows)),
+               "accuracy": None, "ci_low": None, "ci_high": None, "preserved": {}, "preserved_accuracy": None,
+               "recon_distance": None}
+        out[d.name] = row
+        if not len(rows):
+            continue
+        xs, ys = x[rows], y[rows]
+        generated = generate(model, xs, ys, target, style=style, seed=seed, batch_size=batch_size)
+        judged = judge.classify(generated)
+        column, wanted = (d.target, 1.0) if kind == "categorical" else (d.attribute, float(d.target))
+        hits = judged[:, column] == wanted
+        row["accuracy"] = float(hits.mean())
+        row["ci_low"], row["ci_high"] = bootstrap_interval(hits, n_boot, seed=seed)
+        if kind == "binary":
+            row["preserved"] = {names[l]: float((judged[:, l] == ys[:, l]).mean())
+                                for l in range(len(names)) if l != d.attribute}
+            row["preserved_accuracy"] = float(np.mean(list(row["preserved"].values()))) if row["preserved"] else None
+        row["recon_distance"] = float(rms_distance(generated, reconstruct(model, xs, ys, batch_size)).mean())
+    return out
+
+
+def diversity_scores(model, judge: Judge, x, y, *, n_samples: int = 8, style="sample", seed: int = 0,
+                     max_per_direction: Optional[int] = 64, batch_size: int = 256) -> dict[str, dict]:
+    """Diversity of every direction on (x, y): direction name -> {"n", "pixel", "feature"}, the
+    mean over inputs of the mean pairwise distance between ``n_samples`` manipulations of each
+    input (generators seeded seed, seed + 1, ...); RMS pixel distance and Euclidean distance of
+    judge features. None for a direction without inputs."""
+    y = _check(judge, y)
+    out = {}
+    for d in directions(judge.attribute_names, judge.label_kind):
+        rows, target = direction_rows(d, y, judge.label_kind)
+        pick = _pick(len(rows), max_per_direction, seed)
+        rows, target = rows[pick], target[pick]
+        if not len(rows):
+            out[d.name] = {"n": 0, "pixel": None, "feature": None}
+            continue
+        samples = np.stack([generate(model, x[rows], y[rows], target, style=style, seed=seed + s,
+                                     batch_size=batch_size) for s in range(n_samples)])
+        pixels = samples.reshape(n_samples, len(rows), -1) / np.sqrt(samples[0, 0].size)
+        features = np.stack([judge.features(images) for images in samples])
+        out[d.name] = {"n": int(len(rows)), "pixel": float(mean_pairwise_distance(pixels).mean()),
+                       "feature": float(mean_pairwise_distance(features).mean())}
+    return out
+
+
+def manipulation_report(model, judge: Judge, dataset: Dataset, name: Optional[str] = None, *, split: str = "test",
+                        style="sample", seed: int = 0, n_boot: int = 1000, max_per_direction: Optional[int] = 500,
+                        n_samples: int = 8, max_diversity: Optional[int] = 64) -> dict:
+    """Every manipulation metric of ``model`` on one split of ``dataset`` (JSON-ready).
+
+    Refuses a judge of another data set, image shape or attribute list. Returns {"judge":
+    {"dataset", "test_accuracy", "test_accuracy_overall", "hash"}, "style", "directions":
+    manipulation_scores(...), "diversity": diversity_scores(...), "mean_accuracy"}."""
+    judge.check_compatible(dataset_name(dataset, name), tuple(dataset.x.shape[1:]), dataset.attribute_names)
+    x, y = dataset.part(split)
+    scores = manipulation_scores(model, judge, x, y, style=style, seed=seed, n_boot=n_boot,
+                                 max_per_direction=max_per_direction)
+    accuracies = [row["accuracy"] for row in scores.values() if row["accuracy"] is not None]
+    return {"judge": {"dataset": judge.dataset_name, "test_accuracy": judge.test_accuracy,
+                      "test_accuracy_overall": judge.test_accuracy_overall, "hash": judge.data_hash},
+            "style": style if isinstance(style, str) else "points", "split": split, "directions": scores,
+            "diversity": diversity_scores(model, judge, x, y, n_samples=n_samples, style=style, seed=seed,
+                                          max_per_direction=max_diversity),
+            "mean_accuracy": float(np.mean(accuracies)) if accuracies else None}
