@@ -1,0 +1,168 @@
+"""Styles against ground truth on synthetic faces (``csvae.data.synthetic_faces``).
+
+- ``style_r2``: how well each attribute's true style factors are predicted from W_i (only the
+  examples where the attribute is present), and the nuisance factors from z; for contrast also the
+  styles from z and the nuisances from w. A regressor is fitted on train latents (posterior means)
+  and scored by R^2 on test latents, per factor.
+- ``transfer_score``: W_i is taken from image b and given to image a (``model.transfer``); the
+  truth is rendered by ``render_faces`` with a's nuisances and other attributes, and b's label and
+  style factors for attribute i. Pixel MSE against the truth is compared with baselines.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import torch
+from sklearn.metrics import r2_score
+from sklearn.linear_model import Ridge
+from sklearn.neighbors import KNeighborsRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from csvae.data.dataset import Dataset
+from csvae.data.synthetic_faces import NUISANCE_FACTORS, STYLE_FACTORS, factor_names, render_faces
+from csvae.evaluate.manipulation import eval_mode, generate, model_device, reconstruct, unit_float
+
+REGRESSORS = ("knn", "linear")
+MAX_TRAIN = 5000
+
+
+def make_regressor(kind: str):
+    """"knn": 10-nearest-neighbour mean on standardised codes; "linear": ridge regression."""
+    if kind == "knn":
+        return make_pipeline(StandardScaler(), KNeighborsRegressor(n_neighbors=10))
+    if kind == "linear":
+        return make_pipeline(StandardScaler(), Ridge(alpha=1.0))
+    raise ValueError(f"regressor must be one of {list(REGRESSORS)}, got {kind!r}")
+
+
+def factor_r2(train_codes: np.ndarray, train_targets: np.ndarray, test_codes: np.ndarray,
+              test_targets: np.ndarray, regressor: str = "knn") -> np.ndarray:
+    """R^2 on test of a regressor fitted on train: codes (N, d), targets (N, F) -> (F,)."""
+    if len(train_codes) < 10 or len(test_codes) < 2:
+        raise ValueError(f"factor_r2 needs >= 10 train and >= 2 test examples, got {len(train_codes)} "
+                         f"and {len(test_codes)}")
+    fitted = make_regressor(regressor).fit(train_codes, train_targets)
+    return np.atleast_1d(r2_score(test_targets, fitted.predict(test_codes), multioutput="raw_values"))
+
+
+def _check_synthetic(dataset: Dataset) -> None:
+    if dataset.factors is None:
+        raise ValueError("dataset.factors is None: style scores need ground-truth factors (synthetic faces)")
+    unknown = [a for a in dataset.attribute_names if a not in STYLE_FACTORS]
+    if unknown:
+        raise ValueError(f"attributes {unknown} are not synthetic-face attributes {list(STYLE_FACTORS)}")
+
+
+def _table(names, values) -> dict[str, float]:
+    return {name: float(v) for name, v in zip(names, values)}
+
+
+def style_r2(model, dataset: Dataset, *, regressor: str = "knn", max_train: int = MAX_TRAIN,
+             seed: int = 0) -> dict:
+    """R^2 per factor (test split) of factors predicted from posterior means.
+
+    Returns {"z_nuisance": factor -> R^2, "z_style": attribute -> factor -> R^2} and, for a model
+    with subspaces (latents with "w"), "w_style" (from W_i) and "w_nuisance" (from all of w).
+    Style rows use only the examples where the attribute is present."""
+    _check_synthetic(dataset)
+    train, test = dataset.indices("train"), dataset.indices("test")
+    if len(train) > max_train:
+        train = np.sort(np.random.default_rng(seed).choice(train, max_train, replace=False))
+    codes = {}
+    for part, rows in (("train", train), ("test", test)):
+        with eval_mode(model), torch.no_grad():
+            codes[part] = model.latents(dataset.x[rows], dataset.y[rows])
+    truth = dataset.factors
+    nuisance = np.stack([truth[n] for n in NUISANCE_FACTORS], 1)
+    sources = ["z"] + (["w"] if "w" in codes["train"] else [])
+    out = {}
+    for source in sources:
+        r2 = factor_r2(codes["train"][source], nuisance[train], codes["test"][source], nuisance[test], regressor)
+        out[f"{source}_nuisance"] = _table(NUISANCE_FACTORS, r2)
+        out[f"{source}_style"] = {}
+        for i, attribute in enumerate(dataset.attribute_names):
+            names = STYLE_FACTORS[attribute]
+            on_train, on_test = dataset.y[train, i] == 1, dataset.y[test, i] == 1
+            target = np.stack([truth[n] for n in names], 1)
+            code_train, code_test = codes["train"][source], codes["test"][source]
+            if source == "w":
+                d = model.w_dim
+                code_train, code_test = code_train[:, i * d:(i + 1) * d], code_test[:, i * d:(i + 1) * d]
+            r2 = factor_r2(code_train[on_train], target[train][on_train], code_test[on_test],
+                           target[test][on_test], regressor)
+            out[f"{source}_style"][attribute] = _table(names, r2)
+    return out
+
+
+def transfer_truth(dataset: Dataset, a: np.ndarray, b: np.ndarray, attribute: int) -> np.ndarray:
+    """The true images for pairs (a, b) of row indices (n,): a's face with b's label and style
+    factors for ``attribute``, rendered with ``render_faces``; uint8 (n, C, H, W)."""
+    _check_synthetic(dataset)
+    names = dataset.attribute_names
+    labels = dataset.y[a].copy()
+    labels[:, attribute] = dataset.y[b, attribute]
+    taken = set(STYLE_FACTORS[names[attribute]])
+    factors = {n: np.asarray(dataset.factors[n])[b if n in taken else a] for n in factor_names(names)}
+    return render_faces(labels, factors, size=dataset.x.shape[-1], attributes=names)
+
+
+def transfer_score(model, dataset: Dataset, attribute: str, *, n_pairs: int = 256, split: str = "test",
+                   seed: int = 0, batch_size: int = 256) -> dict:
+    """Pixel MSE against the truth of W_i transferred from b to a, and of baselines.
+
+    Pairs: b drawn among the split's images with ``attribute`` present, a among all of its
+    images (seeded). Methods: "transfer" (model.transfer), "recon_a", "recon_b" (reconstructions),
+    "input_a" (a itself) and "label_only" (model.manipulate to the true label with
+    style="class_mean": the attribute without b's particular style).
+    Returns {"n", "mse": method -> mean, "add": {...}, "restyle": {...}}, where "add" holds the
+    pairs with the attribute absent in a and "restyle" those with it present (each {"n", "mse"})."""
+    if not hasattr(model, "transfer"):
+        raise ValueError(f"{type(model).__name__} has no transfer(); style transfer needs a CSVAE")
+    _check_synthetic(dataset)
+    if attribute not in dataset.attribute_names:
+        raise ValueError(f"attribute {attribute!r} is not one of {dataset.attribute_names}")
+    i = dataset.attribute_names.index(attribute)
+    rows = dataset.indices(split)
+    donors = rows[dataset.y[rows, i] == 1]
+    if len(donors) == 0:
+        raise ValueError(f"the {split} split has no image with {attribute!r} present to take a style from")
+    rng = np.random.default_rng(seed)
+    a, b = rng.choice(rows, n_pairs), rng.choice(donors, n_pairs)
+    truth = unit_float(transfer_truth(dataset, a, b, i))
+    x, y = dataset.x, dataset.y
+    target = y[a].copy()
+    target[:, i] = y[b, i]
+    outputs = {"transfer": _transfer(model, x[a], y[a], x[b], y[b], i, batch_size),
+               "recon_a": reconstruct(model, x[a], y[a], batch_size),
+               "recon_b": reconstruct(model, x[b], y[b], batch_size),
+               "input_a": unit_float(x[a]),
+               "label_only": generate(model, x[a], y[a], target, style="class_mean", batch_size=batch_size)}
+    errors = {k: ((v.reshape(n_pairs, -1) - truth.reshape(n_pairs, -1)) ** 2).mean(1) for k, v in outputs.items()}
+    out = {"n": n_pairs, "mse": {k: float(e.mean()) for k, e in errors.items()}}
+    for group, mask in (("add", y[a, i] == 0), ("restyle", y[a, i] == 1)):
+        out[group] = {"n": int(mask.sum()),
+                      "mse": {k: float(e[mask].mean()) if mask.any() else None for k, e in errors.items()}}
+    return out
+
+
+def _transfer(model, xa, ya, xb, yb, attribute: int, batch_size: int) -> np.ndarray:
+    device = model_device(model)
+    out = []
+    with eval_mode(model), torch.no_grad():
+        for s in range(0, len(xa), batch_size):
+            t = [torch.as_tensor(np.asarray(v[s:s + batch_size])).to(device) for v in (xa, ya, xb, yb)]
+            out.append(model.transfer(t[0], t[1].float(), t[2], t[3].float(), [attribute]).float().cpu().numpy())
+    return np.concatenate(out)
+
+
+def style_report(model, dataset: Dataset, *, regressor: str = "knn", n_pairs: int = 256, seed: int = 0,
+                 attributes: Optional[list[str]] = None) -> dict:
+    """style_r2 and, for models with transfer(), transfer_score of every attribute (JSON-ready)."""
+    out = {"r2": style_r2(model, dataset, regressor=regressor, seed=seed)}
+    if hasattr(model, "transfer"):
+        out["transfer"] = {a: transfer_score(model, dataset, a, n_pairs=n_pairs, seed=seed)
+                           for a in (attributes or dataset.attribute_names)}
+    return out
