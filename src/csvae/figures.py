@@ -47,7 +47,7 @@ def save_image_grid(images: np.ndarray, path: str | os.PathLike, *, row_labels: 
     """Draw images (R, K, C, H, W) as one grid with optional row/column labels; write a PNG."""
     picture = tile(images)
     rows, cols, _, h, w = np.shape(images)
-    fig, ax = plt.subplots(figsize=(max(2.0, cols * cell_inches + 1.0), max(1.5, rows * cell_inches + 0.6)))
+    fig, ax = plt.subplots(figsize=(max(2.0, cols * cell_inches + 1.0), max(1.5, rows * cell_inches + 0.8)))
     ax.imshow(picture, interpolation="nearest")
     ax.set_xticks([c * (w + PAD) + w / 2 for c in range(cols)] if col_labels else [])
     ax.set_yticks([r * (h + PAD) + h / 2 for r in range(rows)] if row_labels else [])
@@ -132,7 +132,7 @@ def manipulation_grid(models: dict, x, y, target_y, path: str | os.PathLike, *, 
     columns = [unit_float(x), reconstruct(first, x, y)]
     columns += [generate(m, x, y, target_y, style=style, seed=seed) for m in models.values()]
     save_image_grid(np.stack(columns, 1), path, title=title,
-                    col_labels=["input", f"recon ({first_name})"] + [f"G {name}" for name in models])
+                    col_labels=["input", f"recon\n({first_name})"] + [f"G\n{name}" for name in models])
 
 
 def transfer_grid(model, content_x, content_y, style_x, style_y, attribute: int, path: str | os.PathLike, *,
@@ -163,7 +163,7 @@ def latent_scatter(model, x, y, attribute_names: Sequence[str], path: str | os.P
     if d < 2:
         raise ValueError(f"latent_scatter needs subspaces of at least 2 dimensions, w_dim={d}")
     k = model.n_subspaces
-    fig, axes = plt.subplots(1, k, figsize=(3.0 * k, 3.0), squeeze=False)
+    fig, axes = plt.subplots(1, k, figsize=(3.0 * k, 3.0), squeeze=False, layout="constrained")
     for i, ax in enumerate(axes[0]):
         on = y[keep, i] == 1
         for mask, colour, label in ((~on, "tab:blue", "0"), (on, "tab:red", "1")):
