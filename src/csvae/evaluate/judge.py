@@ -147,8 +147,8 @@ class Judge:
     def _map(self, fn, x, batch_size: int) -> np.ndarray:
         x = as_unit_float(x, self.image_shape)
         self.net.eval()
-        out = [fn(x[s:s + batch_size].to(self.device)).float().cpu() for s in range(0, len(x), batch_size)]
-        return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
+        out = [fn(x[s:s + batch_size].to(self.device)).float().cpu() for s in range(0, max(len(x), 1), batch_size)]
+        return torch.cat(out).numpy()
 
     def logits(self, x, batch_size: int = 512) -> np.ndarray:
         """(N, k) logits."""

@@ -27,6 +27,8 @@ import torch
 from csvae.data.dataset import Dataset
 from csvae.evaluate.judge import Judge, dataset_name
 
+BOOT_CHUNK = 100  # bootstrap resamples drawn at once (bounds memory for large test sets)
+
 
 @dataclass(frozen=True)
 class Direction:
@@ -136,7 +138,10 @@ def bootstrap_interval(values, n_boot: int = 1000, level: float = 0.95, seed: in
     if len(values) == 0:
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(1)
+    means = np.empty(n_boot)
+    for s in range(0, n_boot, BOOT_CHUNK):
+        rows = rng.integers(0, len(values), size=(min(BOOT_CHUNK, n_boot - s), len(values)))
+        means[s:s + len(rows)] = values[rows].mean(1)
     tail = (1.0 - level) / 2.0 * 100.0
     return float(np.percentile(means, tail)), float(np.percentile(means, 100.0 - tail))
 
