@@ -12,10 +12,13 @@ def load_dataset(cfg: DataConfig) -> Dataset:
     """Toy sets are generated from ``cfg`` (seed ``cfg.seed``); every other name is an image data
     set read through its cache (see ``csvae.data.images``)."""
     if cfg.name in TOY_SETS:
-        return make_toy(cfg.name, cfg.n_samples, cfg.noise, cfg.seed, cfg.test_fraction)
-    from csvae.data.images import load_images
+        data = make_toy(cfg.name, cfg.n_samples, cfg.noise, cfg.seed, cfg.test_fraction)
+    else:
+        from csvae.data.images import load_images
 
-    return load_images(cfg)
+        data = load_images(cfg)
+    data.info["name"] = cfg.name
+    return data
 
 
 __all__ = ["Dataset", "DataError", "SPLITS", "load_dataset", "make_toy", "TOY_SETS"]

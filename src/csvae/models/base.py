@@ -11,6 +11,7 @@ Conventions for every model:
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple, Optional
 
 import numpy as np
@@ -20,6 +21,23 @@ from torch import nn
 from csvae.config import ModelConfig
 from csvae.models.parts import Gaussian, kl_standard_normal, label_cross_entropy, likelihood_mean, reconstruction_nll, reduce_dims
 from csvae.nets import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
+
+
+def inference(method):
+    """Run a model method without gradients and in eval mode (batch norm on running statistics),
+    restoring the previous mode afterwards."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                return method(self, *args, **kwargs)
+        finally:
+            self.train(was_training)
+
+    return wrapper
 
 
 class Posterior(NamedTuple):
@@ -146,17 +164,11 @@ class LatentModel(nn.Module):
         for start in range(0, n, batch_size):
             yield [t[start:start + batch_size].to(device) for t in tensors]
 
-    @torch.no_grad()
+    @inference
     def _map(self, fn, *arrays, batch_size: int = 1024) -> torch.Tensor:
         """Apply ``fn`` batch-wise in eval mode and concatenate the results on the CPU."""
-        was_training = self.training
-        self.eval()
-        try:
-            out = [fn(*[b.float() if b.dtype != torch.uint8 else b for b in batch]).cpu()
-                   for batch in self._batches(*arrays, batch_size=batch_size)]
-        finally:
-            self.train(was_training)
-        return torch.cat(out)
+        return torch.cat([fn(*[b.float() if b.dtype != torch.uint8 else b for b in batch]).cpu()
+                          for batch in self._batches(*arrays, batch_size=batch_size)])
 
     def latents(self, x, y, batch_size: int = 1024) -> dict[str, np.ndarray]:
         """Posterior means: {"z": (N, z_dim)} and, for CSVAE, "w": (N, k * w_dim)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from csvae.config import ModelConfig
-from csvae.models.base import LatentModel, Posterior, check_target
+from csvae.models.base import LatentModel, inference, Posterior, check_target
 from csvae.models.parts import GaussianHead
 
 
@@ -48,7 +48,7 @@ class CondVAE(LatentModel):
     def decode_posterior_mean(self, x, y):
         return self.decode(self.encode(x, y).z.mean, y)
 
-    @torch.no_grad()
+    @inference
     def manipulate(self, x: torch.Tensor, y: torch.Tensor, target_y: torch.Tensor, **_) -> torch.Tensor:
         """G(x) = decoder mean(mu(x[, y]), target_y), in data units (B, *x_shape)."""
         check_target(y, target_y)

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from csvae.config import ModelConfig
-from csvae.models.base import LatentModel, Posterior, check_target, class_means
+from csvae.models.base import LatentModel, inference, Posterior, check_target, class_means
 from csvae.models.parts import (Gaussian, GaussianHead, SubspacePrior, kl_gaussians, label_cross_entropy,
                                 maybe_detached, negative_entropy, reduce_dims)
 from csvae.nets.mlp import MLP
@@ -100,7 +100,7 @@ class CSVAE(LatentModel):
                           batch_size=batch_size)
         return {"z": codes[:, :self.z_dim].numpy(), "w": codes[:, self.z_dim:].numpy()}
 
-    @torch.no_grad()
+    @inference
     def finalize(self, x, y):
         w = torch.as_tensor(self.latents(x, y)["w"]).view(-1, self.n_subspaces, self.w_dim)
         mean_1, mean_0 = class_means(w, torch.as_tensor(y))
@@ -129,7 +129,7 @@ class CSVAE(LatentModel):
             return prior.mean + (0.5 * prior.logvar).exp() * noise
         raise ValueError(f"style must be one of {list(STYLES)} or a tensor of points, got {style!r}")
 
-    @torch.no_grad()
+    @inference
     def manipulate(self, x: torch.Tensor, y: torch.Tensor, target_y: torch.Tensor, style: Style = "sample",
                    generator: torch.Generator | None = None) -> torch.Tensor:
         """The paper's G(x, p) = decoder mean(mu_z(x), p), in data units (B, *x_shape).
@@ -143,7 +143,7 @@ class CSVAE(LatentModel):
         w = torch.where(changed, new, post.w.mean)
         return self.to_data(self.decode(post.z.mean, w))
 
-    @torch.no_grad()
+    @inference
     def transfer(self, x: torch.Tensor, y: torch.Tensor, reference_x: torch.Tensor, reference_y: torch.Tensor,
                  attributes: Sequence[int]) -> torch.Tensor:
         """x's z and x's w, except the subspaces of ``attributes``, taken from reference_x.

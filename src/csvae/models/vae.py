@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from csvae.config import ModelConfig
-from csvae.models.base import LatentModel, Posterior, check_target, class_means, label_shift
+from csvae.models.base import LatentModel, inference, Posterior, check_target, class_means, label_shift
 from csvae.models.parts import GaussianHead
 
 
@@ -39,14 +39,14 @@ class VAE(LatentModel):
     def decode_posterior_mean(self, x, y):
         return self.decode(self.encode(x).z.mean)
 
-    @torch.no_grad()
+    @inference
     def finalize(self, x, y):
         z = self._map(lambda xb, yb: self.encode(xb).z.mean, x, y)
         mean_1, mean_0 = class_means(z.to(self.z_means_1.device), torch.as_tensor(y))
         self.z_means_1.copy_(mean_1)
         self.z_means_0.copy_(mean_0)
 
-    @torch.no_grad()
+    @inference
     def manipulate(self, x: torch.Tensor, y: torch.Tensor, target_y: torch.Tensor, **_) -> torch.Tensor:
         """G(x) = decoder mean(mu(x) - m_source + m_target), in data units (B, *x_shape)."""
         check_target(y, target_y)
