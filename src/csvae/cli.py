@@ -69,8 +69,22 @@ def cmd_evaluate(args, overrides) -> None:
 def cmd_reproduce(args, overrides) -> None:
     from csvae.reproduce import reproduce
 
-    report = reproduce(args.name, args.out, seeds=args.seeds, jobs=args.jobs)
-    print(f"report: {report}")
+    report = reproduce(args.name, args.out, seeds=args.seeds, jobs=args.jobs, data_root=args.data_root)
+    print(f"report: {report} (and report.html)")
+
+
+def cmd_judge(args, overrides) -> None:
+    from csvae.config import DataConfig
+    from csvae.data import load_dataset
+    from csvae.evaluate.judge import load_or_fit_judge
+
+    data = load_dataset(DataConfig(name=args.data, root=args.data_root, image_size=args.image_size,
+                                   n_samples=args.n_samples))
+    if data.x.ndim != 4:
+        raise ConfigError(f"a judge classifies images; {args.data!r} is not an image data set")
+    judge = load_or_fit_judge(data, args.out, device=args.device)
+    accuracy = ", ".join(f"{k} {v:.3f}" for k, v in judge.test_accuracy.items())
+    print(f"judge for {args.data} at {args.image_size}px in {args.out}: test accuracy {accuracy}")
 
 
 def cmd_prepare_data(args, overrides) -> None:
@@ -98,11 +112,23 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run")
     evaluate.set_defaults(handler=cmd_evaluate)
     rep = sub.add_parser("reproduce", help="train, evaluate and report a whole experiment")
-    rep.add_argument("name", help="experiment: toy")
+    rep.add_argument("name", help="experiment: toy, synthetic-faces, celeba-glasses, celeba-facialhair, "
+                     "celeba-glasses-facialhair, tfd-expressions, demo, ablations")
     rep.add_argument("--out", required=True)
     rep.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the experiment's)")
     rep.add_argument("--jobs", type=int, default=None, help="worker processes (default: one per core)")
+    rep.add_argument("--data-root", default=None, help="the data (CelebA folder, TFD .mat) for face experiments")
     rep.set_defaults(handler=cmd_reproduce)
+    judge = sub.add_parser("judge", help="attribute classifiers that score manipulations")
+    judge_sub = judge.add_subparsers(dest="judge_command", required=True)
+    judge_fit = judge_sub.add_parser("fit", help="train (or reuse) the judge of a data set on its real images")
+    judge_fit.add_argument("--data", required=True, help="synthetic_faces, celeba-glasses, ..., tfd, folder")
+    judge_fit.add_argument("--data-root", default=None)
+    judge_fit.add_argument("--image-size", type=int, default=32)
+    judge_fit.add_argument("--n-samples", type=int, default=6000, help="synthetic faces: how many to generate")
+    judge_fit.add_argument("--out", default="judges", help="judge cache folder")
+    judge_fit.add_argument("--device", default="cpu")
+    judge_fit.set_defaults(handler=cmd_judge)
     prep = sub.add_parser("prepare-data", help="decode an image data set once into a uint8 cache")
     prep.add_argument("reader", help="celeba, celeba-glasses, celeba-facialhair, celeba-glasses-facialhair, tfd, folder")
     prep.add_argument("--root", required=True, help="the data set's folder (tfd: the .mat file)")

@@ -1,7 +1,15 @@
-"""Reports: run metrics -> a Markdown table (mean ± sd over seeds), per-seed values, target checks."""
+"""Reports: the metrics.json of every run -> DIR/report.md and DIR/report.html.
+
+Per data set: the vector metrics (mean ± sd over seeds), on images the judge's accuracy and the
+manipulation table (accuracy with its bootstrap 95% interval, preservation, diversity), on
+synthetic faces the ground-truth style scores, the figures, a line for each of the paper's claims
+saying whether our numbers support it, and the config of every run.
+"""
 
 from __future__ import annotations
 
+import html
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -9,22 +17,16 @@ import numpy as np
 
 from csvae.config import atomic_write_bytes
 
-TOY_METRICS = ("recon_r2", "elbo", "label_chance", "z_label_accuracy_linear", "z_label_accuracy_nonlinear",
-               "w_label_accuracy")
-
-
-def group(results: list[dict]) -> dict[tuple[str, str], dict[int, dict]]:
-    """(data, model) -> seed -> metrics."""
-    table: dict[tuple[str, str], dict[int, dict]] = defaultdict(dict)
-    for metrics in results:
-        table[(metrics["data"], metrics["model"])][metrics["seed"]] = metrics
-    return table
+VECTOR_METRICS = ("recon_r2", "elbo", "label_chance", "z_label_accuracy_linear", "z_label_accuracy_nonlinear",
+                  "w_label_accuracy")
 
 
 def mean_sd(values: list[float]) -> str:
+    values = [v for v in values if v is not None]
     if not values:
         return "–"
-    return f"{np.mean(values):.3f} ± {np.std(values, ddof=1) if len(values) > 1 else 0.0:.3f}"
+    sd = np.std(values, ddof=1) if len(values) > 1 else 0.0
+    return f"{np.mean(values):.3f} ± {sd:.3f}"
 
 
 def leakage(metrics: dict) -> float:
@@ -32,62 +34,241 @@ def leakage(metrics: dict) -> float:
     return metrics["z_label_accuracy_nonlinear"] - metrics["label_chance"]
 
 
-def toy_targets(table, data: str = "swiss_roll") -> list[str]:
-    """The core issue's targets on one data set, checked seed by seed (pass: at least 4 of 5)."""
-    csvae, vae, info = table.get((data, "csvae"), {}), table.get((data, "vae"), {}), table.get((data, "condvae_info"), {})
-    seeds = sorted(csvae)
-    lines = ["| seed | CSVAE w acc | CSVAE recon R² | leakage CSVAE | leakage VAE | leakage CondVAE-info |",
-             "|---|---|---|---|---|---|"]
-    passes = defaultdict(int)
-    for s in seeds:
-        c = csvae[s]
-        v, i = vae.get(s), info.get(s)
-        lines.append(f"| {s} | {c['w_label_accuracy']:.3f} | {c['recon_r2']:.3f} | {leakage(c):.3f} | "
-                     f"{leakage(v):.3f} | {leakage(i):.3f} |" if v and i else f"| {s} | missing runs |")
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def toy_targets(runs: dict[str, dict[int, dict]]) -> list[str]:
+    """The core issue's swiss-roll targets, seed by seed (pass: at least 4 of 5 seeds)."""
+    csvae, vae, info = runs.get("csvae", {}), runs.get("vae", {}), runs.get("condvae_info", {})
+    rows, passes = [], defaultdict(int)
+    for s in sorted(csvae):
+        c, v, i = csvae[s], vae.get(s), info.get(s)
+        if not (v and i):
+            continue
+        rows.append([str(s), f"{c['w_label_accuracy']:.3f}", f"{c['recon_r2']:.3f}", f"{leakage(c):.3f}",
+                     f"{leakage(v):.3f}", f"{leakage(i):.3f}"])
         passes["w"] += c["w_label_accuracy"] >= 0.97
         passes["r2"] += c["recon_r2"] >= 0.97
-        if v:
-            passes["half"] += leakage(c) <= 0.5 * leakage(v)
-        if v and i:
-            passes["info"] += leakage(i) < leakage(v)
-    n = len(seeds)
-    need = max(1, n - 1) if n >= 5 else n
+        passes["half"] += leakage(c) <= 0.5 * leakage(v)
+        passes["info"] += leakage(i) < leakage(v)
+    n = len(rows)
+    need = n - 1 if n >= 5 else n
 
     def verdict(key: str, text: str) -> str:
-        ok = passes[key] >= need
-        return f"- {'PASS' if ok else 'MISS'}: {text}: {passes[key]} of {n} seeds (target: at least {need})"
+        return f"- {'PASS' if passes[key] >= need else 'MISS'}: {text}: {passes[key]} of {n} seeds (target: at least {need})"
 
-    return lines + ["", verdict("w", "CSVAE w_label_accuracy ≥ 0.97"), verdict("r2", "CSVAE recon_r2 ≥ 0.97"),
-                    verdict("half", "CSVAE leakage ≤ half the VAE's (nonlinear probe, same seed)"),
-                    verdict("info", "CondVAE-info leakage below the VAE's")]
+    return table(["seed", "CSVAE w acc", "CSVAE recon R²", "leakage CSVAE", "leakage VAE", "leakage CondVAE-info"],
+                 rows) + ["", verdict("w", "CSVAE w_label_accuracy ≥ 0.97"), verdict("r2", "CSVAE recon_r2 ≥ 0.97"),
+                          verdict("half", "CSVAE leakage ≤ half the VAE's (nonlinear probe, same seed)"),
+                          verdict("info", "CondVAE-info leakage below the VAE's")]
 
 
-def write_toy_report(out: Path, results: list[dict], experiment) -> Path:
-    table = group(results)
-    lines = [f"# csvae reproduction: {experiment.name}", "",
-             "Test-set metrics, mean ± sd over seeds. Leakage is the accuracy of a probe predicting the "
-             "label from z (linear: logistic regression; nonlinear: gradient boosting); near "
-             "`label_chance` is the goal. `w_label_accuracy` is a linear probe on W_i.", ""]
-    header = "| data | model | " + " | ".join(TOY_METRICS) + " |"
-    lines += [header, "|" + "---|" * (len(TOY_METRICS) + 2)]
-    for data in experiment.datasets:
-        for model in experiment.models:
-            runs = table.get((data, model), {})
-            cells = [mean_sd([m[key] for m in runs.values() if key in m]) for key in TOY_METRICS]
-            lines.append(f"| {data} | {model} | " + " | ".join(cells) + " |")
-    lines += ["", "## Targets on the swiss roll (per seed)", ""] + toy_targets(table)
-    lines += ["", "## Latent spaces (seed 0, test set, coloured by the first attribute)", ""]
-    for data in experiment.datasets:
-        for model in experiment.models:
-            figure = Path("runs") / data / model / "seed0" / "latents.png"
-            if (out / figure).exists():
-                lines.append(f"**{model} on {data}**\n\n![{model} {data}]({figure.as_posix()})\n")
-    lines += ["## Every run", "", "| data | model | seed | " + " | ".join(TOY_METRICS) + " |",
-              "|" + "---|" * (len(TOY_METRICS) + 3)]
-    for (data, model), runs in sorted(table.items()):
-        for seed, m in sorted(runs.items()):
-            cells = [f"{m[key]:.3f}" if key in m else "–" for key in TOY_METRICS]
-            lines.append(f"| {data} | {model} | {seed} | " + " | ".join(cells) + " |")
-    path = out / "report.md"
-    atomic_write_bytes(path, ("\n".join(lines) + "\n").encode())
-    return path
+def manipulation_rows(variant: str, seeds: dict[int, dict]) -> list[list[str]]:
+    first = seeds[min(seeds)]["manipulation"]
+    rows = []
+    for direction, row in first["directions"].items():
+        accuracies = [m["manipulation"]["directions"][direction]["accuracy"] for m in seeds.values()]
+        diversity = [m["manipulation"]["diversity"].get(direction, {}) for m in seeds.values()]
+        interval = f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]" if row["accuracy"] is not None else "–"
+        rows.append([variant, direction, mean_sd(accuracies), interval,
+                     mean_sd([m["manipulation"]["directions"][direction]["preserved_accuracy"] for m in seeds.values()]),
+                     mean_sd([m["manipulation"]["directions"][direction]["recon_distance"] for m in seeds.values()]),
+                     mean_sd([d.get("pixel") for d in diversity]), mean_sd([d.get("feature") for d in diversity])])
+    return rows
+
+
+def mean_manipulation(seeds: dict[int, dict]) -> float:
+    return float(np.mean([m["manipulation"]["mean_accuracy"] for m in seeds.values()]))
+
+
+def mean_diversity(seeds: dict[int, dict]) -> float:
+    return float(np.mean([d["feature"] for m in seeds.values() for d in m["manipulation"]["diversity"].values()
+                          if d.get("feature") is not None] or [0.0]))
+
+
+def style_rows(variant: str, seeds: dict[int, dict]) -> list[list[str]]:
+    rows = []
+    for attribute in seeds[min(seeds)]["styles"]["r2"]["w_style"]:
+        w_style = [np.mean(list(m["styles"]["r2"]["w_style"][attribute].values())) for m in seeds.values()]
+        z_style = [np.mean(list(m["styles"]["r2"]["z_style"][attribute].values())) for m in seeds.values()]
+        transfer = [m["styles"].get("transfer", {}).get(attribute, {}).get("mse", {}) for m in seeds.values()]
+        rows.append([variant, attribute, mean_sd(w_style), mean_sd(z_style),
+                     mean_sd([t.get("transfer") for t in transfer]), mean_sd([t.get("recon_a") for t in transfer])])
+    return rows
+
+
+def claims(runs: dict[str, dict[int, dict]], image: bool) -> list[str]:
+    """One line per claim of the paper (and our leakage check) saying whether the numbers support it."""
+    if "csvae" not in runs:
+        return []
+    lines = []
+    baselines = [v for v in ("vae", "condvae", "condvae_info") if v in runs]
+    if image and all("manipulation" in m for s in runs.values() for m in s.values()):
+        ours = mean_manipulation(runs["csvae"])
+        best = max(baselines, key=lambda v: mean_manipulation(runs[v]), default=None)
+        if best:
+            ok = ours > mean_manipulation(runs[best])
+            lines.append(f"- {'Supported' if ok else 'Not supported'}: *CSVAE has the highest manipulation accuracy* "
+                         f"(CSVAE {ours:.3f}, best baseline {best} {mean_manipulation(runs[best]):.3f}).")
+        div = mean_diversity(runs["csvae"])
+        base_div = max((mean_diversity(runs[v]) for v in baselines), default=0.0)
+        lines.append(f"- {'Supported' if div > base_div else 'Not supported'}: *CSVAE gives a larger variety of "
+                     f"attribute styles* (judge-feature diversity CSVAE {div:.4f}, baselines at most {base_div:.4f}).")
+    if "vae" in runs:
+        ours = np.mean([leakage(m) for m in runs["csvae"].values()])
+        vae = np.mean([leakage(m) for m in runs["vae"].values()])
+        lines.append(f"- {'Supported' if ours < vae else 'Not supported'}: *z is (more) label-free in CSVAE* "
+                     f"(nonlinear leakage above chance: CSVAE {ours:.3f}, VAE {vae:.3f}).")
+    return lines
+
+
+def part_figures(out: Path, data: str, runs: dict[str, dict[int, dict]]) -> list[str]:
+    """Figures of seed 0 (or the first seed): latent plots, reconstructions and, on images, the
+    manipulation, style and transfer grids drawn from the saved models."""
+    lines = []
+    folders = {v: Path("runs") / data / v.replace(" ", "_").replace("=", "").replace("/", "_") / f"seed{min(s)}"
+               for v, s in runs.items()}
+    for variant, folder in folders.items():
+        for name in ("latents.png", "reconstructions.png"):
+            if (out / folder / name).exists():
+                lines.append(f"![{variant} {name}]({(folder / name).as_posix()})")
+    grids = image_grids(out, data, folders)
+    return lines + [f"![{title}]({path})" for title, path in grids]
+
+
+def image_grids(out: Path, data: str, folders: dict[str, Path]) -> list[tuple[str, str]]:
+    """Manipulation comparison, style and transfer grids for an image part (empty for vectors)."""
+    import torch
+
+    from csvae.api import load
+    from csvae.data import load_dataset
+    from csvae import figures
+
+    models = {v: load(out / f) for v, f in folders.items() if (out / f / "model.pt").exists()}
+    if not models:
+        return []
+    dataset = load_dataset(next(iter(models.values())).run_config.data)
+    if dataset.x.ndim != 4:
+        return []
+    x, y = dataset.part("test")
+    x, y = x[:8], torch.as_tensor(y[:8])
+    grids = []
+    figure_dir = out / "figures"
+    figure_dir.mkdir(exist_ok=True)
+    for i, attribute in enumerate(dataset.attribute_names if dataset.label_kind == "binary" else []):
+        target = y.clone()
+        target[:, i] = 1 - target[:, i]
+        path = figure_dir / f"{data}_manipulate_{attribute}.png"
+        figures.manipulation_grid(models, x, y, target, path, title=f"flip {attribute}")
+        grids.append((f"manipulation of {attribute} (columns: input, reconstruction, then each model)",
+                      path.relative_to(out).as_posix()))
+        if "csvae" in models:
+            path = figure_dir / f"{data}_styles_{attribute}.png"
+            figures.style_grid(models["csvae"], x[:4], y[:4], i, path)
+            grids.append((f"CSVAE style grid over W_{attribute}", path.relative_to(out).as_posix()))
+            path = figure_dir / f"{data}_transfer_{attribute}.png"
+            has = np.flatnonzero(y[:, i].numpy() == 1)[:4]
+            if len(has):
+                figures.transfer_grid(models["csvae"], x[:4], y[:4], x[has], y[has], i, path)
+                grids.append((f"CSVAE transfer of {attribute} (content × style)", path.relative_to(out).as_posix()))
+    return grids
+
+
+def part_section(out: Path, experiment, part, runs: dict[str, dict[int, dict]], jobs) -> list[str]:
+    lines = [f"## {part.data}", "", "Test-set metrics, mean ± sd over seeds. Leakage probes predict the label "
+             "from z (linear: logistic regression; nonlinear: gradient boosting); near `label_chance` is the goal.",
+             ""]
+    lines += table(["variant", *VECTOR_METRICS],
+                   [[v, *[mean_sd([m.get(k) for m in s.values()]) for k in VECTOR_METRICS]] for v, s in runs.items()])
+    if experiment.name == "toy" and part.data == "swiss_roll":
+        lines += ["", "### Targets on the swiss roll (per seed)", ""] + toy_targets(runs)
+    image = any("manipulation" in m for s in runs.values() for m in s.values())
+    if image:
+        judge = next(iter(next(iter(runs.values())).values()))["manipulation"]["judge"]
+        accuracy = ", ".join(f"{k} {v:.3f}" for k, v in judge["test_accuracy"].items())
+        lines += ["", f"### Attribute manipulation (judged by a classifier trained on real {part.data} images; its "
+                  f"test accuracy: {accuracy})", "",
+                  "accuracy: share of G(x) the judge calls the target (mean ± sd over seeds; 95% bootstrap interval "
+                  "of the first seed); preserved: judge accuracy on the other attributes; recon distance: mean "
+                  "squared distance between G(x) and the reconstruction of x; diversity: mean pairwise RMS distance "
+                  "between manipulations with different p (pixels, judge features).", ""]
+        lines += table(["variant", "direction", "accuracy", "95% interval", "preserved", "recon distance",
+                        "diversity (pixels)", "diversity (features)"],
+                       [row for v, s in runs.items() for row in manipulation_rows(v, s)])
+    if any("styles" in m for s in runs.values() for m in s.values()):
+        lines += ["", "### Styles against the ground truth", "",
+                  "R² of the attribute's true style factors predicted from W_i (CSVAE) or z (all models), on "
+                  "examples with the attribute; transfer: pixel MSE between the transferred image and the rendered "
+                  "truth (a's nuisances with b's style), beside a's plain reconstruction.", ""]
+        lines += table(["variant", "attribute", "style R² from w", "style R² from z", "transfer MSE",
+                        "recon-of-a MSE"],
+                       [row for v, s in runs.items() if "styles" in s[min(s)] for row in style_rows(v, s)])
+    lines += ["", "### The paper's claims", ""] + (claims(runs, image) or ["- (no CSVAE/baseline pair here)"])
+    lines += ["", "### Figures", ""] + part_figures(out, part.data, runs)
+    configs = [j for j in jobs if j.data_label == part.data]
+    lines += ["", "### Configs", ""] + [f"- [{j.variant}, seed {j.config.train.seed}]"
+                                        f"({(Path(j.out).relative_to(out) / 'config.yaml').as_posix()})"
+                                        for j in configs]
+    return lines + [""]
+
+
+def write_report(out: Path, results: list[dict], experiment, jobs) -> Path:
+    grouped: dict[str, dict[str, dict[int, dict]]] = defaultdict(lambda: defaultdict(dict))
+    for metrics in results:
+        grouped[metrics["data"]][metrics["variant"]][metrics["seed"]] = metrics
+    lines = [f"# csvae reproduction: {experiment.name}", "", experiment.description, ""]
+    for part in experiment.parts:
+        if part.data in grouped:
+            lines += part_section(out, experiment, part, grouped[part.data], jobs)
+    text = "\n".join(lines) + "\n"
+    atomic_write_bytes(out / "report.md", text.encode())
+    atomic_write_bytes(out / "report.html", markdown_to_html(text, f"csvae: {experiment.name}").encode())
+    return out / "report.md"
+
+
+def _inline(text: str) -> str:
+    text = html.escape(text)
+    text = re.sub(r"!\[([^\]]*)\]\(([^)]+)\)", r'<img alt="\1" src="\2">', text)
+    text = re.sub(r"\[([^\]]+)\]\(([^)]+)\)", r'<a href="\2">\1</a>', text)
+    text = re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", text)
+    text = re.sub(r"\*([^*]+)\*", r"<i>\1</i>", text)
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+
+
+def markdown_to_html(text: str, title: str) -> str:
+    """The report's own Markdown (headings, paragraphs, lists, pipe tables, images) as one HTML page."""
+    body, rows, items = [], [], []
+
+    def flush():
+        if rows:
+            head, *rest = rows
+            body.append("<table><tr>" + "".join(f"<th>{_inline(c)}</th>" for c in head) + "</tr>" +
+                        "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>" for r in rest) +
+                        "</table>")
+            rows.clear()
+        if items:
+            body.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in items) + "</ul>")
+            items.clear()
+
+    for line in text.splitlines():
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if not all(set(c) <= {"-"} for c in cells):
+                rows.append(cells)
+            continue
+        if line.startswith("- "):
+            items.append(line[2:])
+            continue
+        flush()
+        heading = re.match(r"(#+) (.*)", line)
+        if heading:
+            level = len(heading.group(1))
+            body.append(f"<h{level}>{_inline(heading.group(2))}</h{level}>")
+        elif line.strip():
+            body.append(f"<p>{_inline(line)}</p>")
+    flush()
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:2px 6px;font-size:90%}img{max-width:100%}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")

@@ -1,8 +1,10 @@
-"""``csvae reproduce``: train every model of an experiment over seeds, evaluate, write a report.
+"""``csvae reproduce``: train every run of an experiment over seeds, evaluate, write a report.
 
-Each run goes to DIR/runs/<data>/<model>/seed<s>; a run whose metrics.json exists (with the same
-config) is skipped, an unfinished one is resumed, so a killed reproduction continues where it
-stopped. Runs are spread over worker processes (one torch thread each).
+An experiment is a list of parts (one data set each); a part runs variants (the four models, or
+for ablations one model with one choice changed) for some seeds. Each run goes to
+DIR/runs/<data>/<variant>/seed<s>; a run whose metrics.json exists (with the same config) is
+skipped, an unfinished one is resumed, so a killed reproduction continues where it stopped.
+Runs are spread over worker processes (one torch thread each). Judges are cached in DIR/judges.
 """
 
 from __future__ import annotations
@@ -10,31 +12,79 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-from dataclasses import dataclass, replace
+import sys
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Optional
 
 import torch
 
-from csvae.config import ConfigError, RunConfig, load_config
+from csvae.config import ConfigError, RunConfig, config_to_dict, load_config
 from csvae.train import RunFiles
 
 MODEL_ORDER = ("vae", "condvae", "condvae_info", "csvae")
+BASELINES = tuple((m, m, ()) for m in MODEL_ORDER)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One data set of an experiment: its presets folder, variants and config overrides.
+
+    variants: (label, model preset, overrides) with overrides as (("model.w_dim", 4), ...)."""
+
+    data: str
+    presets: str
+    variants: tuple = BASELINES
+    overrides: tuple = ()
+    needs_root: bool = False
 
 
 @dataclass(frozen=True)
 class Experiment:
-    """Which data sets, models and seeds an experiment runs, and its config presets."""
-
     name: str
-    preset_folder: str
-    datasets: tuple[str, ...]
-    models: tuple[str, ...] = MODEL_ORDER
+    parts: tuple[Part, ...]
     seeds: int = 5
+    description: str = ""
 
 
+def ablation_variants() -> tuple:
+    """CSVAE with each documented choice flipped on its own (see docs/models.md)."""
+    flips = {
+        "paper defaults": (),
+        "tight prior on y=1": (("model.prior_mean_0", 3.0), ("model.prior_scale_0", 1.0),
+                               ("model.prior_mean_1", 0.0), ("model.prior_scale_1", 0.1)),
+        "0.1 read as variance": (("model.prior_scale_is", "variance"),),
+        "learned prior": (("model.prior_learned", True),),
+        "beta4 = 0": (("model.betas.entropy", 0.0),),
+        "no adversary": (("model.betas.entropy", 0.0), ("model.betas.adversary", 0.0)),
+        "cross-entropy encoder": (("model.encoder_objective", "cross_entropy"),),
+        "dim w_i = 1": (("model.w_dim", 1),),
+        "dim w_i = 4": (("model.w_dim", 4),),
+        "mean reduction": (("model.reduction", "mean"),),
+    }
+    return tuple((label, "csvae", overrides) for label, overrides in flips.items())
+
+
+TOY_PARTS = tuple(Part(name, "toy") for name in ("swiss_roll", "s_curve", "moons3d", "swiss_roll_k2"))
+DEMO_FACES = (("data.n_samples", 4000), ("train.epochs", 6))
 EXPERIMENTS = {
-    "toy": Experiment("toy", "toy", ("swiss_roll", "s_curve", "moons3d", "swiss_roll_k2")),
+    "toy": Experiment("toy", TOY_PARTS, 5, "the paper's toy experiment and three more toy sets"),
+    "synthetic-faces": Experiment("synthetic-faces", (Part("synthetic_faces", "synthetic_faces"),), 3,
+                                  "synthetic faces with ground-truth styles"),
+    "celeba-glasses": Experiment("celeba-glasses", (Part("celeba-glasses", "celeba", needs_root=True),), 3),
+    "celeba-facialhair": Experiment("celeba-facialhair", (Part("celeba-facialhair", "celeba", needs_root=True),), 3),
+    "celeba-glasses-facialhair": Experiment(
+        "celeba-glasses-facialhair", (Part("celeba-glasses-facialhair", "celeba", needs_root=True),), 3),
+    "tfd-expressions": Experiment("tfd-expressions", (Part("tfd", "tfd", needs_root=True),), 3),
+    "demo": Experiment("demo", (Part("swiss_roll", "toy"),
+                                Part("synthetic_faces", "synthetic_faces", overrides=DEMO_FACES),
+                                Part("celeba-glasses", "celeba", needs_root=True)), 1,
+                       "the README's main job: toy, synthetic faces and the real CelebA subset"),
+    "ablations": Experiment("ablations", (Part("swiss_roll", "toy", ablation_variants()),
+                                          Part("synthetic_faces", "synthetic_faces", ablation_variants(),
+                                               overrides=DEMO_FACES)), 3,
+                            "each of the authors' choices flipped on its own"),
 }
 
 
@@ -43,21 +93,56 @@ def preset_path(folder: str, model: str) -> Path:
     return Path(str(resources.files("csvae") / "configs" / folder / f"{model}.yaml"))
 
 
+def default_celeba_root() -> Optional[Path]:
+    """The real CelebA subset: $CSVAE_CELEBA_SUBSET, else <repo>/../shared/data/celeba-subset."""
+    if os.environ.get("CSVAE_CELEBA_SUBSET"):
+        return Path(os.environ["CSVAE_CELEBA_SUBSET"])
+    candidate = Path(__file__).resolve().parents[3] / "shared" / "data" / "celeba-subset"
+    return candidate if candidate.is_dir() else None
+
+
+def with_overrides(config: RunConfig, overrides) -> RunConfig:
+    from csvae.config import config_from_dict
+
+    values = config_to_dict(config)
+    for key, value in overrides:
+        *path, leaf = key.split(".")
+        node = values
+        for part in path:
+            node = node[part]
+        if leaf not in node:
+            raise ConfigError(f"unknown config key {key!r} in an experiment override")
+        node[leaf] = value
+    return config_from_dict(values)
+
+
 @dataclass(frozen=True)
 class Job:
     config: RunConfig
     out: str
+    judges: str
+    data_label: str
+    variant: str
 
 
-def plan(experiment: Experiment, out: Path, seeds: int) -> list[Job]:
+def plan(experiment: Experiment, out: Path, seeds: int, data_root: Optional[str]) -> list[Job]:
     jobs = []
-    for data_name in experiment.datasets:
-        for model in experiment.models:
-            base = load_config(preset_path(experiment.preset_folder, model))
+    for part in experiment.parts:
+        root = data_root or (default_celeba_root() if part.data.startswith("celeba") else None)
+        if part.needs_root and root is None:
+            if experiment.name == "demo":
+                continue  # the demo runs the CelebA part only where the subset is present
+            raise ConfigError(f"experiment {experiment.name} needs --data-root (the {part.data} data)")
+        for label, model, variant_overrides in part.variants:
+            base = load_config(preset_path(part.presets, model))
+            overrides = [("data.name", part.data), *part.overrides, *variant_overrides]
+            if part.needs_root:
+                overrides.append(("data.root", str(Path(root).resolve())))
             for seed in range(seeds):
-                config = replace(base, data=replace(base.data, name=data_name, seed=seed),
-                                 train=replace(base.train, seed=seed))
-                jobs.append(Job(config, str(out / "runs" / data_name / model / f"seed{seed}")))
+                config = with_overrides(base, [*overrides, ("data.seed", seed), ("train.seed", seed)])
+                folder = label.replace(" ", "_").replace("=", "").replace("/", "_")
+                jobs.append(Job(config, str(out / "runs" / part.data / folder / f"seed{seed}"), str(out / "judges"),
+                                part.data, label))
     return jobs
 
 
@@ -72,39 +157,54 @@ def run_job(job: Job) -> dict:
         if load_config(run.config) != job.config:
             raise ConfigError(f"{run.root} holds a run with another config; remove it or choose another --out")
         if metrics_path.exists() and run.final.exists():
-            return json.loads(metrics_path.read_text())
+            return {**json.loads(metrics_path.read_text()), "variant": job.variant, "data": job.data_label}
     if not run.final.exists():
         fit_run(job.config, run.root, resume=run.config.exists())
-    return evaluate_run(run.root, figures=job.config.train.seed == 0)
+    metrics = evaluate_run(run.root, figures=job.config.train.seed == 0, judges=job.judges)
+    return {**metrics, "variant": job.variant, "data": job.data_label}
 
 
-def reproduce(name: str, out: str | os.PathLike, seeds: int | None = None, jobs: int | None = None) -> Path:
-    """Run experiment ``name`` into ``out`` and write out/report.md; returns the report's path."""
+def reproduce(name: str, out: str | os.PathLike, seeds: Optional[int] = None, jobs: Optional[int] = None,
+              data_root: Optional[str] = None) -> Path:
+    """Run experiment ``name`` into ``out``; write out/report.md and out/report.html."""
     if name not in EXPERIMENTS:
         raise ConfigError(f"unknown experiment {name!r}; choose one of {sorted(EXPERIMENTS)}")
     experiment = EXPERIMENTS[name]
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     seeds = seeds or experiment.seeds
     if seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {seeds}")
-    todo = plan(experiment, out, seeds)
+    todo = plan(experiment, out, seeds, data_root)
+    out.mkdir(parents=True, exist_ok=True)
+    prepare_shared_data(todo)
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     from tqdm.auto import tqdm
-    import sys
 
     results = []
-    bar = tqdm(total=len(todo), desc=f"reproduce {name}", disable=not sys.stderr.isatty())
-    if workers == 1:
-        for job in todo:
-            results.append(run_job(job))
-            bar.update(1)
-    else:
-        with multiprocessing.get_context("spawn").Pool(workers) as pool:
-            for metrics in pool.imap(run_job, todo):
-                results.append(metrics)
+    with tqdm(total=len(todo), desc=f"reproduce {name}", disable=not sys.stderr.isatty()) as bar:
+        if workers == 1:
+            for job in todo:
+                results.append(run_job(job))
                 bar.update(1)
-    bar.close()
-    from csvae.report import write_toy_report
+        else:
+            with multiprocessing.get_context("spawn").Pool(workers) as pool:
+                for metrics in pool.imap(run_job, todo):
+                    results.append(metrics)
+                    bar.update(1)
+    from csvae.report import write_report
 
-    return write_toy_report(out, results, experiment)
+    return write_report(out, results, experiment, todo)
+
+
+def prepare_shared_data(jobs: list[Job]) -> None:
+    """Build each image cache once, before the workers start (they would race to build it)."""
+    from csvae.data import load_dataset
+
+    seen = set()
+    for job in jobs:
+        key = json.dumps(config_to_dict(job.config)["data"], sort_keys=True)
+        if job.config.data.root and key not in seen:
+            seen.add(key)
+            load_dataset(job.config.data)
+
+

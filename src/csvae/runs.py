@@ -49,9 +49,31 @@ def save_reconstructions(model, data: Dataset, path: Path, n: int = 12) -> None:
     save_png(image_grid([x, model.reconstruct(x, y)]), path, scale=2)
 
 
-def evaluate_run(run_dir: str | os.PathLike, figures: bool = True) -> dict:
+def judge_dir(run_root: Path) -> Path:
+    """Where judges are cached: $CSVAE_JUDGE_DIR, else a ``judges`` folder beside the run."""
+    return Path(os.environ.get("CSVAE_JUDGE_DIR") or run_root.resolve().parent / "judges")
+
+
+def image_evaluation(model, data: Dataset, judges: Path, seed: int) -> dict:
+    """The paper's evaluation and ours on images: manipulation accuracy judged by a classifier
+    trained on real images of the same data (cached in ``judges``), preservation, diversity, and
+    on synthetic faces the ground-truth style and transfer scores."""
+    from csvae.evaluate.judge import load_or_fit_judge
+    from csvae.evaluate.manipulation import manipulation_report
+
+    judge = load_or_fit_judge(data, judges)
+    out = {"manipulation": manipulation_report(model, judge, data, seed=seed)}
+    if data.factors is not None:
+        from csvae.evaluate.styles import style_report
+
+        out["styles"] = style_report(model, data, seed=seed)
+    return out
+
+
+def evaluate_run(run_dir: str | os.PathLike, figures: bool = True, judges: str | os.PathLike | None = None) -> dict:
     """Evaluate a finished run on its own data's test split; write RUN/metrics.json (and
-    RUN/latents.png). Returns the metrics."""
+    RUN/latents.png). Image runs add the judge-based metrics (see ``image_evaluation``).
+    Returns the metrics."""
     run = RunFiles(Path(run_dir))
     model = load(run.root)
     config = load_config(run.config)
@@ -59,8 +81,11 @@ def evaluate_run(run_dir: str | os.PathLike, figures: bool = True) -> dict:
         raise ConfigError(f"{run.root} was trained from arrays in Python, so its data cannot be re-read; "
                           f"use csvae.evaluate.vector.evaluate_model(model, dataset) instead")
     data = load_dataset(config.data)
-    metrics = {"model": config.model.name, "data": config.data.name, "seed": config.train.seed,
-               **evaluate_model(model, data, seed=config.train.seed)}
+    seed = config.train.seed
+    metrics = {"model": config.model.name, "data": config.data.name, "seed": seed,
+               **evaluate_model(model, data, seed=seed)}
+    if data.x.ndim == 4:
+        metrics.update(image_evaluation(model, data, Path(judges) if judges else judge_dir(run.root), seed))
     atomic_write_bytes(run.root / "metrics.json", json.dumps(metrics, indent=2).encode())
     if figures:
         from csvae.plots import plot_latents
