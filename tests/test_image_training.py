@@ -46,3 +46,18 @@ def test_models_train_on_the_real_celeba_subset(tmp_path, model):
     assert (run / "reconstructions.png").stat().st_size > 0
     assert main(["evaluate", str(run)]) == 0
     assert "Eyeglasses" in json.loads((run / "metrics.json").read_text())["per_attribute"]
+
+
+@pytest.mark.parametrize("model", ["condvae_info", "csvae"])  # every model's categorical path: test_models.py
+def test_models_train_on_a_tfd_file_with_a_categorical_label(tmp_path, model):
+    from fixtures_images import make_tfd
+
+    mat = tmp_path / "tfd.mat"
+    make_tfd(mat, n=120)
+    run = tmp_path / model
+    args = ["fit", "--config", f"configs/tfd/{model}.yaml", "--out", str(run), "--data.root", str(mat), *SHORT]
+    assert main(args) == 0
+    assert main(["evaluate", str(run)]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert list(metrics["per_attribute"]) == ["class"]
+    assert any(" -> " in d or "->" in d for d in metrics["manipulation"]["directions"])
