@@ -1,0 +1,175 @@
+"""csvae.apply: manipulate and transfer on image files, with tiny synthetic-face runs."""
+
+import dataclasses
+import logging
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from csvae import apply
+from csvae.api import load
+from csvae.checkpoint import CheckpointError
+from csvae.config import load_config
+from csvae.data.checks import DataError
+from csvae.data.synthetic_faces import generate_faces
+from csvae.runs import fit_run
+
+SIZE = 32
+PAD = 2  # csvae.plots.image_grid's padding
+
+
+def _tiny_run(root, name: str, out):
+    config = load_config(root / "configs" / "synthetic_faces" / f"{name}.yaml")
+    model = dataclasses.replace(config.model, conv_channels=[8, 16, 32], conv_dense=32, head_hidden=16,
+                                adversary_hidden=[16])
+    data = dataclasses.replace(config.data, n_samples=300)
+    train = dataclasses.replace(config.train, epochs=1, log_every=1000, checkpoint_every=1000)
+    fit_run(dataclasses.replace(config, model=model, data=data, train=train), out)
+    return out
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny nets: one torch thread is faster than two, and much faster on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def runs(one_thread, request, tmp_path_factory):
+    root = request.config.rootpath
+    tmp = tmp_path_factory.mktemp("apply")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CSVAE_CACHE_DIR", str(tmp / "cache"))
+        return {name: _tiny_run(root, name, tmp / name) for name in ("csvae", "condvae")}
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    """Three JPEGs of 50 x 70 (a 50 px face centred on a taller canvas) and one PNG of 64 x 48;
+    face 0 has no glasses, face 1 glasses (labels in the file names)."""
+    tmp = tmp_path_factory.mktemp("images")
+    x, y, _ = generate_faces(4, seed=3, size=50)
+    paths = []
+    for i in range(3):
+        canvas = np.full((70, 50, 3), 200, dtype=np.uint8)
+        canvas[10:60] = x[i].transpose(1, 2, 0)
+        path = tmp / f"face{i}-glasses{int(y[i, 0])}.jpg"
+        Image.fromarray(canvas).save(path, quality=95)
+        paths.append(path)
+    wide = np.asarray(Image.fromarray(x[3].transpose(1, 2, 0)).resize((48, 48)))
+    canvas = np.full((48, 64, 3), 90, dtype=np.uint8)
+    canvas[:, 8:56] = wide
+    path = tmp / "face3.png"
+    Image.fromarray(canvas).save(path)
+    paths.append(path)
+    return paths, y
+
+
+def _png_size(path):
+    with Image.open(path) as image:
+        return image.size  # (width, height)
+
+
+def _grid_size(rows, cols, size=SIZE, scale=1):
+    return ((cols * (size + PAD) + PAD) * scale, (rows * (size + PAD) + PAD) * scale)
+
+
+def test_read_images_like_run_crops_the_largest_centred_square(runs, images):
+    model = load(runs["csvae"])
+    paths, _ = images
+    x = apply.read_images_like_run(model, paths)
+    assert x.shape == (4, 3, SIZE, SIZE) and x.dtype == np.uint8
+    # the 50 x 70 canvas is cut to its centred 50 x 50 square: the generated face itself
+    face = np.asarray(Image.open(paths[0]).convert("RGB"))[10:60]
+    expected = np.asarray(Image.fromarray(face).resize((SIZE, SIZE), Image.Resampling.LANCZOS))
+    assert np.abs(x[0].transpose(1, 2, 0).astype(int) - expected.astype(int)).mean() < 3
+    assert apply.run_crop(model.run_config.data) is None
+
+
+def test_manipulate_writes_a_grid_per_input(runs, images, tmp_path):
+    paths, _ = images
+    out = apply.manipulate_files(runs["csvae"], paths, "glasses", 1, tmp_path / "grid.png", samples=3, seed=1,
+                                 current=0)
+    assert out == tmp_path / "grid.png"
+    assert _png_size(out) == _grid_size(rows=4, cols=2 + 3)
+    picture = np.asarray(Image.open(out)).astype(int)
+    tiles = [picture[PAD:PAD + SIZE, PAD + j * (SIZE + PAD):PAD + j * (SIZE + PAD) + SIZE] for j in range(5)]
+    assert np.abs(tiles[2] - tiles[3]).max() > 0  # style "sample": a new point in W_glasses per sample
+    again = apply.manipulate_files(runs["csvae"], paths, "glasses", 1, tmp_path / "again.png", samples=3, seed=1,
+                                   current=0)
+    assert np.array_equal(np.asarray(Image.open(again)), picture)  # seeded
+    apply.manipulate_files(runs["csvae"], paths[:1], "glasses", 0, tmp_path / "infer.png")  # labels inferred
+    assert _png_size(tmp_path / "infer.png") == _grid_size(rows=1, cols=3)
+
+
+def test_manipulate_baseline_and_scale(runs, images, tmp_path):
+    paths, _ = images
+    out = apply.manipulate_files(runs["condvae"], paths[:2], "smile", "0", tmp_path / "b.png", current=1, scale=2)
+    assert _png_size(out) == _grid_size(rows=2, cols=3, scale=2)
+
+
+def test_target_equal_to_current_is_reported_not_fatal(runs, images, tmp_path, caplog):
+    paths, _ = images
+    for run in runs.values():
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="csvae.apply"):
+            out = apply.manipulate_files(run, paths[:2], "glasses", 1, tmp_path / "same.png", current=1)
+        assert out.exists()
+        notes = [r.getMessage() for r in caplog.records]
+        assert len(notes) == 2
+        assert all("glasses" in n and "already 1" in n for n in notes)
+        assert str(paths[0]) in notes[0] and str(paths[1]) in notes[1]
+        # the manipulation of an unchanged label is the reconstruction
+        picture = np.asarray(Image.open(out)).astype(int)
+        recon = picture[PAD:PAD + SIZE, 2 * PAD + SIZE:2 * PAD + 2 * SIZE]
+        edit = picture[PAD:PAD + SIZE, 3 * PAD + 2 * SIZE:3 * PAD + 3 * SIZE]
+        assert np.abs(recon - edit).max() <= 1
+
+
+def test_inferred_labels_are_binary_and_respect_fixed_values(runs, images):
+    paths, _ = images
+    for run in runs.values():
+        model = load(run)
+        x = apply.read_images_like_run(model, paths)
+        y = apply.infer_labels(model, x)
+        assert y.shape == (4, 3) and set(np.unique(y)) <= {0.0, 1.0}
+        assert (apply.infer_labels(model, x, {1: 1})[:, 1] == 1).all()
+
+
+def test_transfer_writes_one_row_and_refuses_baselines(runs, images, tmp_path):
+    paths, _ = images
+    out = apply.transfer_files(runs["csvae"], paths[0], paths[1], "glasses", tmp_path / "t.png")
+    assert _png_size(out) == _grid_size(rows=1, cols=4)
+    with pytest.raises(DataError, match="transfer needs a CSVAE run.*condvae"):
+        apply.transfer_files(runs["condvae"], paths[0], paths[1], "glasses", tmp_path / "u.png")
+    assert not (tmp_path / "u.png").exists()
+
+
+def test_bad_inputs_are_named(runs, images, tmp_path):
+    paths, _ = images
+    run = runs["csvae"]
+    with pytest.raises(DataError, match="unknown attribute 'Eyeglasses'.*glasses, facial_hair, smile"):
+        apply.manipulate_files(run, paths, "Eyeglasses", 1, tmp_path / "x.png")
+    with pytest.raises(DataError, match="unknown attribute 'hat'.*glasses, facial_hair, smile"):
+        apply.transfer_files(run, paths[0], paths[1], "hat", tmp_path / "x.png")
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg")
+    with pytest.raises(DataError, match="broken.jpg"):
+        apply.manipulate_files(run, [paths[0], broken], "glasses", 1, tmp_path / "x.png")
+    with pytest.raises(DataError, match="missing.png does not exist"):
+        apply.transfer_files(run, paths[0], tmp_path / "missing.png", "glasses", tmp_path / "x.png")
+    with pytest.raises(DataError, match="--to must be 0 or 1.*glasses.*'2'"):
+        apply.manipulate_files(run, paths, "glasses", "2", tmp_path / "x.png")
+    with pytest.raises(DataError, match="--current must be 0 or 1"):
+        apply.manipulate_files(run, paths, "glasses", 1, tmp_path / "x.png", current="yes")
+    with pytest.raises(DataError, match="--style must be one of"):
+        apply.manipulate_files(run, paths, "glasses", 1, tmp_path / "x.png", style="random")
+    with pytest.raises(CheckpointError, match="no finished model"):
+        apply.manipulate_files(tmp_path, paths, "glasses", 1, tmp_path / "x.png")
+    assert not (tmp_path / "x.png").exists()
+    assert apply.attribute_index(load(run), "Smile") == 2  # case-insensitive when unique
