@@ -173,3 +173,63 @@ def test_bad_inputs_are_named(runs, images, tmp_path):
         apply.manipulate_files(tmp_path, paths, "glasses", 1, tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
     assert apply.attribute_index(load(run), "Smile") == 2  # case-insensitive when unique
+
+
+def _untrained_run(out, model_name, data, x_shape, y_dim, **options):
+    """A run folder holding an untrained model that claims to come from ``data`` (no training)."""
+    from csvae.api import build_model, save_final
+    from csvae.config import RunConfig
+    from csvae.train import RunFiles
+
+    shape = {"x_shape": x_shape} if len(x_shape) == 3 else {"x_dim": x_shape[0]}
+    small = dict(conv_channels=[4, 8], conv_dense=8, head_hidden=8, adversary_hidden=[8]) if len(x_shape) == 3 else {}
+    model = build_model(model_name, y_dim=y_dim, seed=0, **shape, **small, **options)
+    out.mkdir(parents=True)
+    save_final(model, RunConfig(model=model.config, data=data), RunFiles(out))
+    return out
+
+
+def test_celeba_runs_read_the_centred_148_crop(tmp_path, images):
+    from csvae.config import DataConfig
+    from csvae.data.imageio import decode_image
+
+    run = _untrained_run(tmp_path / "run", "csvae", DataConfig(name="celeba-glasses", root="/nowhere"),
+                         (3, 32, 32), 1)
+    model = load(run)
+    assert apply.attribute_names(model) == ["Eyeglasses"]  # from the preset: no data needed
+    photo = tmp_path / "photo.jpg"
+    rgb = np.random.default_rng(0).integers(0, 256, (218, 178, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(photo, quality=95)
+    assert np.array_equal(apply.read_images_like_run(model, [photo])[0], decode_image(photo, 32, 148))
+    with pytest.raises(DataError, match=r"face0.*50x70, smaller than the 148x148 crop"):
+        apply.read_images_like_run(model, [photo, images[0][0]])
+    out = apply.manipulate_files(run, [photo], "eyeglasses", 1, tmp_path / "m.png", samples=2)
+    assert _png_size(out) == _grid_size(rows=1, cols=4, size=32)
+
+
+def test_categorical_runs_take_a_class_name(tmp_path, images, caplog):
+    from csvae.config import DataConfig
+
+    run = _untrained_run(tmp_path / "run", "csvae", DataConfig(name="tfd", root="/nowhere"), (1, 32, 32), 7,
+                         label_kind="categorical")
+    paths, _ = images
+    out = apply.manipulate_files(run, paths[:2], None, "happy", tmp_path / "m.png", samples=2)
+    assert _png_size(out) == _grid_size(rows=2, cols=4, size=32)
+    assert np.asarray(Image.open(out)).ndim == 3  # greyscale tiles drawn as RGB
+    with caplog.at_level(logging.WARNING, logger="csvae.apply"):
+        apply.manipulate_files(run, paths[:1], None, 3, tmp_path / "m.png", current="happy")
+    assert "class is already happy" in caplog.records[0].getMessage()
+    with pytest.raises(DataError, match="not a class of this run; classes: anger, disgust"):
+        apply.manipulate_files(run, paths[:1], None, "joy", tmp_path / "m.png")
+    with pytest.raises(DataError, match="leave out --attribute"):
+        apply.manipulate_files(run, paths[:1], "happy", "sad", tmp_path / "m.png")
+    out = apply.transfer_files(run, paths[0], paths[1], None, tmp_path / "t.png")  # the whole label
+    assert _png_size(out) == _grid_size(rows=1, cols=4, size=32)
+
+
+def test_vector_runs_are_refused(tmp_path, images):
+    from csvae.config import DataConfig
+
+    run = _untrained_run(tmp_path / "run", "csvae", DataConfig(name="swiss_roll"), (3,), 1)
+    with pytest.raises(DataError, match="vector data.*image runs only"):
+        apply.manipulate_files(run, images[0][:1], "a", 1, tmp_path / "m.png")
