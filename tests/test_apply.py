@@ -233,3 +233,20 @@ def test_vector_runs_are_refused(tmp_path, images):
     run = _untrained_run(tmp_path / "run", "csvae", DataConfig(name="swiss_roll"), (3,), 1)
     with pytest.raises(DataError, match="vector data.*image runs only"):
         apply.manipulate_files(run, images[0][:1], "a", 1, tmp_path / "m.png")
+
+
+def test_folder_runs_read_names_from_the_label_csv(tmp_path, images):
+    from csvae.config import DataConfig
+    from fixtures_images import make_folder
+
+    make_folder(tmp_path / "data")
+    run = _untrained_run(tmp_path / "run", "condvae", DataConfig(name="folder", root=str(tmp_path / "data")),
+                         (3, 32, 32), 2)
+    assert apply.attribute_names(load(run)) == ["smile", "hat"]
+    out = apply.manipulate_files(run, images[0][:1], "hat", 1, tmp_path / "m.png", current=0)
+    assert _png_size(out) == _grid_size(rows=1, cols=3)
+    with pytest.raises(DataError, match="unknown attribute 'glasses'.*smile, hat"):
+        apply.manipulate_files(run, images[0][:1], "glasses", 1, tmp_path / "m.png")
+    (tmp_path / "data" / "labels.csv").unlink()
+    with pytest.raises(DataError, match="attribute names of this run are read from its data"):
+        apply.manipulate_files(run, images[0][:1], "hat", 1, tmp_path / "m.png")

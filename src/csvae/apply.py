@@ -98,7 +98,8 @@ def run_crop(data: DataConfig) -> Optional[int]:
 def attribute_names(model: LatentModel) -> list[str]:
     """The run's label names in label-column order (= CSVAE's subspace order): attribute names,
     or class names for a categorical label. Read from the config where it fixes them (synthetic
-    faces, CelebA presets or listed attributes, TFD), else from the run's data set."""
+    faces, CelebA presets or listed attributes, TFD), else from the label files of the run's data
+    (``folder``, ``celeba`` with every attribute; no image is decoded)."""
     cfg = _check_image_run(model)
     from csvae.data import celeba, tfd
 
@@ -113,13 +114,27 @@ def attribute_names(model: LatentModel) -> list[str]:
     elif cfg.name == "tfd":
         names = list(tfd.EXPRESSIONS)
     else:
-        from csvae.data import load_dataset
-
-        names = list(load_dataset(cfg).attribute_names)
+        names = _names_from_data(cfg)
     if len(names) != model.y_dim:
         raise DataError(f"the run's data {cfg.name!r} has {len(names)} label columns ({', '.join(names)}) "
                         f"but the model has y_dim={model.y_dim}")
     return names
+
+
+def _names_from_data(cfg: DataConfig) -> list[str]:
+    """Label names read from the run's data: the label files of a file-based reader (parsed, no
+    image decoded), else the data set itself."""
+    from csvae.data.images import READERS, config_options, index_images
+
+    try:
+        if cfg.name in READERS:
+            return list(index_images(cfg.name, cfg.root, **config_options(cfg)).attribute_names)
+        from csvae.data import load_dataset
+
+        return list(load_dataset(cfg).attribute_names)
+    except (DataError, OSError) as err:
+        raise DataError(f"the attribute names of this run are read from its data ({cfg.name} at "
+                        f"{cfg.root}), which cannot be read: {err}") from err
 
 
 def _label_kind(model: LatentModel) -> str:
