@@ -17,7 +17,7 @@ from csvae.data.synthetic_faces import generate_faces
 from csvae.runs import fit_run
 
 SIZE = 32
-PAD = 2  # csvae.plots.image_grid's padding
+from csvae.figures import PAD  # the grid padding
 
 
 def _tiny_run(root, name: str, out):
@@ -76,7 +76,7 @@ def _png_size(path):
 
 
 def _grid_size(rows, cols, size=SIZE, scale=1):
-    return ((cols * (size + PAD) + PAD) * scale, (rows * (size + PAD) + PAD) * scale)
+    return ((cols * (size + PAD) - PAD) * scale, (rows * (size + PAD) - PAD) * scale)
 
 
 def test_read_images_like_run_crops_the_largest_centred_square(runs, images):
@@ -126,8 +126,8 @@ def test_target_equal_to_current_is_reported_not_fatal(runs, images, tmp_path, c
         assert str(paths[0]) in notes[0] and str(paths[1]) in notes[1]
         # the manipulation of an unchanged label is the reconstruction
         picture = np.asarray(Image.open(out)).astype(int)
-        recon = picture[PAD:PAD + SIZE, 2 * PAD + SIZE:2 * PAD + 2 * SIZE]
-        edit = picture[PAD:PAD + SIZE, 3 * PAD + 2 * SIZE:3 * PAD + 3 * SIZE]
+        recon = picture[:SIZE, SIZE + PAD:2 * SIZE + PAD]
+        edit = picture[:SIZE, 2 * (SIZE + PAD):2 * (SIZE + PAD) + SIZE]
         assert np.abs(recon - edit).max() <= 1
 
 
@@ -250,3 +250,20 @@ def test_folder_runs_read_names_from_the_label_csv(tmp_path, images):
     (tmp_path / "data" / "labels.csv").unlink()
     with pytest.raises(DataError, match="attribute names of this run are read from its data"):
         apply.manipulate_files(run, images[0][:1], "hat", 1, tmp_path / "m.png")
+
+
+def test_command_line_manipulate_and_transfer(runs, images, tmp_path, capsys):
+    from csvae.cli import main
+
+    paths = images[0]
+    grid = tmp_path / "grid.png"
+    assert main(["manipulate", str(runs["csvae"]), "--images", *map(str, paths[:2]), "--attribute", "glasses",
+                 "--to", "1", "--samples", "2", "--out", str(grid)]) == 0
+    assert _png_size(grid) == _grid_size(2, 4)
+    out = tmp_path / "transfer.png"
+    assert main(["transfer", str(runs["csvae"]), "--content", str(paths[0]), "--style", str(paths[1]),
+                 "--attribute", "glasses", "--out", str(out)]) == 0
+    assert out.exists()
+    assert main(["manipulate", str(runs["csvae"]), "--images", str(paths[0]), "--attribute", "Eyeglasses",
+                 "--to", "1", "--out", str(grid)]) == 1
+    assert "glasses" in capsys.readouterr().err

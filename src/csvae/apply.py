@@ -335,11 +335,12 @@ def _check_out(out: PathLike) -> Path:
 
 
 def _write_grid(rows: list[np.ndarray], out: Path, scale: int) -> Path:
-    from csvae.plots import image_grid, save_png
+    from csvae.figures import tile
+    from csvae.plots import save_png
 
     if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
         raise DataError(f"scale must be a positive integer, got {scale!r}")
-    save_png(image_grid([_to_uint8(r) for r in rows]), out, scale=scale)
+    save_png(tile(np.stack([_to_uint8(r) for r in rows])), out, scale=scale)
     return out
 
 

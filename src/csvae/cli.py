@@ -98,6 +98,23 @@ def cmd_prepare_data(args, overrides) -> None:
     print(f"image cache: {out}")
 
 
+def cmd_manipulate(args, overrides) -> None:
+    from csvae.apply import manipulate_files
+
+    out = manipulate_files(args.run, args.images, args.attribute, args.to, args.out, style=args.style,
+                           samples=args.samples, seed=args.seed, current=args.current, judge=args.judge,
+                           scale=args.scale)
+    print(f"manipulation grid: {out}")
+
+
+def cmd_transfer(args, overrides) -> None:
+    from csvae.apply import transfer_files
+
+    out = transfer_files(args.run, args.content, args.style, args.attribute, args.out, judge=args.judge,
+                         scale=args.scale)
+    print(f"transfer grid: {out}")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="csvae", description=__doc__,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -129,6 +146,28 @@ def parser() -> argparse.ArgumentParser:
     judge_fit.add_argument("--out", default="judges", help="judge cache folder")
     judge_fit.add_argument("--device", default="cpu")
     judge_fit.set_defaults(handler=cmd_judge)
+    man = sub.add_parser("manipulate", help="change an attribute of image files with a trained run")
+    man.add_argument("run")
+    man.add_argument("--images", nargs="+", required=True)
+    man.add_argument("--attribute", default=None, help="attribute name (leave out for a categorical label)")
+    man.add_argument("--to", required=True, help="target value: 0/1, or a class name or index")
+    man.add_argument("--style", default="sample", choices=["sample", "class_mean", "prior_mean"])
+    man.add_argument("--samples", type=int, default=1, help="manipulations per image (CSVAE: different styles)")
+    man.add_argument("--seed", type=int, default=0)
+    man.add_argument("--current", default=None, help="the inputs' current value (default: inferred)")
+    man.add_argument("--judge", default=None, help="a judge file that infers the current labels")
+    man.add_argument("--scale", type=int, default=1, help="enlarge the grid this many times")
+    man.add_argument("--out", required=True, help="the PNG to write")
+    man.set_defaults(handler=cmd_manipulate)
+    tra = sub.add_parser("transfer", help="give a content image the attribute style of another (CSVAE)")
+    tra.add_argument("run")
+    tra.add_argument("--content", required=True)
+    tra.add_argument("--style", required=True)
+    tra.add_argument("--attribute", default=None)
+    tra.add_argument("--judge", default=None)
+    tra.add_argument("--scale", type=int, default=1)
+    tra.add_argument("--out", required=True)
+    tra.set_defaults(handler=cmd_transfer)
     prep = sub.add_parser("prepare-data", help="decode an image data set once into a uint8 cache")
     prep.add_argument("reader", help="celeba, celeba-glasses, celeba-facialhair, celeba-glasses-facialhair, tfd, folder")
     prep.add_argument("--root", required=True, help="the data set's folder (tfd: the .mat file)")

@@ -52,22 +52,6 @@ def plot_latents(latents: dict[str, np.ndarray], y: np.ndarray, names: list[str]
     save_figure(fig, path)
 
 
-def image_grid(rows: list[np.ndarray], pad: int = 2) -> np.ndarray:
-    """Tile rows of images, each (n, C, H, W) uint8 or float in [0, 1], into one (H', W', 3)
-    uint8 picture with ``pad`` white pixels between images."""
-    n = max(len(r) for r in rows)
-    c, h, w = rows[0].shape[1:]
-    canvas = np.full((len(rows) * (h + pad) + pad, n * (w + pad) + pad, 3), 255, dtype=np.uint8)
-    for i, row in enumerate(rows):
-        if row.dtype != np.uint8:
-            row = (np.clip(row, 0.0, 1.0) * 255).round().astype(np.uint8)
-        for j, image in enumerate(row):
-            tile = np.repeat(image, 3, axis=0) if c == 1 else image
-            top, left = pad + i * (h + pad), pad + j * (w + pad)
-            canvas[top:top + h, left:left + w] = tile.transpose(1, 2, 0)
-    return canvas
-
-
 def save_png(picture: np.ndarray, path: str | os.PathLike, scale: int = 1) -> None:
     """Write an (H, W, 3) uint8 array as PNG (atomically), enlarged ``scale`` times."""
     from PIL import Image

@@ -89,8 +89,9 @@ def mean_diversity(seeds: dict[int, dict]) -> float:
 
 def style_rows(variant: str, seeds: dict[int, dict]) -> list[list[str]]:
     rows = []
-    for attribute in seeds[min(seeds)]["styles"]["r2"]["w_style"]:
-        w_style = [np.mean(list(m["styles"]["r2"]["w_style"][attribute].values())) for m in seeds.values()]
+    for attribute in seeds[min(seeds)]["styles"]["r2"]["z_style"]:
+        w_style = [np.mean(list(m["styles"]["r2"]["w_style"][attribute].values())) for m in seeds.values()
+                   if "w_style" in m["styles"]["r2"]]
         z_style = [np.mean(list(m["styles"]["r2"]["z_style"][attribute].values())) for m in seeds.values()]
         transfer = [m["styles"].get("transfer", {}).get(attribute, {}).get("mse", {}) for m in seeds.values()]
         rows.append([variant, attribute, mean_sd(w_style), mean_sd(z_style),
@@ -181,7 +182,7 @@ def part_section(out: Path, experiment, part, runs: dict[str, dict[int, dict]], 
              ""]
     lines += table(["variant", *VECTOR_METRICS],
                    [[v, *[mean_sd([m.get(k) for m in s.values()]) for k in VECTOR_METRICS]] for v, s in runs.items()])
-    if experiment.name == "toy" and part.data == "swiss_roll":
+    if part.data == "swiss_roll" and "vae" in runs and "csvae" in runs:
         lines += ["", "### Targets on the swiss roll (per seed)", ""] + toy_targets(runs)
     image = any("manipulation" in m for s in runs.values() for m in s.values())
     if image:

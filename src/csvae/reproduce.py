@@ -13,7 +13,7 @@ import json
 import multiprocessing
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Optional
@@ -38,6 +38,8 @@ class Part:
     variants: tuple = BASELINES
     overrides: tuple = ()
     needs_root: bool = False
+    seeds: Optional[int] = None
+    """Seeds of this part (None: the experiment's)."""
 
 
 @dataclass(frozen=True)
@@ -77,8 +79,8 @@ EXPERIMENTS = {
     "celeba-glasses-facialhair": Experiment(
         "celeba-glasses-facialhair", (Part("celeba-glasses-facialhair", "celeba", needs_root=True),), 3),
     "tfd-expressions": Experiment("tfd-expressions", (Part("tfd", "tfd", needs_root=True),), 3),
-    "demo": Experiment("demo", (Part("swiss_roll", "toy"),
-                                Part("synthetic_faces", "synthetic_faces", overrides=DEMO_FACES),
+    "demo": Experiment("demo", (*(replace(p, seeds=5) for p in TOY_PARTS),
+                                Part("synthetic_faces", "synthetic_faces"),
                                 Part("celeba-glasses", "celeba", needs_root=True)), 1,
                        "the README's main job: toy, synthetic faces and the real CelebA subset"),
     "ablations": Experiment("ablations", (Part("swiss_roll", "toy", ablation_variants()),
@@ -125,7 +127,8 @@ class Job:
     variant: str
 
 
-def plan(experiment: Experiment, out: Path, seeds: int, data_root: Optional[str]) -> list[Job]:
+def plan(experiment: Experiment, out: Path, seeds: Optional[int], data_root: Optional[str]) -> list[Job]:
+    """Every run of the experiment; ``seeds`` (when given) replaces every part's number of seeds."""
     jobs = []
     for part in experiment.parts:
         root = data_root or (default_celeba_root() if part.data.startswith("celeba") else None)
@@ -138,7 +141,7 @@ def plan(experiment: Experiment, out: Path, seeds: int, data_root: Optional[str]
             overrides = [("data.name", part.data), *part.overrides, *variant_overrides]
             if part.needs_root:
                 overrides.append(("data.root", str(Path(root).resolve())))
-            for seed in range(seeds):
+            for seed in range(seeds or part.seeds or experiment.seeds):
                 config = with_overrides(base, [*overrides, ("data.seed", seed), ("train.seed", seed)])
                 folder = label.replace(" ", "_").replace("=", "").replace("/", "_")
                 jobs.append(Job(config, str(out / "runs" / part.data / folder / f"seed{seed}"), str(out / "judges"),
@@ -171,8 +174,7 @@ def reproduce(name: str, out: str | os.PathLike, seeds: Optional[int] = None, jo
         raise ConfigError(f"unknown experiment {name!r}; choose one of {sorted(EXPERIMENTS)}")
     experiment = EXPERIMENTS[name]
     out = Path(out)
-    seeds = seeds or experiment.seeds
-    if seeds < 1:
+    if seeds is not None and seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {seeds}")
     todo = plan(experiment, out, seeds, data_root)
     out.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,8 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
+
 from csvae.api import fit, load, model_from_config
 from csvae.config import ConfigError, RunConfig, atomic_write_bytes, load_config
 from csvae.data import Dataset, load_dataset
@@ -42,11 +44,12 @@ def fit_run(config: RunConfig, out: str | os.PathLike, resume: bool = False, ove
 
 def save_reconstructions(model, data: Dataset, path: Path, n: int = 12) -> None:
     """Rows of test images and their reconstructions, as a PNG grid."""
-    from csvae.plots import image_grid, save_png
+    from csvae.figures import save_image_grid, unit_float
 
     x, y = data.part("test")
     x, y = x[:n], y[:n]
-    save_png(image_grid([x, model.reconstruct(x, y)]), path, scale=2)
+    save_image_grid(np.stack([unit_float(x), model.reconstruct(x, y)]), path,
+                    row_labels=["input", "reconstruction"])
 
 
 def judge_dir(run_root: Path) -> Path:
