@@ -3,7 +3,7 @@
 Synthetic faces, uint8 images resident on the device, same batch, one process, alternating
 repeats; the median of each and the overhead are printed (target: at most 15% slower). On a GPU
 (--device cuda) use --precision bf16-mixed and --channels-last as the paper-size preset would.
-    python benchmarks/image_throughput.py [--size 32] [--n 2048] [--epochs 1] [--device cpu]
+    python benchmarks/image_throughput.py [--size 32] [--n 2048] [--epochs 3] [--device cpu]
 """
 
 import argparse
@@ -27,7 +27,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--n", type=int, default=2048)
-    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--channels", type=int, nargs="+", default=[32, 64, 128])
     parser.add_argument("--dense", type=int, default=256)

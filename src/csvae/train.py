@@ -71,50 +71,47 @@ def _fabric(cfg: TrainConfig) -> Fabric:
 
 
 class MetricsLog:
-    """Accumulates loss terms on the device; writes their window means to metrics.csv."""
+    """Keeps each step's loss terms on the device; every ``flush`` checks them for NaN/inf and
+    writes their window means to metrics.csv (one host sync per window)."""
 
     def __init__(self, path: Optional[Path], start_step: int):
         self.path = path
-        self.sums: dict[str, torch.Tensor] = {}
-        self.first_bad: Optional[torch.Tensor] = None
-        self.count = 0
+        self.names: list[str] = []
+        self.window: list[torch.Tensor] = []
+        self.first_step = start_step + 1
         self.last: dict[str, float] = {}
         if path is not None and path.exists():  # resuming: drop rows past the checkpoint
             with path.open() as handle:
                 rows = [r for r in csv.DictReader(handle) if int(r["step"]) <= start_step]
-            self._write_rows(rows, list(rows[0]) if rows else None)
+            with path.open("w", newline="") as handle:
+                if rows:
+                    writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+                    writer.writeheader()
+                    writer.writerows(rows)
 
-    def _write_rows(self, rows: list[dict], fields: Optional[list[str]]) -> None:
-        with self.path.open("w", newline="") as handle:
-            if fields:
-                writer = csv.DictWriter(handle, fieldnames=fields)
-                writer.writeheader()
-                writer.writerows(rows)
+    def add(self, terms: dict[str, torch.Tensor]) -> None:
+        if not self.names:
+            self.names = list(terms)
+        self.window.append(torch.stack([v.detach().float() for v in terms.values()]))
 
-    def add(self, terms: dict[str, torch.Tensor], step: int) -> None:
-        values = torch.stack([v.detach().float() for v in terms.values()])
-        if self.first_bad is None:
-            self.first_bad = torch.full_like(values, -1)
-        fresh_bad = (~torch.isfinite(values)) & (self.first_bad < 0)
-        self.first_bad = torch.where(fresh_bad, torch.full_like(values, step), self.first_bad)
-        self.sums = {k: self.sums.get(k, 0) + v.detach().float() for k, v in terms.items()}
-        self.count += 1
-
-    def check(self) -> None:
-        """Raise NonFiniteLossError naming the first bad term and its step (one host sync)."""
-        if self.first_bad is None:
-            return
-        bad = self.first_bad.tolist()
-        hits = [(int(s), name) for s, name in zip(bad, self.sums) if s >= 0]
-        if hits:
-            step, name = min(hits)
-            raise NonFiniteLossError(f"loss term {name!r} became non-finite (NaN or inf) at step {step}")
+    def check(self) -> Optional[torch.Tensor]:
+        """Raise NonFiniteLossError naming the first bad term and its step; return the window
+        (steps, terms) on the host."""
+        if not self.window:
+            return None
+        values = torch.stack(self.window).cpu()
+        bad = ~torch.isfinite(values)
+        if bad.any():
+            step, term = (int(i) for i in bad.nonzero()[0])
+            raise NonFiniteLossError(f"loss term {self.names[term]!r} became non-finite (NaN or inf) at step "
+                                     f"{self.first_step + step}")
+        return values
 
     def flush(self, step: int, epoch: int) -> None:
-        self.check()
-        if not self.count:
+        values = self.check()
+        if values is None:
             return
-        self.last = {k: float(v) / self.count for k, v in self.sums.items()}
+        self.last = dict(zip(self.names, values.mean(0).tolist()))
         if self.path is not None:
             new = not self.path.exists() or self.path.stat().st_size == 0
             with self.path.open("a", newline="") as handle:
@@ -122,7 +119,8 @@ class MetricsLog:
                 if new:
                     writer.writeheader()
                 writer.writerow({"step": step, "epoch": epoch, "time": round(time.time(), 3), **self.last})
-        self.sums, self.first_bad, self.count = {}, None, 0
+        self.window = []
+        self.first_step = step + 1
 
 
 def _batch_order(n: int, epoch: int, seed: int, device: torch.device) -> torch.Tensor:
@@ -199,7 +197,7 @@ def train(model: LatentModel, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig
                     opt_adversary.zero_grad(set_to_none=True)
                     fabric.backward(loss)
                     opt_adversary.step()
-            log.add(terms, step + 1)
+            log.add(terms)
             done = step + 1
             if done % cfg.log_every == 0 or done == total:
                 log.flush(done, epoch)
