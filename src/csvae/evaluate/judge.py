@@ -40,6 +40,8 @@ class JudgeSettings:
     """How a judge is trained. Every field is part of the judge's hash."""
 
     epochs: int = 3
+    min_steps: int = 300
+    """At least this many optimiser steps whatever the data size (small sets get more epochs)."""
     batch_size: int = 128
     lr: float = 1e-3
     channels: tuple[int, ...] = (16, 32, 64)
@@ -48,7 +50,7 @@ class JudgeSettings:
 
     def __post_init__(self):
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
-        for name in ("epochs", "batch_size", "dense"):
+        for name in ("epochs", "min_steps", "batch_size", "dense"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"judge setting {name} must be a positive integer, got {value!r}")
@@ -241,7 +243,8 @@ def _train(net: JudgeNet, x: np.ndarray, y: np.ndarray, label_kind: str, s: Judg
     optimizer = torch.optim.Adam(net.parameters(), lr=s.lr)
     x_t, y_t = torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.asarray(y, dtype=np.float32))
     net.train()
-    for _ in range(s.epochs):
+    steps_per_epoch = max(1, len(x_t) // s.batch_size)
+    for _ in range(max(s.epochs, -(-s.min_steps // steps_per_epoch))):
         order = torch.randperm(len(x_t), generator=generator)
         for start in range(0, len(order), s.batch_size):
             rows = order[start:start + s.batch_size]
