@@ -34,7 +34,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from csvae.data.dataset import Dataset
-from csvae.data.imageio import DataError, ImageIndex, decode_index, split_counts, stamp
+from csvae.data.imageio import DataError, ImageIndex, decode_index, present_rows, read_text, split_counts, stamp
 
 DEFAULT_CROP = 148
 DERIVED = {"facial_hair": "Goatee == 1 or Mustache == 1 or No_Beard == -1"}
@@ -122,10 +122,7 @@ def parse_attributes(path: str | os.PathLike) -> tuple[list[str], list[str], np.
     no file name repeats; each error names the file and the line.
     """
     path = Path(path)
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as err:
-        raise DataError(f"cannot read {path}: {err}") from err
+    text = read_text(path)
     if path.suffix == ".csv":
         table = list(csv.reader(text.splitlines()))
         if not table:
@@ -155,10 +152,7 @@ def parse_pairs(path: str | os.PathLike, what: str, allowed: Optional[set[str]] 
     ``what`` names the value in messages; ``allowed`` restricts the values. Errors name the line.
     """
     path = Path(path)
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as err:
-        raise DataError(f"cannot read {path}: {err}") from err
+    text = read_text(path)
     if path.suffix == ".csv":
         rows = [(i + 1, [v.strip() for v in r]) for i, r in enumerate(csv.reader(text.splitlines()))
                 if i > 0 and r]
@@ -290,16 +284,9 @@ def index_celeba(root: str | os.PathLike, attributes: Optional[Sequence[str]] = 
 
     present = set(os.listdir(paths["images"]))
     have = np.array([f in present for f in files], dtype=bool)
-    missing = int((~have).sum())
-    if missing and strict:
-        first = [f for f, h in zip(files, have) if not h][:5]
-        raise DataError(f"{missing} images listed in {paths['attributes']} are missing from "
-                        f"{paths['images']}, e.g. {', '.join(first)} (strict)")
-    if not have.any():
-        raise DataError(f"none of the {len(files)} images of {paths['attributes']} is in {paths['images']}")
-    info["missing_images"] = missing
+    rows = present_rows(files, have, strict, paths["attributes"], paths["images"])
+    info["missing_images"] = int((~have).sum())
     info["images_without_labels"] = len(present - set(files))
-    rows = np.flatnonzero(have)
     files = [files[i] for i in rows]
     y, split = y[rows], split[rows]
     identity = None if identity is None else identity[rows]

@@ -23,7 +23,7 @@ import numpy as np
 
 from csvae.data.celeba import balance_training, derive_splits
 from csvae.data.dataset import Dataset
-from csvae.data.imageio import DataError, ImageIndex, decode_index, split_counts, stamp
+from csvae.data.imageio import DataError, ImageIndex, decode_index, only_file, present_rows, split_counts, stamp
 
 CONVENTIONS = ({"0": 0, "1": 1}, {"-1": 0, "1": 1}, {"false": 0, "true": 1})
 SPLIT_VALUES = {"train": 0, "valid": 1, "test": 2, "0": 0, "1": 1, "2": 2}
@@ -40,13 +40,7 @@ def locate_csv(root: str | os.PathLike, csv_path: Optional[str | os.PathLike] = 
         if not path.is_file():
             raise DataError(f"label file {path} does not exist")
         return path
-    if (root / "labels.csv").is_file():
-        return root / "labels.csv"
-    found = sorted(root.glob("*.csv"))
-    if len(found) != 1:
-        raise DataError(f"expected labels.csv or exactly one .csv file in {root}, found "
-                        f"{[p.name for p in found]}; name it with the csv option")
-    return found[0]
+    return only_file(root, "labels.csv", ".csv", "name it with the csv option")
 
 
 def folder_sources(root: str | os.PathLike, csv_path: Optional[str | os.PathLike] = None,
@@ -137,14 +131,8 @@ def index_folder(root: str | os.PathLike, csv_path: Optional[str | os.PathLike] 
             split[i] = SPLIT_VALUES[value]
 
     have = np.array([(root / f).is_file() for f in files], dtype=bool)
+    keep = present_rows(files, have, strict, path, root)
     missing = int((~have).sum())
-    if missing and strict:
-        first = [f for f, h in zip(files, have) if not h][:5]
-        raise DataError(f"{missing} images listed in {path} are missing from {root}, "
-                        f"e.g. {', '.join(first)} (strict)")
-    if not have.any():
-        raise DataError(f"none of the {len(files)} images listed in {path} is in {root}")
-    keep = np.flatnonzero(have)
     files, y, split = [files[i] for i in keep], y[keep], split[keep]
     info: dict = {"reader": "folder", "csv": path.name, "rows_in_label_file": len(rows),
                   "missing_images": missing, "crop": crop}

@@ -187,3 +187,35 @@ def decode_index(index: ImageIndex, size: int, skip_bad: bool = False) -> Datase
         info["counts"] = split_counts(index.y, index.split, index.attribute_names)
     return Dataset(x=x, y=index.y, split=index.split, attribute_names=list(index.attribute_names),
                    label_kind=index.label_kind, info=info)
+
+
+def read_text(path: Path) -> str:
+    """The text of a label file; an unreadable one is a DataError naming it."""
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(f"cannot read {path}: {err}") from err
+
+
+def only_file(folder: Path, default: str, suffix: str, what: str) -> Path:
+    """``folder/default`` if it exists, else the only file ending in ``suffix`` in ``folder``."""
+    if (folder / default).is_file():
+        return folder / default
+    found = sorted(folder.glob(f"*{suffix}"))
+    if len(found) != 1:
+        raise DataError(f"expected {default} or exactly one {suffix} file in {folder}, found "
+                        f"{[p.name for p in found]}; {what}")
+    return found[0]
+
+
+def present_rows(files: Sequence[str], have: np.ndarray, strict: bool, label_file: Path, folder: Path) -> np.ndarray:
+    """Indices of the listed images that exist (``have``); with ``strict`` a missing one is an
+    error, and none at all always is. Both messages name the label file and the image folder."""
+    missing = int((~have).sum())
+    if missing and strict:
+        first = [f for f, h in zip(files, have) if not h][:5]
+        raise DataError(f"{missing} images listed in {label_file} are missing from {folder}, "
+                        f"e.g. {', '.join(first)} (strict)")
+    if not have.any():
+        raise DataError(f"none of the {len(files)} images listed in {label_file} is in {folder}")
+    return np.flatnonzero(have)

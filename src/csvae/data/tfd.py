@@ -25,7 +25,7 @@ from typing import Optional
 import numpy as np
 
 from csvae.data.dataset import Dataset
-from csvae.data.imageio import DataError, ImageIndex, decode_index, split_counts, stamp
+from csvae.data.imageio import DataError, ImageIndex, decode_index, only_file, split_counts, stamp
 
 EXPRESSIONS = ["anger", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 FIELDS = ("images", "labs_ex", "labs_id", "folds")
@@ -39,13 +39,7 @@ def locate_tfd(root: str | os.PathLike) -> Path:
         return root
     if not root.is_dir():
         raise DataError(f"TFD path {root} does not exist")
-    if (root / "TFD_48x48.mat").is_file():
-        return root / "TFD_48x48.mat"
-    mats = sorted(root.glob("*.mat"))
-    if len(mats) != 1:
-        raise DataError(f"expected TFD_48x48.mat or exactly one .mat file in {root}, "
-                        f"found {[m.name for m in mats]}")
-    return mats[0]
+    return only_file(root, "TFD_48x48.mat", ".mat", "give the .mat file itself as the root")
 
 
 def tfd_sources(root: str | os.PathLike) -> dict[str, dict]:
