@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from csvae.config import ModelConfig
 from csvae.models.condvae import CondVAE
-from csvae.models.parts import label_cross_entropy, maybe_detached
+from csvae.models.parts import label_cross_entropy, call_frozen
 from csvae.nets.mlp import MLP
 
 
@@ -24,7 +24,7 @@ class CondVAEInfo(CondVAE):
     def _terms(self, x, y, reduction):
         z, terms = self._encode_sample(x, y, reduction)
         kind = self.config.label_kind
-        terms["encoder_ce"] = label_cross_entropy(maybe_detached(self.adversary, z, frozen=True), y, kind)
+        terms["encoder_ce"] = label_cross_entropy(call_frozen(self.adversary, z), y, kind)
         terms["adversary_ce"] = label_cross_entropy(self.adversary(z.detach()), y, kind)
         return terms
 

@@ -14,7 +14,7 @@ from torch import nn
 from csvae.config import ModelConfig
 from csvae.models.base import LatentModel, inference, Posterior, check_target, class_means
 from csvae.models.parts import (Gaussian, GaussianHead, SubspacePrior, kl_gaussians, label_cross_entropy,
-                                maybe_detached, negative_entropy, reduce_dims)
+                                call_frozen, negative_entropy, reduce_dims)
 from csvae.nets.mlp import MLP
 
 Style = Union[str, torch.Tensor]
@@ -74,7 +74,7 @@ class CSVAE(LatentModel):
         z, w = post.z.sample(), post.w.sample()
         prior = self.prior(y)
         kind = self.config.label_kind
-        logits = maybe_detached(self.adversary, z, frozen=True)
+        logits = call_frozen(self.adversary, z)
         if self.config.encoder_objective == "entropy":
             m2 = negative_entropy(logits, kind)
         else:

@@ -9,7 +9,7 @@ reduced over its dimensions by ``reduce_dims`` ("sum", the paper's choice, or "m
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -130,22 +130,8 @@ def label_cross_entropy(logits: torch.Tensor, y: torch.Tensor, label_kind: str) 
     return -(y * F.log_softmax(logits, dim=-1)).sum(-1)
 
 
-def predict_labels(logits: torch.Tensor, label_kind: str) -> torch.Tensor:
-    """Hard predictions in the label's own coding: (B, k) in {0,1} or one-hot."""
-    if label_kind == "binary":
-        return (logits > 0).float()
-    return F.one_hot(logits.argmax(-1), logits.shape[-1]).float()
-
-
-def maybe_detached(module: nn.Module, inputs: torch.Tensor, frozen: bool) -> torch.Tensor:
-    """Run ``module`` with its parameters detached when ``frozen``: gradients reach ``inputs``
-    but never the module's own parameters (the model step of the alternating schedule)."""
-    if not frozen:
-        return module(inputs)
+def call_frozen(module: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    """Run ``module`` with its parameters detached: gradients reach ``inputs`` but never the
+    module's own parameters (the model step of the alternating schedule)."""
     params = {name: p.detach() for name, p in module.named_parameters()}
     return torch.func.functional_call(module, params, (inputs,))
-
-
-def optional_cat(*parts: Optional[torch.Tensor]) -> torch.Tensor:
-    """Concatenate the non-None tensors along the last dimension."""
-    return torch.cat([p for p in parts if p is not None], dim=-1)
