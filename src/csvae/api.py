@@ -11,8 +11,17 @@ import numpy as np
 import torch
 
 from csvae.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from csvae.config import (ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, config_from_dict,
-                          config_to_dict, model_config, save_config)
+from csvae.config import (
+    ConfigError,
+    DataConfig,
+    ModelConfig,
+    RunConfig,
+    TrainConfig,
+    config_from_dict,
+    config_to_dict,
+    model_config,
+    save_config,
+)
 from csvae.data.checks import check_xy
 from csvae.models import MODELS
 from csvae.models.base import LatentModel

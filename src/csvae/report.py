@@ -148,9 +148,9 @@ def image_grids(out: Path, data: str, folders: dict[str, Path]) -> list[tuple[st
     """Manipulation comparison, style and transfer grids for an image part (empty for vectors)."""
     import torch
 
+    from csvae import figures
     from csvae.api import load
     from csvae.data import load_dataset
-    from csvae import figures
 
     models = {v: load(out / f) for v, f in folders.items() if (out / f / "model.pt").exists()}
     if not models:

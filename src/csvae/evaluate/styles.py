@@ -15,8 +15,8 @@ from typing import Optional
 
 import numpy as np
 import torch
-from sklearn.metrics import r2_score
 from sklearn.linear_model import Ridge
+from sklearn.metrics import r2_score
 from sklearn.neighbors import KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler

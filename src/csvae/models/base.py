@@ -19,7 +19,14 @@ import torch
 from torch import nn
 
 from csvae.config import ModelConfig
-from csvae.models.parts import Gaussian, kl_standard_normal, label_cross_entropy, likelihood_mean, reconstruction_nll, reduce_dims
+from csvae.models.parts import (
+    Gaussian,
+    kl_standard_normal,
+    label_cross_entropy,
+    likelihood_mean,
+    reconstruction_nll,
+    reduce_dims,
+)
 from csvae.nets import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
 
 

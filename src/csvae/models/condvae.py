@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from csvae.config import ModelConfig
-from csvae.models.base import LatentModel, inference, Posterior, check_target
+from csvae.models.base import LatentModel, Posterior, check_target, inference
 from csvae.models.parts import GaussianHead
 
 

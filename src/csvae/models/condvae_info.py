@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from csvae.config import ModelConfig
 from csvae.models.condvae import CondVAE
-from csvae.models.parts import label_cross_entropy, call_frozen
+from csvae.models.parts import call_frozen, label_cross_entropy
 from csvae.nets.mlp import MLP
 
 

@@ -12,9 +12,17 @@ import torch
 from torch import nn
 
 from csvae.config import ModelConfig
-from csvae.models.base import LatentModel, inference, Posterior, check_target, class_means
-from csvae.models.parts import (Gaussian, GaussianHead, SubspacePrior, kl_gaussians, label_cross_entropy,
-                                call_frozen, negative_entropy, reduce_dims)
+from csvae.models.base import LatentModel, Posterior, check_target, class_means, inference
+from csvae.models.parts import (
+    Gaussian,
+    GaussianHead,
+    SubspacePrior,
+    call_frozen,
+    kl_gaussians,
+    label_cross_entropy,
+    negative_entropy,
+    reduce_dims,
+)
 from csvae.nets.mlp import MLP
 
 Style = Union[str, torch.Tensor]
