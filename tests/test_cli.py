@@ -69,3 +69,13 @@ def test_reproduce_toy_writes_report_and_skips_finished_runs(tmp_path):
     stamp = model_file.stat().st_mtime_ns
     assert main(["reproduce", "toy", "--out", str(out), "--seeds", "1"]) == 0
     assert model_file.stat().st_mtime_ns == stamp
+
+
+@pytest.mark.parametrize("args,message", [
+    (["reproduce", "nope"], "unknown experiment 'nope'; choose one of"),
+    (["reproduce", "tfd-expressions"], "needs --data-root"),
+    (["reproduce", "toy", "--seeds", "0"], "--seeds must be at least 1"),
+])
+def test_reproduce_refuses_bad_requests(tmp_path, capsys, args, message):
+    assert main([*args, "--out", str(tmp_path / "out")]) == 1
+    assert message in capsys.readouterr().err
