@@ -95,5 +95,6 @@ def evaluate_run(run_dir: str | os.PathLike, figures: bool = True, judges: str |
 
         x_test, y_test = data.part("test")
         plot_latents(model.latents(x_test, y_test), y_test, data.attribute_names, data.label_kind,
-                     run.root / "latents.png", title=f"{config.model.name} on {config.data.name}")
+                     run.root / "latents.png", title=f"{config.model.name} on {config.data.name}",
+                     w_dim=config.model.w_dim)
     return metrics
