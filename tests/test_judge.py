@@ -4,26 +4,14 @@ import dataclasses
 
 import numpy as np
 import pytest
+from conftest import TINY_JUDGE
 import torch
 
-from csvae.config import DataConfig
 from csvae.data.dataset import Dataset
-from csvae.data.synthetic_faces import load_synthetic_faces
 from csvae.evaluate import judge as judge_module
 from csvae.evaluate.judge import (as_unit_float, data_hash, fit_judge, judge_settings, load_judge,
                                   load_or_fit_judge)
 
-TINY = {"epochs": 3, "channels": (8, 16, 32), "dense": 32, "batch_size": 64}
-
-
-@pytest.fixture(scope="module")
-def faces():
-    return load_synthetic_faces(DataConfig(name="synthetic_faces", n_samples=3000, image_size=32))
-
-
-@pytest.fixture(scope="module")
-def judge(faces):
-    return fit_judge(faces, **TINY)
 
 
 def categorical(faces: Dataset) -> Dataset:
@@ -57,7 +45,7 @@ def test_identity_and_outputs(judge, faces):
 
 def test_categorical_judge_uses_a_softmax(faces):
     data = categorical(faces)
-    j = fit_judge(data, **{**TINY, "epochs": 1})
+    j = fit_judge(data, **{**TINY_JUDGE, "epochs": 1})
     p = j.predict(data.x[:30])
     np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-5)
     assert set(j.test_accuracy) == {"plain", "smile", "glasses", "both"}
@@ -90,27 +78,27 @@ def test_load_refuses_bad_files(tmp_path):
 
 def test_load_or_fit_reuses_the_cached_judge(faces, tmp_path, monkeypatch):
     small = dataclasses.replace(faces, x=faces.x[:300], y=faces.y[:300], split=faces.split[:300])
-    first = load_or_fit_judge(small, tmp_path, **{**TINY, "epochs": 1})
+    first = load_or_fit_judge(small, tmp_path, **{**TINY_JUDGE, "epochs": 1})
     assert len(list(tmp_path.glob("judge-*.pt"))) == 1
 
     def no_training(*args, **kwargs):
         raise AssertionError("the cached judge should have been reused")
 
     monkeypatch.setattr(judge_module, "_fit", no_training)
-    again = load_or_fit_judge(small, tmp_path, **{**TINY, "epochs": 1})
+    again = load_or_fit_judge(small, tmp_path, **{**TINY_JUDGE, "epochs": 1})
     assert again.data_hash == first.data_hash
     np.testing.assert_array_equal(again.logits(small.x[:8]), first.logits(small.x[:8]))
     with pytest.raises(AssertionError, match="reused"):  # other settings: another hash, a new fit
-        load_or_fit_judge(small, tmp_path, **{**TINY, "epochs": 1, "seed": 1})
+        load_or_fit_judge(small, tmp_path, **{**TINY_JUDGE, "epochs": 1, "seed": 1})
 
 
 def test_hash_depends_on_data_name_and_settings(faces):
     small = dataclasses.replace(faces, x=faces.x[:50].copy(), y=faces.y[:50], split=faces.split[:50])
-    s = judge_settings(**TINY)
+    s = judge_settings(**TINY_JUDGE)
     base = data_hash(small, "faces", s)
     assert data_hash(small, "faces", s) == base
     assert data_hash(small, "other", s) != base
-    assert data_hash(small, "faces", judge_settings(**{**TINY, "seed": 3})) != base
+    assert data_hash(small, "faces", judge_settings(**{**TINY_JUDGE, "seed": 3})) != base
     small.x[0, 0, 0, 0] ^= 1
     assert data_hash(small, "faces", s) != base
 
@@ -142,7 +130,7 @@ def test_settings_and_names_are_checked(faces):
         judge_settings(epochs=0)
     nameless = dataclasses.replace(faces, info={})
     with pytest.raises(ValueError, match="pass name="):
-        fit_judge(nameless, **TINY)
+        fit_judge(nameless, **TINY_JUDGE)
     vectors = Dataset(x=np.zeros((10, 4), np.float32), y=np.zeros((10, 1), np.float32),
                       split=np.zeros(10, np.int8), attribute_names=["a"])
     with pytest.raises(ValueError, match="uint8 images"):

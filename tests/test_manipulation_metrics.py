@@ -6,24 +6,11 @@ import pytest
 import torch
 
 import csvae
-from csvae.config import DataConfig
-from csvae.data.synthetic_faces import factor_names, load_synthetic_faces, render_faces
-from csvae.evaluate.judge import fit_judge
+from csvae.data.synthetic_faces import factor_names, render_faces
 from csvae.evaluate.manipulation import (bootstrap_interval, direction_rows, directions, diversity_scores,
                                          manipulation_report, manipulation_scores, mean_pairwise_distance)
 from csvae.evaluate.probes import chance_rate, probe_accuracy
 
-TINY_JUDGE = {"epochs": 3, "channels": (8, 16, 32), "dense": 32, "batch_size": 64}
-
-
-@pytest.fixture(scope="module")
-def faces():
-    return load_synthetic_faces(DataConfig(name="synthetic_faces", n_samples=3000, image_size=32))
-
-
-@pytest.fixture(scope="module")
-def judge(faces):
-    return fit_judge(faces, **TINY_JUDGE)
 
 
 class Identity:

@@ -1,0 +1,21 @@
+"""Fixtures shared by the evaluation tests: synthetic faces and a tiny judge trained on them."""
+
+import pytest
+
+from csvae.config import DataConfig
+from csvae.data.synthetic_faces import load_synthetic_faces
+from csvae.evaluate.judge import fit_judge
+
+TINY_JUDGE = {"epochs": 3, "channels": (8, 16, 32), "dense": 32, "batch_size": 64}
+"""Judge settings small enough for tests."""
+
+
+@pytest.fixture(scope="session")
+def faces():
+    """3,000 synthetic faces at 32 px with a seeded split."""
+    return load_synthetic_faces(DataConfig(name="synthetic_faces", n_samples=3000, image_size=32))
+
+
+@pytest.fixture(scope="session")
+def judge(faces):
+    return fit_judge(faces, **TINY_JUDGE)
