@@ -249,6 +249,19 @@ def balance_training(y: np.ndarray, split: np.ndarray, seed: int,
     return np.sort(np.concatenate(keep))
 
 
+def balanced_rows(files: list[str], y: np.ndarray, split: np.ndarray, names: list[str], balance: bool,
+                  seed: int, info: dict) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The rows kept after ``balance_training`` (all of them without ``balance``); records the
+    counts per split before and after in ``info``."""
+    if balance:
+        info["before_balance"] = split_counts(y, split, names)
+        keep = balance_training(y, split, seed, names)
+        files, y, split = [files[i] for i in keep], y[keep], split[keep]
+    info["balanced"] = bool(balance)
+    info["counts"] = split_counts(y, split, names)
+    return files, y, split
+
+
 def index_celeba(root: str | os.PathLike, attributes: Optional[Sequence[str]] = None, *,
                  balance: bool = False, seed: int = 0, holdout_fraction: float = 0.1,
                  strict: bool = False, crop: Optional[int] = DEFAULT_CROP) -> ImageIndex:
@@ -298,12 +311,7 @@ def index_celeba(root: str | os.PathLike, attributes: Optional[Sequence[str]] = 
                                       + ("by identity" if identity is not None else "by row"))
     if identity is not None:
         info["identities"] = int(len(np.unique(identity)))
-    if balance:
-        info["before_balance"] = split_counts(y, split, attributes)
-        keep = balance_training(y, split, seed, attributes)
-        files, y, split = [files[i] for i in keep], y[keep], split[keep]
-    info["balanced"] = bool(balance)
-    info["counts"] = split_counts(y, split, attributes)
+    files, y, split = balanced_rows(files, y, split, attributes, balance, seed, info)
     return ImageIndex(base=paths["images"], files=files, y=y, split=split,
                       attribute_names=attributes, label_kind="binary", crop=crop, channels=3,
                       info=info)

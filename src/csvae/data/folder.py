@@ -21,9 +21,9 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from csvae.data.celeba import balance_training, derive_splits
+from csvae.data.celeba import balanced_rows, derive_splits
 from csvae.data.dataset import Dataset
-from csvae.data.imageio import DataError, ImageIndex, decode_index, only_file, present_rows, split_counts, stamp
+from csvae.data.imageio import DataError, ImageIndex, decode_index, only_file, present_rows, stamp
 
 CONVENTIONS = ({"0": 0, "1": 1}, {"-1": 0, "1": 1}, {"false": 0, "true": 1})
 SPLIT_VALUES = {"train": 0, "valid": 1, "test": 2, "0": 0, "1": 1, "2": 2}
@@ -138,12 +138,7 @@ def index_folder(root: str | os.PathLike, csv_path: Optional[str | os.PathLike] 
                   "missing_images": missing, "crop": crop}
     split, filled = derive_splits(split, None, holdout_fraction, seed)
     info["derived_splits"] = filled
-    if balance:
-        info["before_balance"] = split_counts(y, split, chosen)
-        keep = balance_training(y, split, seed, chosen)
-        files, y, split = [files[i] for i in keep], y[keep], split[keep]
-    info["balanced"] = bool(balance)
-    info["counts"] = split_counts(y, split, chosen)
+    files, y, split = balanced_rows(files, y, split, chosen, balance, seed, info)
     return ImageIndex(base=root, files=files, y=y, split=split, attribute_names=chosen,
                       label_kind="binary", crop=crop, channels=3, info=info)
 
