@@ -119,9 +119,11 @@ def claims(runs: dict[str, dict[int, dict]], image: bool) -> list[str]:
                      f"attribute styles* (judge-feature diversity CSVAE {div:.4f}, baselines at most {base_div:.4f}).")
     chance = max(m["label_chance"] for m in runs["csvae"].values())
     if "vae" in runs and chance > 0.6:
-        lines.append(f"- Undetermined: *z is (more) label-free in CSVAE*: the test split is imbalanced (majority "
-                     f"rate {chance:.3f}) while the probes are fitted on the balanced training split, so "
-                     f"their accuracy says nothing about leakage here.")
+        ours = np.mean([m["z_label_balanced_accuracy_nonlinear"] for m in runs["csvae"].values()])
+        vae = np.mean([m["z_label_balanced_accuracy_nonlinear"] for m in runs["vae"].values()])
+        lines.append(f"- {'Supported' if ours < vae else 'Not supported'}: *z is (more) label-free in CSVAE* "
+                     f"(the test split is imbalanced, majority rate {chance:.3f}, so balanced accuracy of the "
+                     f"nonlinear probe, chance 0.5: CSVAE {ours:.3f}, VAE {vae:.3f}).")
     elif "vae" in runs:
         ours = np.mean([leakage(m) for m in runs["csvae"].values()])
         vae = np.mean([leakage(m) for m in runs["vae"].values()])

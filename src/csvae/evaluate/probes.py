@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, balanced_accuracy_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -33,17 +34,24 @@ def make_probe(kind: str, seed: int = 0):
     raise ValueError(f"probe kind must be one of {list(PROBES)}, got {kind!r}")
 
 
-def probe_accuracy(kind: str, train_codes: np.ndarray, train_target: np.ndarray, test_codes: np.ndarray,
-                   test_target: np.ndarray, seed: int = 0) -> float:
-    """Test accuracy of a probe fitted on (train_codes, train_target); chance rate when the
-    training target has a single class."""
+def probe_scores(kind: str, train_codes: np.ndarray, train_target: np.ndarray, test_codes: np.ndarray,
+                 test_target: np.ndarray, seed: int = 0) -> tuple[float, float]:
+    """(accuracy, balanced accuracy) on the test codes of a probe fitted on (train_codes,
+    train_target). Balanced accuracy (the mean recall over classes; chance 1 / classes) stays
+    meaningful when the test split is imbalanced. A single-class training target gives chance."""
     if len(np.unique(train_target)) < 2:
-        return chance_rate(test_target)
+        return chance_rate(test_target), 1.0 / max(2, len(np.unique(test_target)))
     if len(train_codes) > MAX_TRAIN:
         keep = np.random.default_rng(seed).choice(len(train_codes), MAX_TRAIN, replace=False)
         train_codes, train_target = train_codes[keep], train_target[keep]
-    probe = make_probe(kind, seed).fit(train_codes, train_target)
-    return float(probe.score(test_codes, test_target))
+    predicted = make_probe(kind, seed).fit(train_codes, train_target).predict(test_codes)
+    return float(accuracy_score(test_target, predicted)), float(balanced_accuracy_score(test_target, predicted))
+
+
+def probe_accuracy(kind: str, train_codes: np.ndarray, train_target: np.ndarray, test_codes: np.ndarray,
+                   test_target: np.ndarray, seed: int = 0) -> float:
+    """Test accuracy of a probe fitted on (train_codes, train_target) (see ``probe_scores``)."""
+    return probe_scores(kind, train_codes, train_target, test_codes, test_target, seed)[0]
 
 
 def chance_rate(target: np.ndarray) -> float:

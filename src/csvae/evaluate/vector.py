@@ -2,7 +2,8 @@
 
 Keys (flat values are means over attributes; ``per_attribute`` holds each one):
 recon_mse, recon_r2, elbo (test set); label_chance; z_label_accuracy_linear,
-z_label_accuracy_nonlinear; and for CSVAE w_label_accuracy (a linear probe on W_i for attribute
+z_label_accuracy_nonlinear (and their balanced accuracies, z_label_balanced_accuracy_*, whose
+chance is 0.5 for a binary label whatever the test split's balance); and for CSVAE w_label_accuracy (a linear probe on W_i for attribute
 i, or on all of w for a categorical label).
 """
 
@@ -12,7 +13,7 @@ import numpy as np
 import torch
 
 from csvae.data.dataset import Dataset
-from csvae.evaluate.probes import chance_rate, label_columns, probe_accuracy
+from csvae.evaluate.probes import chance_rate, label_columns, probe_accuracy, probe_scores
 from csvae.models.base import LatentModel
 
 
@@ -58,8 +59,8 @@ def evaluate_model(model: LatentModel, data: Dataset, seed: int = 0) -> dict:
     for i, name in enumerate(names):
         row = {"label_chance": chance_rate(targets_test[i])}
         for probe in ("linear", "nonlinear"):
-            row[f"z_label_accuracy_{probe}"] = probe_accuracy(probe, lat_train["z"], targets_train[i],
-                                                              lat_test["z"], targets_test[i], seed)
+            row[f"z_label_accuracy_{probe}"], row[f"z_label_balanced_accuracy_{probe}"] = probe_scores(
+                probe, lat_train["z"], targets_train[i], lat_test["z"], targets_test[i], seed)
         if w_train is not None:
             row["w_label_accuracy"] = probe_accuracy("linear", w_train[i], targets_train[i], w_test[i],
                                                      targets_test[i], seed)
