@@ -19,6 +19,7 @@ from csvae.config import (
     TrainConfig,
     config_from_dict,
     config_to_dict,
+    load_config,
     model_config,
     save_config,
 )
@@ -58,8 +59,6 @@ def prepare_run_folder(out: str | os.PathLike, config: RunConfig, resume: bool, 
     overwriting. Writes the exact config to config.yaml."""
     run = RunFiles(Path(out))
     if run.config.exists():
-        from csvae.config import load_config
-
         old = load_config(run.config)
         if overwrite:
             for stale in (run.checkpoint, run.final, run.metrics):

@@ -136,8 +136,9 @@ def part_figures(out: Path, data: str, runs: dict[str, dict[int, dict]]) -> list
     """Figures of seed 0 (or the first seed): latent plots, reconstructions and, on images, the
     manipulation, style and transfer grids drawn from the saved models."""
     lines = []
-    folders = {v: Path("runs") / data / v.replace(" ", "_").replace("=", "").replace("/", "_") / f"seed{min(s)}"
-               for v, s in runs.items()}
+    from csvae.reproduce import run_folder
+
+    folders = {v: run_folder(Path("runs"), data, v, min(s)) for v, s in runs.items()}
     for variant, folder in folders.items():
         for name in ("latents.png", "reconstructions.png"):
             if (out / folder / name).exists():

@@ -118,6 +118,12 @@ def with_overrides(config: RunConfig, overrides) -> RunConfig:
     return config_from_dict(values)
 
 
+def run_folder(out: Path, data: str, variant: str, seed: int) -> Path:
+    """DIR/runs/<data>/<variant as a folder name>/seed<s>."""
+    name = variant.replace(" ", "_").replace("=", "").replace("/", "_")
+    return out / "runs" / data / name / f"seed{seed}"
+
+
 @dataclass(frozen=True)
 class Job:
     config: RunConfig
@@ -143,8 +149,7 @@ def plan(experiment: Experiment, out: Path, seeds: Optional[int], data_root: Opt
                 overrides.append(("data.root", str(Path(root).resolve())))
             for seed in range(seeds or part.seeds or experiment.seeds):
                 config = with_overrides(base, [*overrides, ("data.seed", seed), ("train.seed", seed)])
-                folder = label.replace(" ", "_").replace("=", "").replace("/", "_")
-                jobs.append(Job(config, str(out / "runs" / part.data / folder / f"seed{seed}"), str(out / "judges"),
+                jobs.append(Job(config, str(run_folder(out, part.data, label, seed)), str(out / "judges"),
                                 part.data, label))
     return jobs
 

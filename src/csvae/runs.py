@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from csvae.api import fit, load, model_from_config
-from csvae.config import ConfigError, RunConfig, atomic_write_bytes, load_config
+from csvae.config import ConfigError, RunConfig, atomic_write_bytes
 from csvae.data import Dataset, load_dataset
 from csvae.evaluate.vector import evaluate_model
 from csvae.train import RunFiles
@@ -79,7 +79,7 @@ def evaluate_run(run_dir: str | os.PathLike, figures: bool = True, judges: str |
     Returns the metrics."""
     run = RunFiles(Path(run_dir))
     model = load(run.root)
-    config = load_config(run.config)
+    config = model.run_config  # the exact config, stored with the finished model
     if config.data.name == "arrays":
         raise ConfigError(f"{run.root} was trained from arrays in Python, so its data cannot be re-read; "
                           f"use csvae.evaluate.vector.evaluate_model(model, dataset) instead")
