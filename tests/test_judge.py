@@ -9,8 +9,8 @@ import torch
 
 from csvae.data.dataset import Dataset
 from csvae.evaluate import judge as judge_module
-from csvae.evaluate.judge import (as_unit_float, data_hash, fit_judge, judge_settings, load_judge,
-                                  load_or_fit_judge)
+from csvae.evaluate.judge import (accuracy_text, as_unit_float, balanced_accuracy_by_attribute, data_hash,
+                                  fit_judge, judge_settings, load_judge, load_or_fit_judge)
 
 
 
@@ -27,6 +27,22 @@ def test_judge_is_accurate_on_real_test_images(judge, faces):
         assert accuracy >= 0.9, (name, accuracy)
     x_test, y_test = faces.part("test")
     assert judge.test_accuracy_overall == pytest.approx(float((judge.classify(x_test) == y_test).mean()))
+
+
+def test_balanced_accuracy_has_known_answers(judge, faces, monkeypatch):
+    x_test, y_test = faces.part("test")
+    assert judge.test_balanced_accuracy == pytest.approx(balanced_accuracy_by_attribute(judge, x_test, y_test))
+    # A judge that always says "present" is right on every positive and wrong on every negative:
+    # balanced accuracy 0.5 whatever the class balance, while plain accuracy is the positive rate.
+    monkeypatch.setattr(judge, "classify", lambda x, batch_size=512: np.ones((len(x), 3), np.float32))
+    y = np.zeros((10, 3), np.float32)
+    y[:9, 0] = 1  # 90% positives
+    y[:1, 1] = 1  # 10% positives
+    balanced = balanced_accuracy_by_attribute(judge, x_test[:10], y)
+    assert balanced["glasses"] == pytest.approx(0.5) and balanced["facial_hair"] == pytest.approx(0.5)
+    assert np.isnan(balanced["smile"])  # one class only: undefined
+    text = accuracy_text({"glasses": 0.9, "smile": 1.0}, {"glasses": 0.5, "smile": 1.0})
+    assert text == "glasses 0.900 (balanced 0.500), smile 1.000"
 
 
 def test_identity_and_outputs(judge, faces):
@@ -61,7 +77,7 @@ def test_save_and_load_round_trip(judge, faces, tmp_path):
     again = load_judge(path)
     np.testing.assert_array_equal(again.logits(faces.x[:16]), judge.logits(faces.x[:16]))
     for field in ("dataset_name", "image_shape", "attribute_names", "label_kind", "data_hash", "settings",
-                  "test_accuracy", "test_accuracy_overall"):
+                  "test_accuracy", "test_accuracy_overall", "test_balanced_accuracy"):
         assert getattr(again, field) == getattr(judge, field), field
 
 

@@ -76,14 +76,14 @@ def cmd_reproduce(args, overrides) -> None:
 def cmd_judge(args, overrides) -> None:
     from csvae.config import DataConfig
     from csvae.data import load_dataset
-    from csvae.evaluate.judge import load_or_fit_judge
+    from csvae.evaluate.judge import accuracy_text, load_or_fit_judge
 
     data = load_dataset(DataConfig(name=args.data, root=args.data_root, image_size=args.image_size,
                                    n_samples=args.n_samples))
     if data.x.ndim != 4:
         raise ConfigError(f"a judge classifies images; {args.data!r} is not an image data set")
     judge = load_or_fit_judge(data, args.out, device=args.device)
-    accuracy = ", ".join(f"{k} {v:.3f}" for k, v in judge.test_accuracy.items())
+    accuracy = accuracy_text(judge.test_accuracy, judge.test_balanced_accuracy)
     print(f"judge for {args.data} at {args.image_size}px in {args.out}: test accuracy {accuracy}")
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from csvae.config import atomic_write_bytes
+from csvae.evaluate.judge import accuracy_text
 
 VECTOR_METRICS = ("recon_r2", "elbo", "label_chance", "z_label_accuracy_linear", "z_label_accuracy_nonlinear",
                   "w_label_accuracy")
@@ -196,7 +197,7 @@ def part_section(out: Path, experiment, part, runs: dict[str, dict[int, dict]], 
     image = any("manipulation" in m for s in runs.values() for m in s.values())
     if image:
         judge = next(iter(next(iter(runs.values())).values()))["manipulation"]["judge"]
-        accuracy = ", ".join(f"{k} {v:.3f}" for k, v in judge["test_accuracy"].items())
+        accuracy = accuracy_text(judge["test_accuracy"], judge.get("test_balanced_accuracy"))
         lines += ["", f"### Attribute manipulation (judged by a classifier trained on real {part.data} images; its "
                   f"test accuracy: {accuracy})", "",
                   "accuracy: share of G(x) the judge calls the target (mean ± sd over seeds; 95% bootstrap interval "

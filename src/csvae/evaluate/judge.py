@@ -124,11 +124,16 @@ class Judge:
     test_accuracy: name -> accuracy on the test split (binary: accuracy of that attribute;
     categorical: accuracy on the test images of that class, NaN when there are none).
     test_accuracy_overall: mean over attributes (binary) or plain accuracy (categorical).
+    test_balanced_accuracy: name -> balanced accuracy on the test split (binary: the mean of the
+    true-positive and true-negative rates, chance 0.5 whatever the class balance; NaN when the
+    test split has one class only). Categorical labels: the per-class accuracies are already
+    recalls, so this equals test_accuracy.
     """
 
     def __init__(self, net: JudgeNet, *, dataset_name: str, image_shape: Sequence[int],
                  attribute_names: Sequence[str], label_kind: str, data_hash: str, settings: JudgeSettings,
-                 test_accuracy: Optional[dict[str, float]] = None, test_accuracy_overall: float = float("nan")):
+                 test_accuracy: Optional[dict[str, float]] = None, test_accuracy_overall: float = float("nan"),
+                 test_balanced_accuracy: Optional[dict[str, float]] = None):
         if label_kind not in ("binary", "categorical"):
             raise ValueError(f"label_kind must be 'binary' or 'categorical', got {label_kind!r}")
         self.net = net.eval()
@@ -140,6 +145,7 @@ class Judge:
         self.settings = settings
         self.test_accuracy = dict(test_accuracy or {})
         self.test_accuracy_overall = float(test_accuracy_overall)
+        self.test_balanced_accuracy = dict(test_balanced_accuracy or {})
 
     @property
     def device(self) -> torch.device:
@@ -190,7 +196,8 @@ class Judge:
                 "attribute_names": self.attribute_names, "label_kind": self.label_kind,
                 "data_hash": self.data_hash, "settings": {**dataclasses.asdict(self.settings),
                                                           "channels": list(self.settings.channels)},
-                "test_accuracy": self.test_accuracy, "test_accuracy_overall": self.test_accuracy_overall}
+                "test_accuracy": self.test_accuracy, "test_accuracy_overall": self.test_accuracy_overall,
+                "test_balanced_accuracy": self.test_balanced_accuracy}
 
     def save(self, path: str | os.PathLike) -> None:
         buffer = io.BytesIO()
@@ -222,7 +229,8 @@ def load_judge(path: str | os.PathLike, device: str = "cpu") -> Judge:
     return Judge(net.to(device), dataset_name=state["dataset_name"], image_shape=state["image_shape"],
                  attribute_names=state["attribute_names"], label_kind=state["label_kind"],
                  data_hash=state["data_hash"], settings=settings, test_accuracy=state["test_accuracy"],
-                 test_accuracy_overall=state["test_accuracy_overall"])
+                 test_accuracy_overall=state["test_accuracy_overall"],
+                 test_balanced_accuracy=state.get("test_balanced_accuracy"))
 
 
 def accuracy_by_attribute(judge: Judge, x: np.ndarray, y: np.ndarray) -> tuple[dict[str, float], float]:
@@ -235,6 +243,33 @@ def accuracy_by_attribute(judge: Judge, x: np.ndarray, y: np.ndarray) -> tuple[d
         return per, float((guess == truth).mean())
     per = {name: float((pred[:, i] == y[:, i]).mean()) for i, name in enumerate(judge.attribute_names)}
     return per, float(np.mean(list(per.values())))
+
+
+def accuracy_text(test_accuracy: dict[str, float], balanced: Optional[dict[str, float]] = None) -> str:
+    """"name 0.950 (balanced 0.900), ..." for a judge's test scores; the balanced figure is shown
+    where it is known and differs from the plain one (an imbalanced test split)."""
+    parts = []
+    for name, value in test_accuracy.items():
+        other = (balanced or {}).get(name)
+        extra = f" (balanced {other:.3f})" if other is not None and np.isfinite(other) and abs(other - value) >= 5e-4 else ""
+        parts.append(f"{name} {value:.3f}{extra}")
+    return ", ".join(parts)
+
+
+def balanced_accuracy_by_attribute(judge: Judge, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Per-attribute balanced accuracy of ``judge`` on (x, y): the mean of the recalls of 1 and 0
+    (binary; NaN for an attribute with one class in y), or each class's recall (categorical)."""
+    if judge.label_kind == "categorical":
+        return accuracy_by_attribute(judge, x, y)[0]
+    pred = judge.classify(x)
+    out = {}
+    for i, name in enumerate(judge.attribute_names):
+        positive = y[:, i] == 1
+        if positive.all() or not positive.any():
+            out[name] = float("nan")
+        else:
+            out[name] = float(((pred[positive, i] == 1).mean() + (pred[~positive, i] == 0).mean()) / 2)
+    return out
 
 
 def _train(net: JudgeNet, x: np.ndarray, y: np.ndarray, label_kind: str, s: JudgeSettings,
@@ -307,4 +342,5 @@ def _fit(dataset: Dataset, name: str, s: JudgeSettings, digest: str, device: str
     judge = Judge(net, dataset_name=name, image_shape=image_shape, attribute_names=dataset.attribute_names,
                   label_kind=dataset.label_kind, data_hash=digest, settings=s)
     judge.test_accuracy, judge.test_accuracy_overall = accuracy_by_attribute(judge, x_test, y_test)
+    judge.test_balanced_accuracy = balanced_accuracy_by_attribute(judge, x_test, y_test)
     return judge

@@ -229,7 +229,7 @@ def manipulation_report(model, judge: Judge, dataset: Dataset, name: Optional[st
     """Every manipulation metric of ``model`` on one split of ``dataset`` (JSON-ready).
 
     Refuses a judge of another data set, image shape or attribute list. Returns {"judge":
-    {"dataset", "test_accuracy", "test_accuracy_overall", "hash"}, "style", "directions":
+    {"dataset", "test_accuracy", "test_accuracy_overall", "test_balanced_accuracy", "hash"}, "style", "directions":
     manipulation_scores(...), "diversity": diversity_scores(...), "mean_accuracy"}."""
     judge.check_compatible(dataset_name(dataset, name), tuple(dataset.x.shape[1:]), dataset.attribute_names)
     x, y = dataset.part(split)
@@ -237,7 +237,8 @@ def manipulation_report(model, judge: Judge, dataset: Dataset, name: Optional[st
                                  max_per_direction=max_per_direction)
     accuracies = [row["accuracy"] for row in scores.values() if row["accuracy"] is not None]
     return {"judge": {"dataset": judge.dataset_name, "test_accuracy": judge.test_accuracy,
-                      "test_accuracy_overall": judge.test_accuracy_overall, "hash": judge.data_hash},
+                      "test_accuracy_overall": judge.test_accuracy_overall,
+                      "test_balanced_accuracy": judge.test_balanced_accuracy, "hash": judge.data_hash},
             "style": style if isinstance(style, str) else "points", "split": split, "directions": scores,
             "diversity": diversity_scores(model, judge, x, y, n_samples=n_samples, style=style, seed=seed,
                                           max_per_direction=max_diversity),
