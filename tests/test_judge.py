@@ -10,7 +10,7 @@ import torch
 from csvae.data.dataset import Dataset
 from csvae.evaluate import judge as judge_module
 from csvae.evaluate.judge import (accuracy_text, as_unit_float, balanced_accuracy_by_attribute, data_hash,
-                                  fit_judge, judge_settings, load_judge, load_or_fit_judge)
+                                  fit_judge, judge_settings, load_judge, load_or_fit_judge, r2_by_column)
 
 
 
@@ -59,6 +59,37 @@ def test_identity_and_outputs(judge, faces):
     np.testing.assert_array_equal(judge.classify(x), (p > 0.5).astype(np.float32))
 
 
+def test_judge_reads_the_ground_truth_factors_of_real_images(judge, faces):
+    assert judge.factor_names == list(faces.factors)
+    x_test = faces.part("test")[0]
+    read = judge.read_factors(x_test)
+    assert read.shape == (len(x_test), len(faces.factors))
+    truth = np.stack([faces.factors[n] for n in judge.factor_names], 1)[faces.indices("test")]
+    assert judge.test_factor_r2 == pytest.approx(r2_by_column(truth, read, judge.factor_names))
+    # large, always-defined factors and a large style are read well even by the tiny test judge
+    for name in ("nuisance.offset_x", "nuisance.background_hue", "facial_hair.kind"):
+        assert judge.test_factor_r2[name] > 0.5, (name, judge.test_factor_r2[name])
+
+
+def test_r2_by_column_has_known_answers():
+    rng = np.random.default_rng(0)
+    truth = rng.random((50, 3))
+    truth[:10, 1] = np.nan  # undefined rows are skipped
+    truth[:, 2] = 0.5  # constant truth: R^2 undefined
+    exact = r2_by_column(truth, np.nan_to_num(truth), ["a", "b", "c"])
+    assert exact["a"] == pytest.approx(1.0) and exact["b"] == pytest.approx(1.0) and np.isnan(exact["c"])
+    means = np.tile(np.nanmean(truth, 0), (50, 1))
+    assert r2_by_column(truth, means, ["a", "b", "c"])["b"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_judge_without_factors_cannot_read_styles(faces):
+    data = categorical(faces)  # no factors
+    j = fit_judge(data, **{**TINY_JUDGE, "epochs": 1, "min_steps": 1})
+    assert j.factor_names == [] and j.test_factor_r2 == {}
+    with pytest.raises(ValueError, match="without ground-truth factors"):
+        j.read_factors(data.x[:4])
+
+
 def test_categorical_judge_uses_a_softmax(faces):
     data = categorical(faces)
     j = fit_judge(data, **{**TINY_JUDGE, "epochs": 1})
@@ -76,8 +107,10 @@ def test_save_and_load_round_trip(judge, faces, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["judge.pt"]  # no temporary file left
     again = load_judge(path)
     np.testing.assert_array_equal(again.logits(faces.x[:16]), judge.logits(faces.x[:16]))
+    np.testing.assert_array_equal(again.read_factors(faces.x[:16]), judge.read_factors(faces.x[:16]))
     for field in ("dataset_name", "image_shape", "attribute_names", "label_kind", "data_hash", "settings",
-                  "test_accuracy", "test_accuracy_overall", "test_balanced_accuracy"):
+                  "test_accuracy", "test_accuracy_overall", "test_balanced_accuracy", "factor_names",
+                  "test_factor_r2"):
         assert getattr(again, field) == getattr(judge, field), field
 
 

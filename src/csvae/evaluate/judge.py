@@ -8,6 +8,11 @@ A judge knows what it was trained on (data-set name, image shape, attribute name
 a hash of the data and the settings) and refuses images of another data set
 (``check_compatible``). Files hold a plain dict of tensors and primitives, written atomically and
 read with ``weights_only=True``.
+
+On data with ground-truth factors (``Dataset.factors``, synthetic faces) the judge also learns to
+read every factor from a real image (a linear head on the same features, squared error on the
+images where the factor is defined): ``read_factors`` then measures how much of a style survives
+in a reconstruction or a transfer, and ``test_factor_r2`` says how well it reads real images.
 """
 
 from __future__ import annotations
@@ -40,13 +45,16 @@ class JudgeSettings:
     """How a judge is trained. Every field is part of the judge's hash."""
 
     epochs: int = 3
-    min_steps: int = 300
+    min_steps: int = 1000
     """At least this many optimiser steps whatever the data size (small sets get more epochs)."""
     batch_size: int = 128
     lr: float = 1e-3
     channels: tuple[int, ...] = (16, 32, 64)
     dense: int = 64
     seed: int = 0
+    factor_weight: float = 10.0
+    """Weight of the factor read-out's mean squared error (factors in [0, 1]) beside the
+    classification loss; used only on data with ground-truth factors."""
 
     def __post_init__(self):
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
@@ -54,8 +62,9 @@ class JudgeSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"judge setting {name} must be a positive integer, got {value!r}")
-        if not self.lr > 0:
-            raise ValueError(f"judge setting lr must be positive, got {self.lr!r}")
+        for name in ("lr", "factor_weight"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"judge setting {name} must be positive, got {getattr(self, name)!r}")
 
 
 def judge_settings(**options) -> JudgeSettings:
@@ -68,15 +77,21 @@ def judge_settings(**options) -> JudgeSettings:
 
 
 class JudgeNet(nn.Module):
-    """x float (B, C, H, W) in [0, 1] -> features (B, dense) and logits (B, k)."""
+    """x float (B, C, H, W) in [0, 1] -> logits (B, k); ``encoder`` gives the features (B, dense)
+    and, with n_factors > 0, ``factor_head`` reads n_factors continuous factors from them."""
 
-    def __init__(self, image_shape: Sequence[int], k: int, channels: Sequence[int], dense: int):
+    def __init__(self, image_shape: Sequence[int], k: int, channels: Sequence[int], dense: int,
+                 n_factors: int = 0):
         super().__init__()
         self.encoder = ConvEncoder(tuple(image_shape), list(channels), dense, "batch")
         self.head = nn.Linear(dense, k)
+        self.factor_head = nn.Linear(dense, n_factors) if n_factors else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.encoder(x))
+
+    def read_factors(self, x: torch.Tensor) -> torch.Tensor:
+        return self.factor_head(self.encoder(x))
 
 
 def dataset_name(dataset: Dataset, name: Optional[str] = None) -> str:
@@ -89,8 +104,29 @@ def dataset_name(dataset: Dataset, name: Optional[str] = None) -> str:
     return str(found)
 
 
+def factor_matrix(dataset: Dataset) -> tuple[list[str], Optional[np.ndarray]]:
+    """The data set's ground-truth factors as (names, float32 (N, F) with NaN where undefined);
+    ([], None) for data without factors."""
+    if not dataset.factors:
+        return [], None
+    names = list(dataset.factors)
+    return names, np.stack([np.asarray(dataset.factors[n], dtype=np.float32) for n in names], 1)
+
+
+def r2_by_column(truth: np.ndarray, predicted: np.ndarray, names: Sequence[str]) -> dict[str, float]:
+    """R^2 of predicted against truth, (N, F) each, per column over the rows where the truth is
+    finite (NaN for a column with fewer than 2 such rows or a constant truth)."""
+    out = {}
+    for j, name in enumerate(names):
+        rows = np.isfinite(truth[:, j])
+        t, p = truth[rows, j].astype(np.float64), predicted[rows, j].astype(np.float64)
+        total = ((t - t.mean()) ** 2).sum() if len(t) >= 2 else 0.0
+        out[name] = float(1.0 - ((t - p) ** 2).sum() / total) if total > 0 else float("nan")
+    return out
+
+
 def data_hash(dataset: Dataset, name: str, settings: JudgeSettings) -> str:
-    """sha256 (hex) of the images, labels, split, identity and settings."""
+    """sha256 (hex) of the images, labels, split, factors (if any), identity and settings."""
     h = hashlib.sha256()
     meta = {"name": name, "shape": list(dataset.x.shape), "dtype": str(dataset.x.dtype),
             "attributes": list(dataset.attribute_names), "label_kind": dataset.label_kind,
@@ -100,6 +136,10 @@ def data_hash(dataset: Dataset, name: str, settings: JudgeSettings) -> str:
         h.update(np.ascontiguousarray(dataset.x[start:start + HASH_CHUNK]).tobytes())
     h.update(np.ascontiguousarray(dataset.y, dtype=np.float32).tobytes())
     h.update(np.ascontiguousarray(dataset.split, dtype=np.int8).tobytes())
+    names, factors = factor_matrix(dataset)
+    if factors is not None:
+        h.update(json.dumps(names).encode())
+        h.update(np.ascontiguousarray(factors).tobytes())
     return h.hexdigest()
 
 
@@ -128,12 +168,15 @@ class Judge:
     true-positive and true-negative rates, chance 0.5 whatever the class balance; NaN when the
     test split has one class only). Categorical labels: the per-class accuracies are already
     recalls, so this equals test_accuracy.
+    factor_names: the ground-truth factors the judge reads (empty for data without factors);
+    test_factor_r2: name -> R^2 of its reading on the real test images where the factor is defined.
     """
 
     def __init__(self, net: JudgeNet, *, dataset_name: str, image_shape: Sequence[int],
                  attribute_names: Sequence[str], label_kind: str, data_hash: str, settings: JudgeSettings,
                  test_accuracy: Optional[dict[str, float]] = None, test_accuracy_overall: float = float("nan"),
-                 test_balanced_accuracy: Optional[dict[str, float]] = None):
+                 test_balanced_accuracy: Optional[dict[str, float]] = None,
+                 factor_names: Sequence[str] = (), test_factor_r2: Optional[dict[str, float]] = None):
         if label_kind not in ("binary", "categorical"):
             raise ValueError(f"label_kind must be 'binary' or 'categorical', got {label_kind!r}")
         self.net = net.eval()
@@ -146,6 +189,8 @@ class Judge:
         self.test_accuracy = dict(test_accuracy or {})
         self.test_accuracy_overall = float(test_accuracy_overall)
         self.test_balanced_accuracy = dict(test_balanced_accuracy or {})
+        self.factor_names = list(factor_names)
+        self.test_factor_r2 = dict(test_factor_r2 or {})
 
     @property
     def device(self) -> torch.device:
@@ -170,6 +215,14 @@ class Judge:
     def classify(self, x, batch_size: int = 512) -> np.ndarray:
         """(N, k) float 0/1 labels: each sigmoid > 0.5 (binary) or a one-hot argmax (categorical)."""
         return labels_from_logits(self.logits(x, batch_size), self.label_kind)
+
+    def read_factors(self, x, batch_size: int = 512) -> np.ndarray:
+        """(N, F) the ground-truth factors ``factor_names`` read from images (what the judge
+        learned on real images; meaningful only where a factor is defined)."""
+        if not self.factor_names:
+            raise ValueError(f"this judge was trained on {self.dataset_name!r} without ground-truth factors; "
+                             f"it cannot read styles")
+        return self._map(self.net.read_factors, x, batch_size)
 
     def features(self, x, batch_size: int = 512) -> np.ndarray:
         """(N, dense) penultimate features (after the encoder's ReLU)."""
@@ -197,7 +250,8 @@ class Judge:
                 "data_hash": self.data_hash, "settings": {**dataclasses.asdict(self.settings),
                                                           "channels": list(self.settings.channels)},
                 "test_accuracy": self.test_accuracy, "test_accuracy_overall": self.test_accuracy_overall,
-                "test_balanced_accuracy": self.test_balanced_accuracy}
+                "test_balanced_accuracy": self.test_balanced_accuracy,
+                "factor_names": self.factor_names, "test_factor_r2": self.test_factor_r2}
 
     def save(self, path: str | os.PathLike) -> None:
         buffer = io.BytesIO()
@@ -224,13 +278,16 @@ def load_judge(path: str | os.PathLike, device: str = "cpu") -> Judge:
     if not isinstance(state, dict) or state.get("format") != FORMAT or state.get("version") != VERSION:
         raise ValueError(f"{path} is not a csvae judge file of version {VERSION}")
     settings = JudgeSettings(**state["settings"])
-    net = JudgeNet(state["image_shape"], len(state["attribute_names"]), settings.channels, settings.dense)
+    factor_names = state.get("factor_names", [])
+    net = JudgeNet(state["image_shape"], len(state["attribute_names"]), settings.channels, settings.dense,
+                   len(factor_names))
     net.load_state_dict(state["net"])
     return Judge(net.to(device), dataset_name=state["dataset_name"], image_shape=state["image_shape"],
                  attribute_names=state["attribute_names"], label_kind=state["label_kind"],
                  data_hash=state["data_hash"], settings=settings, test_accuracy=state["test_accuracy"],
                  test_accuracy_overall=state["test_accuracy_overall"],
-                 test_balanced_accuracy=state.get("test_balanced_accuracy"))
+                 test_balanced_accuracy=state.get("test_balanced_accuracy"), factor_names=factor_names,
+                 test_factor_r2=state.get("test_factor_r2"))
 
 
 def accuracy_by_attribute(judge: Judge, x: np.ndarray, y: np.ndarray) -> tuple[dict[str, float], float]:
@@ -273,10 +330,15 @@ def balanced_accuracy_by_attribute(judge: Judge, x: np.ndarray, y: np.ndarray) -
 
 
 def _train(net: JudgeNet, x: np.ndarray, y: np.ndarray, label_kind: str, s: JudgeSettings,
-           device: str) -> None:
+           device: str, factors: Optional[np.ndarray] = None) -> None:
+    """Adam on the classification loss, plus ``s.factor_weight`` times the read-out's squared
+    error averaged over the defined entries of ``factors`` (N, F; NaN = undefined) when given."""
     generator = torch.Generator().manual_seed(s.seed)
     optimizer = torch.optim.Adam(net.parameters(), lr=s.lr)
     x_t, y_t = torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.asarray(y, dtype=np.float32))
+    if factors is not None:
+        defined = torch.from_numpy(np.isfinite(factors)).float()
+        targets = torch.from_numpy(np.nan_to_num(factors, nan=0.0)).float()
     net.train()
     steps_per_epoch = max(1, len(x_t) // s.batch_size)
     for _ in range(max(s.epochs, -(-s.min_steps // steps_per_epoch))):
@@ -287,11 +349,16 @@ def _train(net: JudgeNet, x: np.ndarray, y: np.ndarray, label_kind: str, s: Judg
                 continue
             xb = as_unit_float(x_t[rows], net.encoder.x_shape).to(device)
             yb = y_t[rows].to(device)
-            logits = net(xb)
+            features = net.encoder(xb)
+            logits = net.head(features)
             if label_kind == "categorical":
                 loss = F.cross_entropy(logits, yb.argmax(1))
             else:
                 loss = F.binary_cross_entropy_with_logits(logits, yb)
+            if factors is not None:
+                mask, target = defined[rows].to(device), targets[rows].to(device)
+                squared = (net.factor_head(features) - target) ** 2 * mask
+                loss = loss + s.factor_weight * squared.sum() / mask.sum().clamp(min=1.0)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -335,12 +402,17 @@ def _fit(dataset: Dataset, name: str, s: JudgeSettings, digest: str, device: str
         raise ValueError(f"a judge needs a train split (>= 2 images) and a test split; got "
                          f"{len(x_train)} train and {len(x_test)} test images")
     image_shape = tuple(dataset.x.shape[1:])
+    factor_names, factors = factor_matrix(dataset)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(s.seed)
-        net = JudgeNet(image_shape, y_train.shape[1], s.channels, s.dense).to(device)
-    _train(net, x_train, y_train, dataset.label_kind, s, device)
+        net = JudgeNet(image_shape, y_train.shape[1], s.channels, s.dense, len(factor_names)).to(device)
+    train_factors = None if factors is None else factors[dataset.indices("train")]
+    _train(net, x_train, y_train, dataset.label_kind, s, device, train_factors)
     judge = Judge(net, dataset_name=name, image_shape=image_shape, attribute_names=dataset.attribute_names,
-                  label_kind=dataset.label_kind, data_hash=digest, settings=s)
+                  label_kind=dataset.label_kind, data_hash=digest, settings=s, factor_names=factor_names)
     judge.test_accuracy, judge.test_accuracy_overall = accuracy_by_attribute(judge, x_test, y_test)
     judge.test_balanced_accuracy = balanced_accuracy_by_attribute(judge, x_test, y_test)
+    if factors is not None:
+        judge.test_factor_r2 = r2_by_column(factors[dataset.indices("test")], judge.read_factors(x_test),
+                                            factor_names)
     return judge
