@@ -6,15 +6,25 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import TINY_JUDGE
+
 import csvae
 from csvae.config import DataConfig
 from csvae.data.synthetic_faces import NUISANCE_FACTORS, STYLE_FACTORS, load_synthetic_faces
-from csvae.evaluate.styles import factor_r2, style_r2, style_report, transfer_score, transfer_truth
+from csvae.evaluate.judge import fit_judge
+from csvae.evaluate.styles import (factor_r2, reconstruction_r2, style_r2, style_report, transfer_score,
+                                   transfer_truth)
 
 
 @pytest.fixture(scope="module")
 def faces():
     return load_synthetic_faces(DataConfig(name="synthetic_faces", n_samples=2000, image_size=32))
+
+
+@pytest.fixture(scope="module")
+def reader(faces):
+    """A tiny judge that also reads the factors of these faces."""
+    return fit_judge(faces, **TINY_JUDGE)
 
 
 class TrueLatents:
@@ -118,6 +128,40 @@ def test_transfer_score_oracle_and_copy(faces):
     copy = transfer_score(Copier(faces, oracle=False), faces, "glasses", n_pairs=40)
     assert copy["mse"]["transfer"] == copy["mse"]["input_a"] == copy["mse"]["recon_a"]
     assert copy["restyle"]["mse"]["transfer"] < copy["add"]["mse"]["transfer"]  # a lacks the glasses
+
+
+class Constant(Copier):
+    """Reconstructs every image as the same face."""
+
+    def reconstruct(self, x, y, batch_size=256):
+        return np.repeat(self.faces.x[:1].astype(np.float32) / 255, len(x), axis=0)
+
+
+def test_reconstruction_r2_known_answers(faces, reader):
+    exact = reconstruction_r2(Copier(faces, oracle=True), reader, faces)
+    assert exact["reconstruction"] == exact["real"]  # a perfect autoencoder keeps all the judge can read
+    assert set(exact["real"]) == set(faces.factors)
+    assert exact["real"]["facial_hair.kind"] > 0.5
+    constant = reconstruction_r2(Constant(faces, oracle=True), reader, faces)
+    assert max(constant["reconstruction"].values()) <= 0.0  # one image for all: no factor survives
+
+
+def test_transfer_style_r2_oracle_and_copy(faces, reader):
+    oracle = transfer_score(Copier(faces, oracle=True), faces, "facial_hair", judge=reader, n_pairs=60)
+    copy = transfer_score(Copier(faces, oracle=False), faces, "facial_hair", judge=reader, n_pairs=60)
+    assert set(oracle["style_r2"]) == {"transfer", "recon_b", "label_only"}
+    assert set(oracle["style_r2"]["transfer"]) == set(STYLE_FACTORS["facial_hair"])
+    # the oracle's output carries b's beard: its kind is read as well as on real images
+    assert oracle["style_r2"]["transfer"]["facial_hair.kind"] > 0.5
+    assert copy["style_r2"]["transfer"]["facial_hair.kind"] < 0.2  # a's own beard, or none
+    assert copy["style_r2"]["recon_b"] == oracle["style_r2"]["recon_b"]
+
+
+def test_a_judge_of_other_data_is_refused(faces, reader):
+    small = load_synthetic_faces(DataConfig(name="synthetic_faces", n_samples=200, image_size=32,
+                                            attributes=["glasses", "smile"]))
+    with pytest.raises(ValueError, match="cannot score these images"):
+        reconstruction_r2(Copier(small, oracle=True), reader, small)
 
 
 def test_real_model_end_to_end(faces):

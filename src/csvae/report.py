@@ -89,15 +89,29 @@ def mean_diversity(seeds: dict[int, dict]) -> float:
                           if d.get("feature") is not None] or [0.0]))
 
 
+def factor_mean(table: dict | None, factors) -> float | None:
+    """Mean of table[f] over the factors f (None for a missing table)."""
+    return float(np.mean([table[f] for f in factors])) if table else None
+
+
 def style_rows(variant: str, seeds: dict[int, dict]) -> list[list[str]]:
+    """Per attribute: mean R^2 over its style factors from W_i and z, the judge's reading of them on
+    real images and on reconstructions, of the transferred style, and the transfer MSEs."""
     rows = []
-    for attribute in seeds[min(seeds)]["styles"]["r2"]["z_style"]:
-        w_style = [np.mean(list(m["styles"]["r2"]["w_style"][attribute].values())) for m in seeds.values()
-                   if "w_style" in m["styles"]["r2"]]
-        z_style = [np.mean(list(m["styles"]["r2"]["z_style"][attribute].values())) for m in seeds.values()]
-        transfer = [m["styles"].get("transfer", {}).get(attribute, {}).get("mse", {}) for m in seeds.values()]
-        rows.append([variant, attribute, mean_sd(w_style), mean_sd(z_style),
-                     mean_sd([t.get("transfer") for t in transfer]), mean_sd([t.get("recon_a") for t in transfer])])
+    for attribute, factors in seeds[min(seeds)]["styles"]["r2"]["z_style"].items():
+        def mean_over_factors(table):
+            return factor_mean(table, factors)
+
+        styles = [m["styles"] for m in seeds.values()]
+        w_style = [mean_over_factors(st["r2"]["w_style"][attribute]) for st in styles if "w_style" in st["r2"]]
+        z_style = [mean_over_factors(st["r2"]["z_style"][attribute]) for st in styles]
+        real = [mean_over_factors(st.get("reader", {}).get("real")) for st in styles]
+        recon = [mean_over_factors(st.get("reader", {}).get("reconstruction")) for st in styles]
+        transfer = [st.get("transfer", {}).get(attribute, {}) for st in styles]
+        rows.append([variant, attribute, mean_sd(w_style), mean_sd(z_style), mean_sd(recon), mean_sd(real),
+                     mean_sd([mean_over_factors(t.get("style_r2", {}).get("transfer")) for t in transfer]),
+                     mean_sd([t.get("mse", {}).get("transfer") for t in transfer]),
+                     mean_sd([t.get("mse", {}).get("recon_a") for t in transfer])])
     return rows
 
 
@@ -209,11 +223,14 @@ def part_section(out: Path, experiment, part, runs: dict[str, dict[int, dict]], 
                        [row for v, s in runs.items() for row in manipulation_rows(v, s)])
     if any("styles" in m for s in runs.values() for m in s.values()):
         lines += ["", "### Styles against the ground truth", "",
-                  "R² of the attribute's true style factors predicted from W_i (CSVAE) or z (all models), on "
-                  "examples with the attribute; transfer: pixel MSE between the transferred image and the rendered "
-                  "truth (a's nuisances with b's style), beside a's plain reconstruction.", ""]
-        lines += table(["variant", "attribute", "style R² from w", "style R² from z", "transfer MSE",
-                        "recon-of-a MSE"],
+                  "R², averaged over the attribute's true style factors, on test examples with the attribute: "
+                  "predicted from W_i (CSVAE) or z (all models) by a regressor fitted on train codes; read by the "
+                  "judge from the model's reconstructions and, as the ceiling, from the real images (what survives "
+                  "autoencoding bounds what W_i can hold); read by the judge from the transferred image against the "
+                  "donor b's style. Transfer MSE: pixel MSE between the transferred image and the rendered truth "
+                  "(a's nuisances with b's style), beside a's plain reconstruction.", ""]
+        lines += table(["variant", "attribute", "style R² from w", "style R² from z", "judge on recon",
+                        "judge on real", "transferred style R²", "transfer MSE", "recon-of-a MSE"],
                        [row for v, s in runs.items() if "styles" in s[min(s)] for row in style_rows(v, s)])
     lines += ["", "### The paper's claims", ""] + (claims(runs, image) or ["- (no CSVAE/baseline pair here)"])
     lines += ["", "### Figures", ""] + part_figures(out, part.data, runs)

@@ -69,7 +69,7 @@ def image_evaluation(model, data: Dataset, judges: Path, seed: int) -> dict:
     if data.factors is not None:
         from csvae.evaluate.styles import style_report
 
-        out["styles"] = style_report(model, data, seed=seed)
+        out["styles"] = style_report(model, data, judge=judge, seed=seed)
     return out
 
 

@@ -6,7 +6,12 @@
   and scored by R^2 on test latents, per factor.
 - ``transfer_score``: W_i is taken from image b and given to image a (``model.transfer``); the
   truth is rendered by ``render_faces`` with a's nuisances and other attributes, and b's label and
-  style factors for attribute i. Pixel MSE against the truth is compared with baselines.
+  style factors for attribute i. Pixel MSE against the truth is compared with baselines; with a
+  judge that reads factors (``csvae.evaluate.judge``), also the R^2 of the style read from each
+  output against b's true style.
+- ``reconstruction_r2``: the judge's reading of every factor from the model's reconstructions
+  against the truth, beside its reading of the real images: how much of each style survives
+  autoencoding at all, an upper bound for what W_i can hold that no regressor on W removes.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from sklearn.preprocessing import StandardScaler
 
 from csvae.data.dataset import Dataset
 from csvae.data.synthetic_faces import NUISANCE_FACTORS, STYLE_FACTORS, factor_names, render_faces
+from csvae.evaluate.judge import Judge, dataset_name, r2_by_column
 from csvae.evaluate.manipulation import eval_mode, generate, model_device, reconstruct, unit_float
 
 REGRESSORS = ("knn", "linear")
@@ -109,8 +115,40 @@ def transfer_truth(dataset: Dataset, a: np.ndarray, b: np.ndarray, attribute: in
     return render_faces(labels, factors, size=dataset.x.shape[-1], attributes=names)
 
 
-def transfer_score(model, dataset: Dataset, attribute: str, *, n_pairs: int = 256, split: str = "test",
-                   seed: int = 0, batch_size: int = 256) -> dict:
+def _true_factors(dataset: Dataset, names, rows: np.ndarray) -> np.ndarray:
+    return np.stack([np.asarray(dataset.factors[n], dtype=np.float32)[rows] for n in names], 1)
+
+
+def _read(judge: Judge, images: np.ndarray, names) -> np.ndarray:
+    """The judge's reading (N, len(names)) of the factors ``names`` from images."""
+    columns = [judge.factor_names.index(n) for n in names]
+    return judge.read_factors(images)[:, columns]
+
+
+def _check_reader(judge: Judge, dataset: Dataset) -> None:
+    judge.check_compatible(dataset_name(dataset), tuple(dataset.x.shape[1:]), dataset.attribute_names)
+    missing = [n for n in dataset.factors if n not in judge.factor_names]
+    if missing:
+        raise ValueError(f"the judge cannot read the factors {missing} (it reads {judge.factor_names})")
+
+
+def reconstruction_r2(model, judge: Judge, dataset: Dataset, *, split: str = "test",
+                      batch_size: int = 256) -> dict:
+    """R^2 per factor of the judge's reading against the truth, on the split's real images and on
+    the model's reconstructions of them: {"real": factor -> R^2, "reconstruction": factor -> R^2}.
+    Style factors count only where their attribute is present (elsewhere they are undefined)."""
+    _check_synthetic(dataset)
+    _check_reader(judge, dataset)
+    names = list(dataset.factors)
+    rows = dataset.indices(split)
+    truth = _true_factors(dataset, names, rows)
+    x, y = dataset.x[rows], dataset.y[rows]
+    return {"real": r2_by_column(truth, _read(judge, x, names), names),
+            "reconstruction": r2_by_column(truth, _read(judge, reconstruct(model, x, y, batch_size), names), names)}
+
+
+def transfer_score(model, dataset: Dataset, attribute: str, *, judge: Optional[Judge] = None, n_pairs: int = 256,
+                   split: str = "test", seed: int = 0, batch_size: int = 256) -> dict:
     """Pixel MSE against the truth of W_i transferred from b to a, and of baselines.
 
     Pairs: b drawn among the split's images with ``attribute`` present, a among all of its
@@ -118,7 +156,11 @@ def transfer_score(model, dataset: Dataset, attribute: str, *, n_pairs: int = 25
     "input_a" (a itself) and "label_only" (model.manipulate to the true label with
     style="class_mean": the attribute without b's particular style).
     Returns {"n", "mse": method -> mean, "add": {...}, "restyle": {...}}, where "add" holds the
-    pairs with the attribute absent in a and "restyle" those with it present (each {"n", "mse"})."""
+    pairs with the attribute absent in a and "restyle" those with it present (each {"n", "mse"}).
+    With a ``judge`` that reads factors, "style_r2": method -> factor -> R^2 of the style read from
+    the output against b's true style, for "transfer", "recon_b" and "label_only" (an output that
+    carries b's style scores near the judge's own reading of real images; one style for all near
+    or below 0)."""
     if not hasattr(model, "transfer"):
         raise ValueError(f"{type(model).__name__} has no transfer(); style transfer needs a CSVAE")
     _check_synthetic(dataset)
@@ -145,6 +187,12 @@ def transfer_score(model, dataset: Dataset, attribute: str, *, n_pairs: int = 25
     for group, mask in (("add", y[a, i] == 0), ("restyle", y[a, i] == 1)):
         out[group] = {"n": int(mask.sum()),
                       "mse": {k: float(e[mask].mean()) if mask.any() else None for k, e in errors.items()}}
+    if judge is not None:
+        _check_reader(judge, dataset)
+        names = STYLE_FACTORS[attribute]
+        style_b = _true_factors(dataset, names, b)
+        out["style_r2"] = {k: r2_by_column(style_b, _read(judge, outputs[k], names), names)
+                           for k in ("transfer", "recon_b", "label_only")}
     return out
 
 
@@ -158,11 +206,15 @@ def _transfer(model, xa, ya, xb, yb, attribute: int, batch_size: int) -> np.ndar
     return np.concatenate(out)
 
 
-def style_report(model, dataset: Dataset, *, regressor: str = "knn", n_pairs: int = 256, seed: int = 0,
-                 attributes: Optional[list[str]] = None) -> dict:
-    """style_r2 and, for models with transfer(), transfer_score of every attribute (JSON-ready)."""
+def style_report(model, dataset: Dataset, *, judge: Optional[Judge] = None, regressor: str = "knn",
+                 n_pairs: int = 256, seed: int = 0, attributes: Optional[list[str]] = None) -> dict:
+    """style_r2, with a judge that reads factors reconstruction_r2 ("reader"), and for models with
+    transfer() transfer_score of every attribute (JSON-ready)."""
     out = {"r2": style_r2(model, dataset, regressor=regressor, seed=seed)}
+    reader = judge if judge is not None and judge.factor_names else None
+    if reader is not None:
+        out["reader"] = reconstruction_r2(model, reader, dataset)
     if hasattr(model, "transfer"):
-        out["transfer"] = {a: transfer_score(model, dataset, a, n_pairs=n_pairs, seed=seed)
+        out["transfer"] = {a: transfer_score(model, dataset, a, judge=reader, n_pairs=n_pairs, seed=seed)
                            for a in (attributes or dataset.attribute_names)}
     return out
