@@ -225,8 +225,8 @@ def part_section(out: Path, experiment, part, runs: dict[str, dict[int, dict]], 
         lines += ["", "### Styles against the ground truth", "",
                   "R², averaged over the attribute's true style factors, on test examples with the attribute: "
                   "predicted from W_i (CSVAE) or z (all models) by a regressor fitted on train codes; read by the "
-                  "judge from the model's reconstructions and, as the ceiling, from the real images (what survives "
-                  "autoencoding bounds what W_i can hold); read by the judge from the transferred image against the "
+                  "judge from the model's reconstructions and from the real images (how visibly the decoder draws the "
+                  "style; the judge learned on sharp images and can under-read blurry ones); read by the judge from the transferred image against the "
                   "donor b's style. Transfer MSE: pixel MSE between the transferred image and the rendered truth "
                   "(a's nuisances with b's style), beside a's plain reconstruction.", ""]
         lines += table(["variant", "attribute", "style R² from w", "style R² from z", "judge on recon",

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Optional
 
 import torch
+from threadpoolctl import threadpool_limits
 
 from csvae.config import ConfigError, RunConfig, config_to_dict, load_config
 from csvae.train import RunFiles
@@ -159,6 +160,7 @@ def run_job(job: Job) -> dict:
     from csvae.runs import evaluate_run, fit_run
 
     torch.set_num_threads(1)
+    threadpool_limits(1)  # sklearn's OpenMP probes too: the workers already fill the cores
     run = RunFiles(Path(job.out))
     metrics_path = run.root / "metrics.json"
     if run.config.exists():

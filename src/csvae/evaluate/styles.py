@@ -10,8 +10,9 @@
   judge that reads factors (``csvae.evaluate.judge``), also the R^2 of the style read from each
   output against b's true style.
 - ``reconstruction_r2``: the judge's reading of every factor from the model's reconstructions
-  against the truth, beside its reading of the real images: how much of each style survives
-  autoencoding at all, an upper bound for what W_i can hold that no regressor on W removes.
+  against the truth, beside its reading of the real images: how visibly each style is drawn. The
+  judge learned on sharp real images, so it can under-read a style a blurry decoder draws faintly;
+  it is a reading of the pictures, not a bound on what W_i holds.
 """
 
 from __future__ import annotations
