@@ -160,7 +160,6 @@ def run_job(job: Job) -> dict:
     from csvae.runs import evaluate_run, fit_run
 
     torch.set_num_threads(1)
-    threadpool_limits(1)  # sklearn's OpenMP probes too: the workers already fill the cores
     run = RunFiles(Path(job.out))
     metrics_path = run.root / "metrics.json"
     if run.config.exists():
@@ -168,9 +167,10 @@ def run_job(job: Job) -> dict:
             raise ConfigError(f"{run.root} holds a run with another config; remove it or choose another --out")
         if metrics_path.exists() and run.final.exists():
             return {**json.loads(metrics_path.read_text()), "variant": job.variant, "data": job.data_label}
-    if not run.final.exists():
-        fit_run(job.config, run.root, resume=run.config.exists())
-    metrics = evaluate_run(run.root, figures=job.config.train.seed == 0, judges=job.judges)
+    with threadpool_limits(1):  # sklearn's OpenMP probes too: the workers already fill the cores
+        if not run.final.exists():
+            fit_run(job.config, run.root, resume=run.config.exists())
+        metrics = evaluate_run(run.root, figures=job.config.train.seed == 0, judges=job.judges)
     return {**metrics, "variant": job.variant, "data": job.data_label}
 
 
@@ -206,14 +206,19 @@ def reproduce(name: str, out: str | os.PathLike, seeds: Optional[int] = None, jo
 
 
 def prepare_shared_data(jobs: list[Job]) -> None:
-    """Build each image cache once, before the workers start (they would race to build it)."""
+    """Build each image cache and train each judge once, before the workers start (they would
+    race to build the same files, each doing the whole work)."""
     from csvae.data import load_dataset
+    from csvae.evaluate.judge import load_or_fit_judge
 
     seen = set()
     for job in jobs:
         key = json.dumps(config_to_dict(job.config)["data"], sort_keys=True)
-        if job.config.data.root and key not in seen:
-            seen.add(key)
-            load_dataset(job.config.data)
+        if key in seen:
+            continue
+        seen.add(key)
+        data = load_dataset(job.config.data)
+        if data.x.ndim == 4:
+            load_or_fit_judge(data, job.judges)
 
 

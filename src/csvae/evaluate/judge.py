@@ -45,7 +45,7 @@ class JudgeSettings:
     """How a judge is trained. Every field is part of the judge's hash."""
 
     epochs: int = 3
-    min_steps: int = 1000
+    min_steps: int = 300
     """At least this many optimiser steps whatever the data size (small sets get more epochs)."""
     batch_size: int = 128
     lr: float = 1e-3
