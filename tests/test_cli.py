@@ -67,6 +67,8 @@ def test_reproduce_toy_writes_report_and_skips_finished_runs(tmp_path):
     report = (out / "report.md").read_text()
     assert "## swiss_roll" in report and "| csvae |" in report and "Targets on the swiss roll" in report
     assert "<table>" in (out / "report.html").read_text()
+    figure = "runs/swiss_roll/csvae/seed0/latents.png"
+    assert f"![csvae latents.png]({figure})" in report and (out / figure).exists()
     model_file = out / "runs" / "swiss_roll" / "csvae" / "seed0" / "model.pt"
     stamp = model_file.stat().st_mtime_ns
     assert main(["reproduce", "toy", "--out", str(out), "--seeds", "1"]) == 0

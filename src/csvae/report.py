@@ -153,7 +153,7 @@ def part_figures(out: Path, data: str, runs: dict[str, dict[int, dict]]) -> list
     lines = []
     from csvae.reproduce import run_folder
 
-    folders = {v: run_folder(Path("runs"), data, v, min(s)) for v, s in runs.items()}
+    folders = {v: run_folder(Path(), data, v, min(s)) for v, s in runs.items()}  # relative to out
     for variant, folder in folders.items():
         for name in ("latents.png", "reconstructions.png"):
             if (out / folder / name).exists():
