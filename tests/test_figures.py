@@ -6,6 +6,7 @@ import torch
 from PIL import Image
 
 import csvae
+from csvae import figures as figures_module
 from csvae.data.synthetic_faces import generate_faces
 from csvae.figures import (decode_subspace_grid, latent_scatter, manipulation_grid, save_image_grid, style_grid,
                            tile, transfer_grid)
@@ -99,8 +100,26 @@ def test_each_figure_is_a_png(model, data, tmp_path):
 
 def test_style_grid_needs_2d_subspaces(data, tmp_path):
     x, y = data
-    model = csvae.build_model("csvae", w_dim=3, adversary_hidden=[8], **OPTIONS)
-    with pytest.raises(ValueError, match="w_dim=3"):
+    model = csvae.build_model("csvae", w_dim=1, adversary_hidden=[8], **OPTIONS)
+    with pytest.raises(ValueError, match="w_dim=1"):
         style_grid(model, x[:1], y[:1], 0, tmp_path / "s.png")
+
+
+def test_style_grid_of_3d_subspaces_varies_two_coordinates(data, tmp_path, monkeypatch):
+    x, y = data
+    model = csvae.build_model("csvae", w_dim=3, adversary_hidden=[8], **OPTIONS)
+    seen = {}
+
+    def record(model, x, y, attribute, points):
+        seen["points"] = points
+        return decode_subspace_grid(model, x, y, attribute, points)
+
+    monkeypatch.setattr(figures_module, "decode_subspace_grid", record, raising=True)
+    style_grid(model, x[:2], y[:2], 1, tmp_path / "s.png", steps=3, extent=(-1.0, 2.0))
+    points = seen["points"]
+    assert points.shape == (9, 3)
+    assert sorted(set(points[:, 0].tolist())) == [-1.0, 0.5, 2.0] and set(points[:, 1].tolist()) == {-1.0, 0.5, 2.0}
+    assert (points[:, 2] == model.config.prior_mean_1).all()
+    assert (tmp_path / "s.png").exists()
     with pytest.raises(ValueError, match="at least one model"):
         manipulation_grid({}, x[:1], y[:1], y[:1], tmp_path / "m.png")

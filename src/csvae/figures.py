@@ -1,6 +1,7 @@
 """Image-grid figures of trained models (matplotlib, written atomically as PNG).
 
-- ``style_grid``: the paper's style figure: per input, decodings over a 2-D grid of W_j;
+- ``style_grid``: the paper's style figure: per input, decodings over a 2-D grid of W_j (its first
+  two coordinates when w_dim > 2);
 - ``manipulation_grid``: input, reconstruction and each model's G(x) side by side;
 - ``transfer_grid``: content images (rows) x style images (columns), W_j taken from the style;
 - ``latent_scatter``: each subspace W_i of a CSVAE, coloured by y_i.
@@ -99,13 +100,16 @@ def default_extent(model) -> tuple[float, float]:
 def style_grid(model, x, y, attribute: int, path: str | os.PathLike, *, steps: int = 5,
                extent: Optional[tuple[float, float]] = None, names: Optional[Sequence[str]] = None) -> None:
     """Per input (a row): the input, then decodings over a steps x steps grid of W_attribute
-    spanning ``extent`` on both axes (default ``default_extent``); w_1 grows rightwards, w_2 upwards."""
-    if model.w_dim != 2:
-        raise ValueError(f"a style grid needs 2-D subspaces, the model has w_dim={model.w_dim}")
+    spanning ``extent`` on both axes (default ``default_extent``); w_1 grows rightwards, w_2 upwards.
+    For w_dim > 2 the grid covers the first two coordinates and the others stay at the prior mean
+    of y = 1 (the prior is isotropic, so no plane is special before training)."""
+    if model.w_dim < 2:
+        raise ValueError(f"a style grid needs subspaces of at least 2 dimensions, the model has w_dim={model.w_dim}")
     lo, hi = extent or default_extent(model)
     values = np.linspace(lo, hi, steps, dtype=np.float32)
     w1, w2 = np.meshgrid(values, values[::-1])  # top row: largest w_2
-    points = np.stack([w1.ravel(), w2.ravel()], 1)
+    points = np.full((steps * steps, model.w_dim), model.config.prior_mean_1, dtype=np.float32)
+    points[:, 0], points[:, 1] = w1.ravel(), w2.ravel()
     decoded = decode_subspace_grid(model, x, y, attribute, points)
     label = names[attribute] if names else f"attribute {attribute}"
     fig, axes = plt.subplots(len(x), 2, figsize=(1.2 + 0.5 * steps, 0.5 * steps * len(x) + 0.4),
