@@ -190,7 +190,7 @@ def image_grids(out: Path, data: str, folders: dict[str, Path]) -> list[tuple[st
                       path.relative_to(out).as_posix()))
         if "csvae" in models:
             path = figure_dir / f"{data}_styles_{attribute}.png"
-            figures.style_grid(models["csvae"], x[:4], y[:4], i, path)
+            figures.style_grid(models["csvae"], x[:4], y[:4], i, path, names=dataset.attribute_names)
             grids.append((f"CSVAE style grid over W_{attribute}", path.relative_to(out).as_posix()))
             path = figure_dir / f"{data}_transfer_{attribute}.png"
             has = np.flatnonzero(y[:, i].numpy() == 1)[:4]
