@@ -102,3 +102,13 @@ def test_every_ablation_variant_trains_and_evaluates(tmp_path):
             assert (Path(job.out) / "latents.png").exists(), job.variant
     finally:
         torch.set_num_threads(threads)
+
+
+def test_face_ablations_flip_from_the_papers_2d_subspaces(tmp_path):
+    from csvae.reproduce import EXPERIMENTS, plan
+
+    jobs = {j.variant: j for j in plan(EXPERIMENTS["ablations"], tmp_path, 1, None)
+            if j.data_label == "synthetic_faces"}
+    assert jobs["paper defaults"].config.model.w_dim == 2
+    assert jobs["dim w_i = 1"].config.model.w_dim == 1 and jobs["dim w_i = 4"].config.model.w_dim == 4
+    assert jobs["paper defaults"].config.data.n_samples == 4000
