@@ -112,3 +112,21 @@ def test_face_ablations_flip_from_the_papers_2d_subspaces(tmp_path):
     assert jobs["paper defaults"].config.model.w_dim == 2
     assert jobs["dim w_i = 1"].config.model.w_dim == 1 and jobs["dim w_i = 4"].config.model.w_dim == 4
     assert jobs["paper defaults"].config.data.n_samples == 4000
+
+
+def test_judge_fit_trains_caches_and_reports(tmp_path, capsys):
+    out = tmp_path / "judges"
+    args = ["judge", "fit", "--data", "synthetic_faces", "--n-samples", "400", "--out", str(out)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "judge for synthetic_faces at 32px" in printed and "test accuracy glasses" in printed
+    assert "it reads 16 ground-truth factors" in printed and "nuisance.offset_x" in printed
+    (file,) = out.iterdir()
+    stamp = file.stat().st_mtime_ns
+    assert main(args) == 0  # the cached judge is reused
+    assert file.stat().st_mtime_ns == stamp
+
+
+def test_judge_fit_refuses_vector_data(tmp_path, capsys):
+    assert main(["judge", "fit", "--data", "swiss_roll", "--out", str(tmp_path)]) == 1
+    assert "is not an image data set" in capsys.readouterr().err

@@ -85,6 +85,9 @@ def cmd_judge(args, overrides) -> None:
     judge = load_or_fit_judge(data, args.out, device=args.device)
     accuracy = accuracy_text(judge.test_accuracy, judge.test_balanced_accuracy)
     print(f"judge for {args.data} at {args.image_size}px in {args.out}: test accuracy {accuracy}")
+    if judge.factor_names:
+        read = ", ".join(f"{name} {r2:.2f}" for name, r2 in judge.test_factor_r2.items())
+        print(f"it reads {len(judge.factor_names)} ground-truth factors; R^2 on real test images: {read}")
 
 
 def cmd_prepare_data(args, overrides) -> None:
