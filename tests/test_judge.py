@@ -125,6 +125,14 @@ def test_load_refuses_bad_files(tmp_path):
         load_judge(tmp_path / "other.pt")
 
 
+def test_load_refuses_weights_that_disagree_with_the_description(judge, tmp_path):
+    state = judge.to_state()
+    state["factor_names"] = state["factor_names"][:3]  # the stored read-out head has 16 outputs
+    torch.save(state, tmp_path / "damaged.pt")
+    with pytest.raises(ValueError, match="damaged.pt is a damaged judge file"):
+        load_judge(tmp_path / "damaged.pt")
+
+
 def test_load_or_fit_reuses_the_cached_judge(faces, tmp_path, monkeypatch):
     small = dataclasses.replace(faces, x=faces.x[:300], y=faces.y[:300], split=faces.split[:300])
     first = load_or_fit_judge(small, tmp_path, **{**TINY_JUDGE, "epochs": 1})

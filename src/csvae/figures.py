@@ -104,7 +104,8 @@ def style_grid(model, x, y, attribute: int, path: str | os.PathLike, *, steps: i
     For w_dim > 2 the grid covers the first two coordinates and the others stay at the prior mean
     of y = 1 (the prior is isotropic, so no plane is special before training)."""
     if model.w_dim < 2:
-        raise ValueError(f"a style grid needs subspaces of at least 2 dimensions, the model has w_dim={model.w_dim}")
+        raise ValueError(f"a style grid needs subspaces of at least 2 dimensions, the model has "
+                         f"w_dim={model.w_dim}")
     lo, hi = extent or default_extent(model)
     values = np.linspace(lo, hi, steps, dtype=np.float32)
     w1, w2 = np.meshgrid(values, values[::-1])  # top row: largest w_2

@@ -98,18 +98,15 @@ def style_rows(variant: str, seeds: dict[int, dict]) -> list[list[str]]:
     """Per attribute: mean R^2 over its style factors from W_i and z, the judge's reading of them on
     real images and on reconstructions, of the transferred style, and the transfer MSEs."""
     rows = []
+    styles = [m["styles"] for m in seeds.values()]
     for attribute, factors in seeds[min(seeds)]["styles"]["r2"]["z_style"].items():
-        def mean_over_factors(table):
-            return factor_mean(table, factors)
-
-        styles = [m["styles"] for m in seeds.values()]
-        w_style = [mean_over_factors(st["r2"]["w_style"][attribute]) for st in styles if "w_style" in st["r2"]]
-        z_style = [mean_over_factors(st["r2"]["z_style"][attribute]) for st in styles]
-        real = [mean_over_factors(st.get("reader", {}).get("real")) for st in styles]
-        recon = [mean_over_factors(st.get("reader", {}).get("reconstruction")) for st in styles]
+        w_style = [factor_mean(st["r2"]["w_style"][attribute], factors) for st in styles if "w_style" in st["r2"]]
+        z_style = [factor_mean(st["r2"]["z_style"][attribute], factors) for st in styles]
+        real = [factor_mean(st.get("reader", {}).get("real"), factors) for st in styles]
+        recon = [factor_mean(st.get("reader", {}).get("reconstruction"), factors) for st in styles]
         transfer = [st.get("transfer", {}).get(attribute, {}) for st in styles]
         rows.append([variant, attribute, mean_sd(w_style), mean_sd(z_style), mean_sd(recon), mean_sd(real),
-                     mean_sd([mean_over_factors(t.get("style_r2", {}).get("transfer")) for t in transfer]),
+                     mean_sd([factor_mean(t.get("style_r2", {}).get("transfer"), factors) for t in transfer]),
                      mean_sd([t.get("mse", {}).get("transfer") for t in transfer]),
                      mean_sd([t.get("mse", {}).get("recon_a") for t in transfer])])
     return rows
@@ -226,8 +223,8 @@ def part_section(out: Path, experiment, part, runs: dict[str, dict[int, dict]], 
                   "R², averaged over the attribute's true style factors, on test examples with the attribute: "
                   "predicted from W_i (CSVAE) or z (all models) by a regressor fitted on train codes; read by the "
                   "judge from the model's reconstructions and from the real images (how visibly the decoder draws the "
-                  "style; the judge learned on sharp images and can under-read blurry ones); read by the judge from the transferred image against the "
-                  "donor b's style. Transfer MSE: pixel MSE between the transferred image and the rendered truth "
+                  "style; the judge learned on sharp images and can under-read blurry ones); read by the judge "
+                  "from the transferred image against the donor b's style. Transfer MSE: pixel MSE between the transferred image and the rendered truth "
                   "(a's nuisances with b's style), beside a's plain reconstruction.", ""]
         lines += table(["variant", "attribute", "style R² from w", "style R² from z", "judge on recon",
                         "judge on real", "transferred style R²", "transfer MSE", "recon-of-a MSE"],

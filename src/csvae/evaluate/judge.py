@@ -277,11 +277,15 @@ def load_judge(path: str | os.PathLike, device: str = "cpu") -> Judge:
         raise ValueError(f"{path} is not a readable judge file: {type(err).__name__}: {err}") from err
     if not isinstance(state, dict) or state.get("format") != FORMAT or state.get("version") != VERSION:
         raise ValueError(f"{path} is not a csvae judge file of version {VERSION}")
-    settings = JudgeSettings(**state["settings"])
-    factor_names = state.get("factor_names", [])
-    net = JudgeNet(state["image_shape"], len(state["attribute_names"]), settings.channels, settings.dense,
-                   len(factor_names))
-    net.load_state_dict(state["net"])
+    try:
+        settings = JudgeSettings(**state["settings"])
+        factor_names = state.get("factor_names", [])
+        net = JudgeNet(state["image_shape"], len(state["attribute_names"]), settings.channels, settings.dense,
+                       len(factor_names))
+        net.load_state_dict(state["net"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise ValueError(f"{path} is a damaged judge file: its weights and description disagree "
+                         f"({type(err).__name__}: {err})") from err
     return Judge(net.to(device), dataset_name=state["dataset_name"], image_shape=state["image_shape"],
                  attribute_names=state["attribute_names"], label_kind=state["label_kind"],
                  data_hash=state["data_hash"], settings=settings, test_accuracy=state["test_accuracy"],
@@ -308,7 +312,8 @@ def accuracy_text(test_accuracy: dict[str, float], balanced: Optional[dict[str, 
     parts = []
     for name, value in test_accuracy.items():
         other = (balanced or {}).get(name)
-        extra = f" (balanced {other:.3f})" if other is not None and np.isfinite(other) and abs(other - value) >= 5e-4 else ""
+        shown = other is not None and np.isfinite(other) and abs(other - value) >= 5e-4
+        extra = f" (balanced {other:.3f})" if shown else ""
         parts.append(f"{name} {value:.3f}{extra}")
     return ", ".join(parts)
 
