@@ -185,6 +185,11 @@ def test_settings_and_names_are_checked(faces):
         judge_settings(epoch=3)
     with pytest.raises(ValueError, match="epochs must be a positive integer"):
         judge_settings(epochs=0)
+    for bad in (0.0, -1.0, float("nan"), "x", True):
+        with pytest.raises(ValueError, match="factor_weight must be a positive number"):
+            judge_settings(factor_weight=bad)
+    with pytest.raises(ValueError, match="lr must be a positive number"):
+        judge_settings(lr="0.001")
     nameless = dataclasses.replace(faces, info={})
     with pytest.raises(ValueError, match="pass name="):
         fit_judge(nameless, **TINY_JUDGE)

@@ -63,8 +63,9 @@ class JudgeSettings:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"judge setting {name} must be a positive integer, got {value!r}")
         for name in ("lr", "factor_weight"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"judge setting {name} must be positive, got {getattr(self, name)!r}")
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"judge setting {name} must be a positive number, got {value!r}")
 
 
 def judge_settings(**options) -> JudgeSettings:
