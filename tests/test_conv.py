@@ -127,3 +127,35 @@ def test_bad_inputs_raise():
     dec = ConvDecoder(4, (3, 32, 32), **SMALL)
     with pytest.raises(ValueError, match=r"code of shape \(B, 4\)"):
         dec(torch.rand(2, 5))
+
+
+@pytest.mark.parametrize("kernel", [3, 4, 5, 7])
+@pytest.mark.parametrize("upsample", ["transpose", "resize", "subpixel"])
+def test_kernels_and_upsampling_keep_exact_sides(kernel, upsample):
+    shape = (3, 32, 32)
+    enc = ConvEncoder(shape, kernel=kernel, **SMALL)
+    dec = ConvDecoder(5, shape, kernel=kernel, upsample=upsample, **SMALL)
+    assert enc(torch.rand(2, *shape)).shape == (2, 16)
+    out = dec(torch.randn(2, 5))
+    assert out.shape == (2, *shape)
+    out.sum().backward()
+    assert all(p.grad is not None for p in dec.parameters())
+
+
+def test_bad_kernel_and_upsampling_are_refused():
+    with pytest.raises(ValueError, match="kernel must be an integer in 3..7"):
+        ConvEncoder((3, 32, 32), kernel=2, **SMALL)
+    with pytest.raises(ValueError, match="unknown upsample 'bilinear'"):
+        ConvDecoder(5, (3, 32, 32), upsample="bilinear", **SMALL)
+
+
+def test_config_names_the_network_settings():
+    import csvae
+    from csvae.config import ConfigError
+
+    with pytest.raises(ConfigError, match="model.conv_kernel"):
+        csvae.build_model("vae", x_shape=(3, 32, 32), conv_kernel=9)
+    with pytest.raises(ConfigError, match="model.conv_upsample"):
+        csvae.build_model("vae", x_shape=(3, 32, 32), conv_upsample="unpool")
+    with pytest.raises(ValueError, match="data.image_size.*model.conv_channels"):
+        csvae.build_model("vae", x_shape=(3, 36, 36), conv_channels=[8, 8, 8])

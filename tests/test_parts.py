@@ -7,7 +7,7 @@ import torch
 from torch import distributions as D
 
 from csvae.models.parts import (Gaussian, SubspacePrior, kl_gaussians, kl_standard_normal, label_cross_entropy,
-                                negative_entropy, reconstruction_nll, reduce_dims)
+                                negative_entropy, reduce_dims)
 
 
 def random_gaussian(b=5, d=3, seed=0):
@@ -34,18 +34,6 @@ def test_kl_between_gaussians_matches_torch():
 def test_kl_is_zero_for_equal_distributions():
     q = random_gaussian()
     torch.testing.assert_close(kl_gaussians(q, q.mean, q.logvar), torch.zeros_like(q.mean))
-
-
-def test_gaussian_nll_matches_normal_log_prob():
-    x, mean = torch.randn(4, 6), torch.randn(4, 6)
-    expected = -D.Normal(mean, 0.5).log_prob(x)
-    torch.testing.assert_close(reconstruction_nll(x, mean, "gaussian", 0.5), expected)
-
-
-def test_bernoulli_nll_matches_torch():
-    x, logits = torch.randint(0, 2, (4, 6)).float(), torch.randn(4, 6)
-    expected = -D.Bernoulli(logits=logits).log_prob(x)
-    torch.testing.assert_close(reconstruction_nll(x, logits, "bernoulli", 1.0), expected)
 
 
 def test_reduce_dims_sum_and_mean():

@@ -99,6 +99,7 @@ def fit(model: LatentModel, x, y, *, epochs: int = 30, batch_size: int = 64, see
         standardize = x_t.dtype != torch.uint8 and x_t.dim() == 2
     if standardize:
         model.set_standardization(x_t.mean(0), x_t.std(0))
+    check_likelihood_fits(model.config.likelihood, x_t, standardize)
     run = None
     run_config = RunConfig(model=model.config, data=data or DataConfig(name="arrays"), train=train_cfg)
     if out is not None:
@@ -108,6 +109,19 @@ def fit(model: LatentModel, x, y, *, epochs: int = 30, batch_size: int = 64, see
     if run is not None:
         save_final(model, run_config, run)
     return model
+
+
+def check_likelihood_fits(likelihood: str, x: torch.Tensor, standardized: bool) -> None:
+    """Refuse a Bernoulli likelihood for data that are not in [0, 1] in model units."""
+    if likelihood != "bernoulli" or x.dtype == torch.uint8:
+        return
+    if standardized:
+        raise ConfigError("model.likelihood 'bernoulli' needs x in [0, 1], but x is standardised (zero mean, unit "
+                          "std); use a gaussian likelihood, or pass standardize=False for data already in [0, 1]")
+    low, high = float(x.min()), float(x.max())
+    if low < 0.0 or high > 1.0:
+        raise ConfigError(f"model.likelihood 'bernoulli' needs x in [0, 1], got values in [{low:.3g}, {high:.3g}]; "
+                          f"use a gaussian likelihood or rescale x")
 
 
 def save_final(model: LatentModel, config: RunConfig, run: RunFiles) -> None:

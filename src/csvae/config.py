@@ -71,9 +71,14 @@ class ModelConfig:
     match_latent_size: bool = True
     label_kind: Literal["binary", "categorical"] = "binary"
     """binary: y in {0,1}^k, k independent attributes; categorical: y one-hot over C classes."""
-    likelihood: Literal["gaussian", "bernoulli"] = "gaussian"
-    """Reconstruction term: Gaussian with fixed std ``gaussian_std`` or Bernoulli (x in [0,1])."""
+    likelihood: Literal["gaussian", "bernoulli", "calibrated_gaussian"] = "gaussian"
+    """Reconstruction term: Gaussian with fixed std ``gaussian_std``, Bernoulli (x in [0, 1]) or
+    the sigma-VAE's calibrated Gaussian (one shared std, see ``calibration``;
+    ``csvae.models.likelihoods``)."""
     gaussian_std: float = 1.0
+    calibration: Literal["optimal", "learned"] = "optimal"
+    """calibrated_gaussian: the shared std is the batch's optimum sqrt(MSE) (optimal) or a learned
+    parameter (learned)."""
     reduction: Literal["sum", "mean"] = "sum"
     """How reconstruction and KL terms reduce over the dimensions of one example (the batch is
     always averaged). The paper's beta1 = 20 assumes a sum."""
@@ -101,12 +106,21 @@ class ModelConfig:
     conv_channels: list[int] = field(default_factory=lambda: [32, 64, 128])
     conv_dense: int = 512
     conv_norm: Literal["batch", "group", "none"] = "batch"
+    conv_kernel: int = 5
+    """Side of every conv kernel (3-7; Larsen's and the paper's 5)."""
+    conv_upsample: Literal["transpose", "resize", "subpixel"] = "transpose"
+    """How the conv decoder doubles the side: transposed conv (Larsen's), nearest resize + conv, or
+    sub-pixel conv (pixel shuffle); see ``csvae.nets.conv``."""
 
     def __post_init__(self):
         _one_of("model", "name", self.name, MODEL_NAMES)
         _one_of("model", "label_kind", self.label_kind, ("binary", "categorical"))
-        _one_of("model", "likelihood", self.likelihood, ("gaussian", "bernoulli"))
+        _one_of("model", "likelihood", self.likelihood, ("gaussian", "bernoulli", "calibrated_gaussian"))
+        _one_of("model", "calibration", self.calibration, ("optimal", "learned"))
         _one_of("model", "reduction", self.reduction, ("sum", "mean"))
+        _one_of("model", "conv_upsample", self.conv_upsample, ("transpose", "resize", "subpixel"))
+        if isinstance(self.conv_kernel, bool) or self.conv_kernel not in range(3, 8):
+            raise ConfigError(f"model.conv_kernel must be an integer in 3..7, got {self.conv_kernel!r}")
         for name in ("z_dim", "w_dim", "gaussian_std", "head_hidden", "conv_dense"):
             _positive("model", name, getattr(self, name))
         for name in ("prior_scale_0", "prior_scale_1"):

@@ -12,6 +12,7 @@ Conventions for every model:
 from __future__ import annotations
 
 import functools
+import math
 from typing import NamedTuple, Optional
 
 import numpy as np
@@ -19,14 +20,8 @@ import torch
 from torch import nn
 
 from csvae.config import ModelConfig
-from csvae.models.parts import (
-    Gaussian,
-    kl_standard_normal,
-    label_cross_entropy,
-    likelihood_mean,
-    reconstruction_nll,
-    reduce_dims,
-)
+from csvae.models.likelihoods import bits_per_dim, make_likelihood
+from csvae.models.parts import Gaussian, kl_standard_normal, label_cross_entropy, reduce_dims
 from csvae.nets import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
 
 
@@ -70,6 +65,9 @@ class LatentModel(nn.Module):
         self.y_dim = int(y_dim)
         self.register_buffer("x_shift", torch.zeros(self.x_shape))
         self.register_buffer("x_scale", torch.ones(self.x_shape))
+        self.likelihood = make_likelihood(config.likelihood, config.gaussian_std, config.calibration)
+        self.density_terms = False
+        """When set, ``recon_nll`` scores a normalised density (see ``bits_per_dim``)."""
 
     # ----- latent sizes and backbones -------------------------------------------------------
     @property
@@ -82,13 +80,14 @@ class LatentModel(nn.Module):
     def make_encoder(self) -> nn.Module:
         c = self.config
         if c.backbone == "conv":
-            return ConvEncoder(self.x_shape, c.conv_channels, c.conv_dense, c.conv_norm)
+            return ConvEncoder(self.x_shape, c.conv_channels, c.conv_dense, c.conv_norm, c.conv_kernel)
         return MLPEncoder(self.x_shape, c.hidden)
 
     def make_decoder(self, in_dim: int) -> nn.Module:
         c = self.config
         if c.backbone == "conv":
-            return ConvDecoder(in_dim, self.x_shape, c.conv_channels, c.conv_dense, c.conv_norm)
+            return ConvDecoder(in_dim, self.x_shape, c.conv_channels, c.conv_dense, c.conv_norm, c.conv_kernel,
+                               c.conv_upsample)
         return MLPDecoder(in_dim, self.x_shape, c.hidden)
 
     # ----- units ------------------------------------------------------------------------------
@@ -103,15 +102,21 @@ class LatentModel(nn.Module):
             x = x.float().div_(255.0)
         return (x.float() - self.x_shift) / self.x_scale
 
+    @property
+    def is_image(self) -> bool:
+        return len(self.x_shape) == 3
+
     def to_data(self, params: torch.Tensor) -> torch.Tensor:
-        """Decoder parameters (model units) -> the likelihood's mean in data units."""
-        return likelihood_mean(params.float(), self.config.likelihood) * self.x_scale + self.x_shift
+        """Decoder parameters (model units) -> the likelihood's mean in data units (images: clipped
+        to [0, 1], the range of their pixels)."""
+        mean = self.likelihood.mean(params.float()) * self.x_scale + self.x_shift
+        return mean.clamp(0.0, 1.0) if self.is_image else mean
 
     # ----- losses -------------------------------------------------------------------------------
     def recon_nll(self, x_model: torch.Tensor, params: torch.Tensor, reduction: str) -> torch.Tensor:
         """-log p(x | code) per example, (B,)."""
-        c = self.config
-        return reduce_dims(reconstruction_nll(x_model, params.float(), c.likelihood, c.gaussian_std), reduction)
+        nll = self.likelihood.density_nll if self.density_terms else self.likelihood.nll
+        return reduce_dims(nll(x_model, params.float()), reduction)
 
     def kl_z(self, q: Gaussian, reduction: str) -> torch.Tensor:
         return reduce_dims(kl_standard_normal(q), reduction)
@@ -137,11 +142,22 @@ class LatentModel(nn.Module):
         return self.losses(x, y)
 
     @torch.no_grad()
-    def elbo(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def elbo(self, x: torch.Tensor, y: torch.Tensor, density: bool = False) -> torch.Tensor:
         """A one-sample estimate of the (conditional) ELBO per example, (B,), with unit weights
-        and sums over dimensions, in model units (log p(y) is not included)."""
-        terms = self._terms(x, y, "sum")
+        and sums over dimensions, in model units (log p(y) is not included). density: score the
+        reconstruction with a normalised density (differs from the training term for Bernoulli)."""
+        self.density_terms = density
+        try:
+            terms = self._terms(x, y, "sum")
+        finally:
+            self.density_terms = False
         return -(terms["recon"] + terms["kl_z"] + terms.get("kl_w", 0.0))
+
+    def bits_per_dim(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """-ELBO in bits per dimension of 8-bit images, (B,), comparable across likelihoods."""
+        if not self.is_image:
+            raise ValueError("bits per dimension are defined for 8-bit images only")
+        return bits_per_dim(self.elbo(x, y, density=True), math.prod(self.x_shape))
 
     def adversary_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The adversary's objective on a fresh sample of z with the encoder untouched (used for

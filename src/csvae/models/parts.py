@@ -1,5 +1,5 @@
 """Building blocks shared by the models: Gaussian heads, reparameterisation, closed-form KLs,
-the CSVAE prior p(w|y), likelihoods and the adversary's entropy and cross-entropy.
+the CSVAE prior p(w|y) and the adversary's entropy and cross-entropy.
 
 Shapes: B is the batch, d a latent size, k the number of label columns. Every per-example term is
 reduced over its dimensions by ``reduce_dims`` ("sum", the paper's choice, or "mean") and returns
@@ -16,9 +16,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from csvae.nets.mlp import MLP
-
-LOG_2PI = math.log(2 * math.pi)
-
 
 class Gaussian(NamedTuple):
     """A diagonal Gaussian: mean and log-variance, both (B, d)."""
@@ -61,22 +58,6 @@ def kl_standard_normal(q: Gaussian) -> torch.Tensor:
     return 0.5 * (q.logvar.exp() + q.mean**2 - 1.0 - q.logvar)
 
 
-def reconstruction_nll(x: torch.Tensor, params: torch.Tensor, likelihood: str, gaussian_std: float) -> torch.Tensor:
-    """Elementwise -log p(x | params), same shape as x.
-
-    gaussian: params are means, the std is fixed to ``gaussian_std`` (the constant is kept, so
-    the ELBO is a true bound); bernoulli: params are logits and x lies in [0, 1]."""
-    if likelihood == "bernoulli":
-        return F.binary_cross_entropy_with_logits(params, x, reduction="none")
-    var = gaussian_std**2
-    return 0.5 * (x - params) ** 2 / var + 0.5 * (LOG_2PI + math.log(var))
-
-
-def likelihood_mean(params: torch.Tensor, likelihood: str) -> torch.Tensor:
-    """The mean of p(x | params): the params themselves (Gaussian) or sigmoid(logits)."""
-    return torch.sigmoid(params) if likelihood == "bernoulli" else params
-
-
 class SubspacePrior(nn.Module):
     """p(w | y) = prod_i p(w_i | y_i), each a diagonal Gaussian chosen by the label bit y_i.
 
@@ -105,7 +86,7 @@ class SubspacePrior(nn.Module):
 
     def forward(self, y: torch.Tensor) -> Gaussian:
         """y (B, k) in {0, 1} -> p(w | y) as a Gaussian over (B, k * w_dim)."""
-        bit = y.unsqueeze(-1)  # (B, k, 1)
+        bit = y.unsqueeze(-1).to(self.means.dtype)  # (B, k, 1); y may arrive in bf16 under autocast
         mean = torch.lerp(self.means[0], self.means[1], bit)
         logvar = torch.lerp(self.logvars[0], self.logvars[1], bit)
         return Gaussian(mean.flatten(1), logvar.flatten(1))

@@ -1,14 +1,17 @@
 """Convolutional backbones for square images, in the style of Larsen et al. 2016.
 
-Encoder: ``len(channels)`` blocks of [conv 5x5 stride 2 -> norm -> ReLU], each halving the image
-side, then flatten -> dense -> norm -> ReLU. Its output (``out_dim == dense`` features) is what
-the models put their Gaussian heads on.
+Encoder: ``len(channels)`` blocks of [conv k x k stride 2 -> norm -> ReLU], each halving the
+image side, then flatten -> dense -> norm -> ReLU. Its output (``out_dim == dense`` features) is
+what the models put their Gaussian heads on.
 
 Decoder (the mirror): dense -> norm -> ReLU -> dense to (channels[-1], s, s) -> norm -> ReLU,
-then ``len(channels)`` blocks of [transposed conv 5x5 stride 2 -> norm -> ReLU] with
-``reversed(channels)`` output channels, each doubling the side, and a final conv 5x5 to the image
-channels with no activation (its output is a Gaussian mean or Bernoulli logits).
-``s = size // 2**len(channels)``.
+then ``len(channels)`` blocks of [upsample x2 -> norm -> ReLU] with ``reversed(channels)`` output
+channels, each doubling the side, and a final conv k x k to the image channels with no
+activation (its output is a Gaussian mean or Bernoulli logits). ``s = size // 2**len(channels)``.
+Upsampling (``upsample``): ``"transpose"`` (transposed conv k x k stride 2, Larsen's),
+``"resize"`` (nearest-neighbour x2, then conv k x k: no checkerboard) or ``"subpixel"`` (conv
+k x k to 4x the channels, then pixel shuffle). The kernel side k (``kernel``, 3-7; the paper's 5)
+is shared by every conv; strided convs pad (k - 1) // 2, the others "same", so sides stay exact.
 
 Sizes: the paper's (Larsen's) 64x64 network is ``channels=(64, 128, 256), dense=2048``; the
 default here is a slimmer ``(32, 64, 128), dense=512``.
@@ -30,11 +33,13 @@ import torch
 from torch import nn
 
 NORMS = ("batch", "group", "none")
+UPSAMPLES = ("transpose", "resize", "subpixel")
+KERNELS = range(3, 8)
 MIN_SIZE, MAX_SIZE = 32, 128
-KERNEL, STRIDE, PADDING = 5, 2, 2
+STRIDE = 2
 
 
-def _check(x_shape, channels: Sequence[int], dense: int, norm: str, who: str) -> tuple[int, int]:
+def _check(x_shape, channels: Sequence[int], dense: int, norm: str, who: str, kernel: int = 5) -> tuple[int, int]:
     """Validate the arguments; return (image channels, side of the smallest feature map)."""
     try:
         shape = tuple(int(v) for v in x_shape)
@@ -50,6 +55,8 @@ def _check(x_shape, channels: Sequence[int], dense: int, norm: str, who: str) ->
         raise ValueError(f"{who}: images must be square, got {height}x{width}")
     if norm not in NORMS:
         raise ValueError(f"{who}: unknown norm {norm!r}; valid norms: {list(NORMS)}")
+    if isinstance(kernel, bool) or kernel not in KERNELS:
+        raise ValueError(f"{who}: kernel must be an integer in {KERNELS.start}..{KERNELS.stop - 1}, got {kernel!r}")
     channels = list(channels)
     if not channels:
         raise ValueError(f"{who}: channels must list at least one conv width, got {channels}")
@@ -60,9 +67,9 @@ def _check(x_shape, channels: Sequence[int], dense: int, norm: str, who: str) ->
         raise ValueError(f"{who}: dense must be a positive integer, got {dense!r}")
     factor = 2 ** len(channels)
     if not MIN_SIZE <= height <= MAX_SIZE or height % factor:
-        raise ValueError(f"{who}: image size {height} not supported: it must be within "
-                         f"{MIN_SIZE}..{MAX_SIZE} px and divisible by 2**len(channels) = {factor} "
-                         f"(channels={channels})")
+        raise ValueError(f"{who}: image size {height} (data.image_size) not supported: it must be within "
+                         f"{MIN_SIZE}..{MAX_SIZE} px and divisible by 2**len(channels) = {factor}, one halving "
+                         f"per entry of model.conv_channels={channels}")
     return image_channels, height // factor
 
 
@@ -82,20 +89,30 @@ def _norm1d(norm: str, width: int) -> nn.Module:
     return nn.Identity()
 
 
+def _upsample(kind: str, width: int, out: int, kernel: int, bias: bool) -> list[nn.Module]:
+    """Layers that double the side and map ``width`` to ``out`` channels (see the module docstring)."""
+    pad = (kernel - 1) // 2
+    if kind == "transpose":
+        return [nn.ConvTranspose2d(width, out, kernel, STRIDE, pad, output_padding=kernel % 2, bias=bias)]
+    if kind == "resize":
+        return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(width, out, kernel, 1, "same", bias=bias)]
+    return [nn.Conv2d(width, 4 * out, kernel, 1, "same", bias=bias), nn.PixelShuffle(2)]
+
+
 class ConvEncoder(nn.Module):
     """x float (B, C, H, W) -> features (B, out_dim), out_dim == dense (ReLU'd)."""
 
     def __init__(self, x_shape: tuple[int, int, int], channels: Sequence[int] = (32, 64, 128),
-                 dense: int = 512, norm: str = "batch"):
+                 dense: int = 512, norm: str = "batch", kernel: int = 5):
         super().__init__()
-        image_channels, side = _check(x_shape, channels, dense, norm, "ConvEncoder")
+        image_channels, side = _check(x_shape, channels, dense, norm, "ConvEncoder", kernel)
         self.x_shape = tuple(int(v) for v in x_shape)
         self.out_dim = dense
         bias = norm == "none"
         layers: list[nn.Module] = []
         width = image_channels
         for c in channels:
-            layers += [nn.Conv2d(width, c, KERNEL, STRIDE, PADDING, bias=bias), _norm2d(norm, c),
+            layers += [nn.Conv2d(width, c, kernel, STRIDE, (kernel - 1) // 2, bias=bias), _norm2d(norm, c),
                        nn.ReLU(inplace=True)]
             width = c
         self.convs = nn.Sequential(*layers)
@@ -113,9 +130,11 @@ class ConvDecoder(nn.Module):
     """latent code (B, in_dim) -> distribution parameters (B, C, H, W), no final activation."""
 
     def __init__(self, in_dim: int, x_shape: tuple[int, int, int], channels: Sequence[int] = (32, 64, 128),
-                 dense: int = 512, norm: str = "batch"):
+                 dense: int = 512, norm: str = "batch", kernel: int = 5, upsample: str = "transpose"):
         super().__init__()
-        image_channels, side = _check(x_shape, channels, dense, norm, "ConvDecoder")
+        image_channels, side = _check(x_shape, channels, dense, norm, "ConvDecoder", kernel)
+        if upsample not in UPSAMPLES:
+            raise ValueError(f"ConvDecoder: unknown upsample {upsample!r}; valid: {list(UPSAMPLES)}")
         if isinstance(in_dim, bool) or not isinstance(in_dim, int) or in_dim <= 0:
             raise ValueError(f"ConvDecoder: in_dim must be a positive integer, got {in_dim!r}")
         self.in_dim = in_dim
@@ -129,10 +148,9 @@ class ConvDecoder(nn.Module):
         layers: list[nn.Module] = [_norm2d(norm, channels[-1]), nn.ReLU(inplace=True)]
         width = channels[-1]
         for c in reversed(channels):
-            layers += [nn.ConvTranspose2d(width, c, KERNEL, STRIDE, PADDING, output_padding=1, bias=bias),
-                       _norm2d(norm, c), nn.ReLU(inplace=True)]
+            layers += [*_upsample(upsample, width, c, kernel, bias), _norm2d(norm, c), nn.ReLU(inplace=True)]
             width = c
-        layers.append(nn.Conv2d(width, image_channels, KERNEL, 1, PADDING))
+        layers.append(nn.Conv2d(width, image_channels, kernel, 1, "same"))
         self.convs = nn.Sequential(*layers)
 
     def forward(self, code: torch.Tensor) -> torch.Tensor:
