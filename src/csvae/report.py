@@ -18,8 +18,8 @@ import numpy as np
 from csvae.config import atomic_write_bytes
 from csvae.evaluate.judge import accuracy_text
 
-VECTOR_METRICS = ("recon_r2", "elbo", "label_chance", "z_label_accuracy_linear", "z_label_accuracy_nonlinear",
-                  "w_label_accuracy")
+VECTOR_METRICS = ("recon_r2", "elbo", "bits_per_dim", "label_chance", "z_label_accuracy_linear",
+                  "z_label_accuracy_nonlinear", "w_label_accuracy")
 
 
 def mean_sd(values: list[float]) -> str:

@@ -1,7 +1,8 @@
 """Metrics of a trained model on a data set: reconstruction, ELBO and label leakage.
 
 Keys (flat values are means over attributes; ``per_attribute`` holds each one):
-recon_mse, recon_r2, elbo (test set); label_chance; z_label_accuracy_linear,
+recon_mse, recon_r2, elbo (test set; for images also bits_per_dim, comparable across likelihoods);
+label_chance; z_label_accuracy_linear,
 z_label_accuracy_nonlinear (and their balanced accuracies, z_label_balanced_accuracy_*, whose
 chance is 0.5 for a binary label whatever the test split's balance); and for CSVAE w_label_accuracy (a linear probe on W_i for attribute
 i, or on all of w for a categorical label).
@@ -32,6 +33,12 @@ def reconstruction_metrics(model: LatentModel, x: np.ndarray, y: np.ndarray) -> 
 def mean_elbo(model: LatentModel, x: np.ndarray, y: np.ndarray, seed: int = 0) -> float:
     torch.manual_seed(seed)
     return float(model._map(model.elbo, x, y).mean())
+
+
+def mean_bits_per_dim(model: LatentModel, x: np.ndarray, y: np.ndarray, seed: int = 0) -> float:
+    """-ELBO in bits per dimension of 8-bit images, with a normalised density for every likelihood."""
+    torch.manual_seed(seed)
+    return float(model._map(model.bits_per_dim, x, y).mean())
 
 
 def code_parts(model: LatentModel, latents: dict[str, np.ndarray], label_kind: str) -> list[np.ndarray]:
@@ -66,6 +73,8 @@ def evaluate_model(model: LatentModel, data: Dataset, seed: int = 0) -> dict:
                                                      targets_test[i], seed)
         per_attribute[name] = row
     metrics = {**reconstruction_metrics(model, x_test, y_test), "elbo": mean_elbo(model, x_test, y_test, seed)}
+    if x_test.ndim == 4:
+        metrics["bits_per_dim"] = mean_bits_per_dim(model, x_test, y_test, seed)
     for key in per_attribute[names[0]]:
         metrics[key] = float(np.mean([row[key] for row in per_attribute.values()]))
     metrics["per_attribute"] = per_attribute

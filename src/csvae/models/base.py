@@ -65,6 +65,10 @@ class LatentModel(nn.Module):
         self.y_dim = int(y_dim)
         self.register_buffer("x_shift", torch.zeros(self.x_shape))
         self.register_buffer("x_scale", torch.ones(self.x_shape))
+        if self.is_image and config.likelihood != "bernoulli":
+            # Gaussian means of images are centred on mid-grey, so an untrained decoder (output ~0)
+            # starts at 0.5 as a Bernoulli one (logits ~0) does; a shift keeps densities unchanged.
+            self.x_shift.fill_(0.5)
         self.likelihood = make_likelihood(config.likelihood, config.gaussian_std, config.calibration)
         self.density_terms = False
         """When set, ``recon_nll`` scores a normalised density (see ``bits_per_dim``)."""
