@@ -190,10 +190,14 @@ def decode_index(index: ImageIndex, size: int, skip_bad: bool = False) -> Datase
 
 
 def read_text(path: Path) -> str:
-    """The text of a label file; an unreadable one is a DataError naming it."""
+    """The text of a UTF-8 label file, without a byte-order mark; an unreadable file, or one that
+    is not UTF-8, is a DataError naming it."""
     try:
-        return path.read_text()
-    except (OSError, UnicodeDecodeError) as err:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DataError(f"cannot read {path}: it is not UTF-8 text (byte {err.object[err.start]:#04x} at "
+                        f"offset {err.start}); save it as UTF-8") from err
+    except OSError as err:
         raise DataError(f"cannot read {path}: {err}") from err
 
 
