@@ -28,7 +28,7 @@ def test_split_column_and_attribute_choice(tmp_path):
     make_folder(tmp_path, split=True)
     index = index_folder(tmp_path, attributes=["hat"])
     assert index.attribute_names == ["hat"]
-    np.testing.assert_array_equal(index.split, np.arange(12) % 3)
+    np.testing.assert_array_equal(index.split, np.arange(12) // 2 % 3)
     assert index.info["derived_splits"] == []
 
 
@@ -146,3 +146,33 @@ def test_byte_order_mark_and_non_utf8(tmp_path):
     path.write_bytes(path.read_bytes()[3:].replace(b"img/000.jpg", "img/\xe9t\xe9.jpg".encode("latin-1")))
     with pytest.raises(DataError, match=r"cannot read .*labels.csv: it is not UTF-8 text \(byte 0xe9"):
         index_folder(tmp_path)
+
+
+def test_label_file_without_header(tmp_path):
+    make_folder(tmp_path)
+    path = tmp_path / "labels.csv"
+    path.write_text("\n".join(path.read_text().splitlines()[1:]) + "\n")
+    with pytest.raises(DataError, match=r"labels.csv, line 1 holds values \(img/000.jpg, 1, 1\), not column "
+                                        r"names; the first line must be a header"):
+        index_folder(tmp_path)
+
+
+def test_attribute_with_one_value_is_refused(tmp_path):
+    """A column no model can learn (one value in every row, or in every training row) is refused;
+    a judge would otherwise report a perfect accuracy for it."""
+    made = make_folder(tmp_path)
+    path = tmp_path / "labels.csv"
+
+    def write(smile, hat, split):
+        path.write_text("file,smile,hat,split\n" + "".join(
+            f"{f},{s},{h},{p}\n" for f, s, h, p in zip(made["files"], smile, hat, split)))
+
+    hat = [int(v) for v in made["y"][:, 1]]
+    write([0] * 12, hat, ["train"] * 8 + ["valid", "valid", "test", "test"])
+    with pytest.raises(DataError, match=r"labels.csv, column smile: every row has the value 0; an attribute "
+                                        r"needs rows of both values"):
+        index_folder(tmp_path)
+    assert index_folder(tmp_path, attributes=["hat"]).attribute_names == ["hat"]
+    write([0] * 12, hat, ["test" if h else "train" for h in hat])  # every hat = 1 is a test row
+    with pytest.raises(DataError, match=r"column hat: every training row has the value 0"):
+        index_folder(tmp_path, attributes=["hat"])

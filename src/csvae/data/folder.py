@@ -24,7 +24,7 @@ import numpy as np
 
 from csvae.data.celeba import balanced_rows, derive_splits
 from csvae.data.dataset import Dataset
-from csvae.data.imageio import (DataError, ImageIndex, decode_index, only_file, present_rows,
+from csvae.data.imageio import (DataError, ImageIndex, check_both_values, decode_index, only_file, present_rows,
                                 read_text, stamp)
 
 CONVENTIONS = ({"0": 0, "1": 1}, {"-1": 0, "1": 1}, {"false": 0, "true": 1})
@@ -116,6 +116,11 @@ def index_folder(root: str | os.PathLike, csv_path: Optional[str | os.PathLike] 
     if not table:
         raise DataError(f"{path} is empty")
     header = [h.strip() for h in table[0][1]]
+    values = {v for c in CONVENTIONS for v in c}
+    cells = [h.lower() for h in header[1:]]
+    if any(c in values for c in cells) and all(c in values or c in SPLIT_VALUES for c in cells):
+        raise DataError(f"{path}, line 1 holds values ({', '.join(header)}), not column names; the first "
+                        f"line must be a header naming the columns, e.g. file,smile,hat")
     for i, h in enumerate(header):
         if h in header[:i]:
             raise DataError(f"{path}, line 1: column {h!r} appears twice")
@@ -164,6 +169,7 @@ def index_folder(root: str | os.PathLike, csv_path: Optional[str | os.PathLike] 
     split, filled = derive_splits(split, None, holdout_fraction, seed)
     info["derived_splits"] = filled
     files, y, split = balanced_rows(files, y, split, chosen, balance, seed, info)
+    check_both_values(y, split, chosen, f"{path}, column", "leave the column out with the attributes option")
     return ImageIndex(base=root, files=files, y=y, split=split, attribute_names=chosen,
                       label_kind="binary", crop=crop, channels=3, info=info)
 

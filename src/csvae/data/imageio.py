@@ -165,6 +165,19 @@ def split_counts(y: np.ndarray, split: np.ndarray, names: Sequence[str]) -> dict
     return out
 
 
+def check_both_values(y: np.ndarray, split: np.ndarray, names: Sequence[str], where: str, hint: str) -> None:
+    """Refuse a binary attribute that has one value only, in all rows or in the training rows: no
+    model can learn it, and a judge would score it perfect. ``where`` starts the message (e.g.
+    "labels.csv, column"), ``hint`` ends it."""
+    train = split == 0
+    for j, name in enumerate(names):
+        for rows, what in ((slice(None), "every row"), (train, "every training row")):
+            column = y[rows, j]
+            if len(column) and (column == column[0]).all():
+                raise DataError(f"{where} {name}: {what} has the value {int(column[0])}; an attribute needs "
+                                f"rows of both values to be learnt ({hint})")
+
+
 def describe_bad(index: ImageIndex, bad: Sequence[int], limit: int = 10) -> dict:
     """Facts about skipped images for ``Dataset.info``: a count and the first few names."""
     names = [index.files[i] if index.files is not None else f"row {i}" for i in bad[:limit]]
