@@ -79,6 +79,7 @@ def test_reproduce_toy_writes_report_and_skips_finished_runs(tmp_path):
     (["reproduce", "nope"], "unknown experiment 'nope'; choose one of"),
     (["reproduce", "tfd-expressions"], "needs --data-root"),
     (["reproduce", "toy", "--seeds", "0"], "--seeds must be at least 1"),
+    (["reproduce", "toy", "--jobs", "0"], "--jobs must be at least 1, got 0"),
 ])
 def test_reproduce_refuses_bad_requests(tmp_path, capsys, args, message):
     assert main([*args, "--out", str(tmp_path / "out")]) == 1

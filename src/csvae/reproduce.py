@@ -185,6 +185,8 @@ def reproduce(name: str, out: str | os.PathLike, seeds: Optional[int] = None, jo
     out = Path(out)
     if seeds is not None and seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {seeds}")
+    if jobs is not None and jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, got {jobs}")
     todo = plan(experiment, out, seeds, data_root)
     out.mkdir(parents=True, exist_ok=True)
     prepare_shared_data(todo)

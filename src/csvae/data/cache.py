@@ -7,6 +7,8 @@ A cache is a folder:
     attribute names, label kind and the reader's info.
 ``manifest.json`` is written last, through a temporary file and a rename, and removed first when
 a cache is rebuilt, so a folder with a manifest always holds a complete, matching images.npy.
+A build refuses a folder that holds anything else (``check_cache_folder``): it never replaces
+files it did not write.
 
 While building, ``.partial/images.npy`` is filled chunk by chunk (``CHUNK`` rows, one task each
 for a ``multiprocessing`` pool) and ``.partial/progress.json`` records the finished chunks; a
@@ -152,6 +154,32 @@ def load_cache(out: str | os.PathLike, expect: Optional[dict] = None) -> Dataset
 
 # --- building ------------------------------------------------------------------------------
 
+def _written_by_cache(name: str) -> bool:
+    """Whether a cache build writes entries of this name (module doc)."""
+    return (name in (IMAGES, MANIFEST, ".lock", ".partial", f".{IMAGES}.tmp")
+            or (name.startswith(f".{MANIFEST}.") and name.endswith(".tmp")))
+
+
+def check_cache_folder(out: str | os.PathLike) -> None:
+    """Refuse to build a cache in ``out`` when it holds anything a cache build did not write: a
+    user's own files there (an ``images.npy``, a ``manifest.json``, photos) are never replaced.
+    A folder that does not exist or is empty is fine, and so is one a build has written (every
+    build first creates ``.lock``)."""
+    out = Path(out)
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise CacheError(f"the cache folder {out} is a file; give a new or empty folder")
+    names = sorted(p.name for p in out.iterdir())
+    foreign = [n for n in names if not _written_by_cache(n)]
+    if not foreign and names and ".lock" not in names:
+        foreign = names  # an images.npy or manifest.json that no cache build wrote
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise CacheError(f"{out} is not an image cache folder: it holds {shown}, which csvae did not write "
+                         f"and will not replace; give a new or empty folder for the cache")
+
+
 _WORKER: dict = {}
 
 
@@ -250,6 +278,7 @@ def build_cache(index: ImageIndex, out: str | os.PathLike, size: int, settings: 
     n = len(index)
     shape = (n, index.channels, size, size)
     key = _digest(_normal(settings), _normal(sources), index)
+    check_cache_folder(out)
     with _locked(out):
         if reuse and cache_is_current(out, settings, sources):
             return out
