@@ -40,6 +40,12 @@ def test_fit_evaluate_and_repeat_from_saved_config(tmp_path):
     (["--model.z_dim", "0"], "model.z_dim must be positive"),
     (["--train.epochs", "two"], "train.epochs must be an integer"),
     (["--model.betas.kl_w", "-1"], "model.betas.kl_w must be non-negative"),
+    (["--train.lr", ".nan"], "train.lr must be a finite number, got nan"),
+    (["--train.adversary_lr", ".inf"], "train.adversary_lr must be a finite number, got inf"),
+    (["--model.prior_scale_0", ".nan"], "model.prior_scale_0 must be a finite number"),
+    (["--model.prior_mean_1", ".nan"], "model.prior_mean_1 must be a finite number"),
+    (["--model.betas.entropy", ".inf"], "model.betas.entropy must be a finite number"),
+    (["--train.device", "gpu"], "train.device must be cpu, cuda, cuda:N or auto, got 'gpu'"),
 ])
 def test_bad_overrides_name_the_field(tmp_path, capsys, override, message):
     assert main(["fit", *TOY, "--out", str(tmp_path / "run"), *override]) == 1
@@ -52,6 +58,21 @@ def test_unknown_key_in_config_file(tmp_path, capsys):
     assert main(["fit", "--config", str(path), "--out", str(tmp_path / "run")]) == 1
     err = capsys.readouterr().err
     assert "bad.yaml" in err and "unknown key model.z_size" in err
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", "is empty; give at least one section"),
+    (b"# only a comment\n", "is empty; give at least one section"),
+    (b"train:\n  epochs: 2 # \xe9t\xe9\n", "is not UTF-8 text (byte 0xe9"),
+])
+def test_empty_or_non_utf8_config_file(tmp_path, capsys, content, message):
+    """An empty file used to train the default config; a Latin-1 file gave a bare codec error."""
+    path = tmp_path / "c.yaml"
+    path.write_bytes(content)
+    assert main(["fit", "--config", str(path), "--out", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert f"config file {path} {message}" in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
 
 
 def test_wrong_type_in_config_file(tmp_path, capsys):

@@ -174,3 +174,16 @@ def test_one_hot_rows_must_sum_to_one():
 def test_shape_mismatch_with_model_is_reported():
     with pytest.raises(ConfigError, match="model expects"):
         csvae.fit(small(), np.zeros((10, 4)), np.zeros(10), epochs=1)
+
+
+def test_atomic_writes_get_the_umasks_mode(tmp_path):
+    from csvae.config import atomic_write_bytes
+
+    for umask, mode in ((0o022, 0o644), (0o077, 0o600), (0o002, 0o664)):
+        old = os.umask(umask)
+        try:
+            atomic_write_bytes(tmp_path / f"f{umask:o}", b"x")
+        finally:
+            os.umask(old)
+        assert (tmp_path / f"f{umask:o}").stat().st_mode & 0o777 == mode
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f2", "f22", "f77"]  # no temporary file left
