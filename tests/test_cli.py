@@ -46,6 +46,7 @@ def test_fit_evaluate_and_repeat_from_saved_config(tmp_path):
     (["--model.prior_mean_1", ".nan"], "model.prior_mean_1 must be a finite number"),
     (["--model.betas.entropy", ".inf"], "model.betas.entropy must be a finite number"),
     (["--train.device", "gpu"], "train.device must be cpu, cuda, cuda:N or auto, got 'gpu'"),
+    (["--train.precision", "bogus"], "train.precision 'bogus' cannot be used on cpu"),
 ])
 def test_bad_overrides_name_the_field(tmp_path, capsys, override, message):
     assert main(["fit", *TOY, "--out", str(tmp_path / "run"), *override]) == 1
@@ -73,6 +74,16 @@ def test_empty_or_non_utf8_config_file(tmp_path, capsys, content, message):
     err = capsys.readouterr().err
     assert f"config file {path} {message}" in err and "Traceback" not in err
     assert not (tmp_path / "run").exists()
+
+
+def test_overwrite_with_a_bad_setting_keeps_the_finished_run(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["fit", *TOY, "--out", str(run)]) == 0
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    for bad in (["--train.precision", "bogus"], ["--train.lr", ".nan"], ["--train.device", "tpu"]):
+        assert main(["fit", *TOY, "--out", str(run), "--overwrite", "--train.epochs", "3", *bad]) == 1
+        assert "Traceback" not in capsys.readouterr().err
+        assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
 
 
 def test_wrong_type_in_config_file(tmp_path, capsys):

@@ -176,6 +176,92 @@ def test_shape_mismatch_with_model_is_reported():
         csvae.fit(small(), np.zeros((10, 4)), np.zeros(10), epochs=1)
 
 
+def _snapshot(run):
+    return {p.relative_to(run).as_posix(): p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("options,match", [
+    ({"precision": "bogus"}, r"train.precision 'bogus' cannot be used on cpu: Precision 'bogus' is invalid"),
+    ({"precision": "transformer-engine"}, r"train.precision 'transformer-engine' cannot be used"),
+    ({"lr": float("nan")}, r"train.lr must be a finite number, got nan"),
+    ({"device": "tpu"}, r"train.device must be cpu, cuda, cuda:N or auto, got 'tpu'"),
+    ({"device": "cuda:x"}, r"train.device must be cpu, cuda, cuda:N or auto"),
+])
+def test_overwrite_checks_everything_before_touching_the_folder(tmp_path, options, match):
+    """--overwrite used to delete model.pt, the checkpoint and metrics.csv, then fail on a setting
+    checked only when training started: the finished model was lost."""
+    x, y = toy_xy()
+    run = tmp_path / "run"
+    csvae.fit(small(), x, y, epochs=1, out=run)
+    (run / "metrics.json").write_text("{}")
+    before = _snapshot(run)
+    with pytest.raises(ConfigError, match=match):
+        csvae.fit(small(), x, y, epochs=2, out=run, overwrite=True, **options)
+    assert _snapshot(run) == before
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without a GPU")
+def test_cuda_without_gpu_is_refused_before_the_folder(tmp_path):
+    x, y = toy_xy()
+    with pytest.raises(ConfigError, match=r"train.device is 'cuda:1' but no CUDA GPU is available"):
+        csvae.fit(small(), x, y, epochs=1, out=tmp_path / "run", device="cuda:1")
+    assert not (tmp_path / "run").exists()
+
+
+def test_overwrite_keeps_the_old_model_until_a_new_one_replaces_it(tmp_path, monkeypatch):
+    x, y = toy_xy()
+    run = tmp_path / "run"
+    old = weights(csvae.fit(small(), x, y, epochs=1, out=run))
+    for name in ("metrics.json", "latents.png", "reconstructions.png"):  # the old model's evaluation
+        (run / name).write_text("old")
+    model = small("vae")
+    original = model._terms
+
+    def poisoned(xb, yb, reduction):
+        terms = original(xb, yb, reduction)
+        terms["kl_z"] = terms["kl_z"] * float("nan")
+        return terms
+
+    monkeypatch.setattr(model, "_terms", poisoned)
+    with pytest.raises(NonFiniteLossError):
+        csvae.fit(model, x, y, epochs=2, out=run, overwrite=True, log_every=5)
+    assert_same_weights(weights(csvae.load(run)), old)  # the finished model survived the failed overwrite
+    assert (run / "metrics.json").read_text() == "old"
+    new = weights(csvae.fit(small(), x, y, epochs=2, seed=1, out=run, overwrite=True))
+    assert_same_weights(weights(csvae.load(run)), new)
+    for name in ("metrics.json", "latents.png", "reconstructions.png"):
+        assert not (run / name).exists(), f"{name} of the old model stayed beside the new one"
+
+
+def test_resume_compares_the_checkpoints_config(tmp_path):
+    """With config.yaml deleted, --resume used to continue the checkpoint under another config."""
+    x, y = toy_xy()
+    run = tmp_path / "run"
+    csvae.fit(small(), x, y, epochs=1, out=run)
+    (run / "config.yaml").unlink()
+    (run / "model.pt").unlink()
+    with pytest.raises(ConfigError, match=r"holds a run with another config \(.*last.pt\)"):
+        csvae.fit(small(), x, y, epochs=2, out=run, resume=True)
+    with pytest.raises(ConfigError, match="already holds an unfinished run"):  # no config.yaml: still a run
+        csvae.fit(small(), x, y, epochs=2, out=run)
+    with pytest.raises(ConfigError, match="either --resume .* or --overwrite .*not both"):
+        csvae.fit(small(), x, y, epochs=2, out=run, resume=True, overwrite=True)
+    csvae.fit(small(), x, y, epochs=1, out=run, resume=True)  # the same config resumes
+    assert (run / "model.pt").exists()
+
+
+def test_too_little_data_is_refused_before_the_folder(tmp_path):
+    x, y = toy_xy()
+    with pytest.raises(ConfigError, match="x has 1 example; training needs at least 2"):
+        csvae.fit(small(), x[:1], y[:1], epochs=1, out=tmp_path / "one")
+    images = np.zeros((4, 3, 32, 32), dtype=np.uint8)
+    conv = csvae.build_model("vae", x_shape=(3, 32, 32), y_dim=1, conv_channels=[4, 8], conv_dense=8)
+    with pytest.raises(ConfigError, match=r"train.batch_size is 1 with 4 examples, but the model's batch norm "
+                                          r"needs batches of at least 2"):
+        csvae.fit(conv, images, np.array([0, 1, 0, 1]), epochs=1, batch_size=1, out=tmp_path / "bn")
+    assert not (tmp_path / "one").exists() and not (tmp_path / "bn").exists()
+
+
 def test_atomic_writes_get_the_umasks_mode(tmp_path):
     from csvae.config import atomic_write_bytes
 

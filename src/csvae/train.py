@@ -19,8 +19,8 @@ from typing import Optional
 import torch
 from lightning_fabric import Fabric
 
-from csvae.checkpoint import load_checkpoint, save_checkpoint
-from csvae.config import RunConfig, TrainConfig, config_to_dict
+from csvae.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from csvae.config import ConfigError, RunConfig, TrainConfig, config_to_dict
 from csvae.models.base import LatentModel
 
 CHECKPOINT = "checkpoints/last.pt"
@@ -62,12 +62,23 @@ def resolve_device(device: str) -> str:
 
 def _fabric(cfg: TrainConfig) -> Fabric:
     device = resolve_device(cfg.device)
+    accelerator, devices = "cpu", 1
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise RuntimeError(f"train.device is {cfg.device!r} but no CUDA GPU is available")
+            raise ConfigError(f"train.device is {cfg.device!r} but no CUDA GPU is available")
         index = int(device.split(":")[1]) if ":" in device else 0
-        return Fabric(accelerator="cuda", devices=[index], precision=cfg.precision)
-    return Fabric(accelerator="cpu", devices=1, precision=cfg.precision)
+        if index >= torch.cuda.device_count():
+            raise ConfigError(f"train.device is {cfg.device!r} but there are {torch.cuda.device_count()} GPUs")
+        accelerator, devices = "cuda", [index]
+    try:
+        return Fabric(accelerator=accelerator, devices=devices, precision=cfg.precision)
+    except (ValueError, ImportError) as err:  # an unknown precision, or one that needs a missing package
+        raise ConfigError(f"train.precision {cfg.precision!r} cannot be used on {device}: {err}") from err
+
+
+def check_fabric(cfg: TrainConfig) -> None:
+    """Raise ConfigError now if ``cfg``'s device or precision cannot train (as ``train`` would)."""
+    _fabric(cfg)
 
 
 class MetricsLog:
