@@ -86,6 +86,36 @@ def test_overwrite_with_a_bad_setting_keeps_the_finished_run(tmp_path, capsys):
         assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
 
 
+def test_nan_weights_are_refused_and_nan_metrics_are_valid_json(tmp_path, capsys, caplog, monkeypatch):
+    """NaN weights used to evaluate to a metrics.json with bare NaN, which is not JSON."""
+    from csvae.checkpoint import load_checkpoint, save_checkpoint
+
+    run = tmp_path / "run"
+    assert main(["fit", *TOY, "--out", str(run)]) == 0
+    good = (run / "model.pt").read_bytes()
+    state = {k: v for k, v in load_checkpoint(run / "model.pt").items() if k not in ("format", "version")}
+    name = next(k for k in state["model"] if k.startswith("decoder") and k.endswith("weight"))
+    state["model"][name].fill_(float("nan"))
+    save_checkpoint(state, run / "model.pt")
+    assert main(["evaluate", str(run)]) == 1
+    assert f"model.pt holds NaN or infinite weights (first in {name})" in capsys.readouterr().err
+    assert not (run / "metrics.json").exists()
+
+    (run / "model.pt").write_bytes(good)  # a metric may still be NaN (e.g. degenerate data): null
+    import csvae.runs
+
+    original = csvae.runs.evaluate_model
+    monkeypatch.setattr(csvae.runs, "evaluate_model", lambda *a, **k: {**original(*a, **k), "recon_r2": float("nan"),
+                                                                       "per_attribute": [{"x": float("inf")}]})
+    with caplog.at_level("WARNING", logger="csvae.runs"):
+        assert main(["evaluate", str(run)]) == 0
+    text = (run / "metrics.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    metrics = json.loads(text)
+    assert metrics["recon_r2"] is None and metrics["per_attribute"] == [{"x": None}]
+    assert "metrics recon_r2, per_attribute[0].x are NaN or infinite (written as null)" in caplog.text
+
+
 def test_wrong_type_in_config_file(tmp_path, capsys):
     path = tmp_path / "bad.yaml"
     path.write_text("train:\n  batch_size: [64]\n")

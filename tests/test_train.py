@@ -250,6 +250,29 @@ def test_resume_compares_the_checkpoints_config(tmp_path):
     assert (run / "model.pt").exists()
 
 
+@pytest.mark.parametrize("change,match", [
+    (lambda s: s.pop("optimizers"), r"last.pt cannot be resumed: it lacks the training state 'optimizers'"),
+    (lambda s: s.pop("rng_cpu"), r"last.pt cannot be resumed: it lacks the training state 'rng_cpu'"),
+    (lambda s: s.update(step=10 ** 6), r"last.pt cannot be resumed: its step 1000000 is not a step of this run"),
+    (lambda s: s.update(step="7"), r"last.pt cannot be resumed: its step '7' is not a step"),
+    (lambda s: s.update(optimizers=[]), r"cannot be resumed: it holds 0 optimiser states, this model has 2"),
+])
+def test_checkpoints_that_cannot_be_resumed(tmp_path, change, match):
+    from csvae.checkpoint import save_checkpoint
+
+    x, y = toy_xy()
+    run = tmp_path / "run"
+    csvae.fit(small(), x, y, epochs=1, out=run)
+    state = load_checkpoint(run / "checkpoints" / "last.pt")
+    state = {k: v for k, v in state.items() if k not in ("format", "version")}
+    change(state)
+    save_checkpoint(state, run / "checkpoints" / "last.pt")
+    before = (run / "model.pt").read_bytes()
+    with pytest.raises(CheckpointError, match=match):
+        csvae.fit(small(), x, y, epochs=1, out=run, resume=True)
+    assert (run / "model.pt").read_bytes() == before
+
+
 def test_too_little_data_is_refused_before_the_folder(tmp_path):
     x, y = toy_xy()
     with pytest.raises(ConfigError, match="x has 1 example; training needs at least 2"):
@@ -260,6 +283,23 @@ def test_too_little_data_is_refused_before_the_folder(tmp_path):
                                           r"needs batches of at least 2"):
         csvae.fit(conv, images, np.array([0, 1, 0, 1]), epochs=1, batch_size=1, out=tmp_path / "bn")
     assert not (tmp_path / "one").exists() and not (tmp_path / "bn").exists()
+
+
+def test_complex_x_is_refused():
+    with pytest.raises(ValueError, match="x must hold real numbers, got dtype complex128"):
+        csvae.fit(small(), np.zeros((5, 3), dtype=complex), np.zeros(5), epochs=1)
+
+
+@pytest.mark.parametrize("x_shape,y_dim", [(["a", "b"], 1), ([3], "2"), ([3], 1.5), ([-3], 1), ([], 1)])
+def test_checkpoint_with_bad_shapes_is_refused(tmp_path, x_shape, y_dim):
+    from csvae.checkpoint import save_checkpoint
+    from csvae.config import RunConfig, config_to_dict
+
+    model = small()
+    save_checkpoint({"config": config_to_dict(RunConfig(model=model.config)), "x_shape": x_shape,
+                     "y_dim": y_dim, "model": model.state_dict(), "step": -1}, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match=r"bad.pt does not hold a model this csvae can rebuild: x_shape "):
+        csvae.load(tmp_path / "bad.pt")
 
 
 def test_atomic_writes_get_the_umasks_mode(tmp_path):

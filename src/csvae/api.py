@@ -166,14 +166,26 @@ def load(path: str | os.PathLike, device: str = "cpu") -> LatentModel:
                                   f"finish: resume it with `csvae fit --config {path / 'config.yaml'} --out {path} --resume`")
         path = final
     state = load_checkpoint(path)
+    shape, y_dim = state["x_shape"], state["y_dim"]
+    if (not isinstance(shape, (list, tuple)) or not shape or not all(_positive_int(s) for s in shape)
+            or not _positive_int(y_dim)):
+        raise CheckpointError(f"{path} does not hold a model this csvae can rebuild: x_shape {shape!r} must be a "
+                              f"list of positive integers and y_dim {y_dim!r} a positive integer")
     try:
         config = config_from_dict(state["config"]) if state["config"] else RunConfig()
-        model = model_from_config(config.model, state["x_shape"], int(state["y_dim"]))
+        model = model_from_config(config.model, shape, y_dim)
         model.load_state_dict(state["model"])
     except (ConfigError, RuntimeError, KeyError, TypeError) as err:
         raise CheckpointError(f"{path} does not hold a model this csvae can rebuild: {err}") from err
+    bad = next((name for name, p in model.named_parameters() if not torch.isfinite(p).all()), None)
+    if bad is not None:
+        raise CheckpointError(f"{path} holds NaN or infinite weights (first in {bad}); it cannot be used")
     model.run_config = config
     return model.to(device).eval()
+
+
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def run_config_of(model: LatentModel) -> RunConfig:

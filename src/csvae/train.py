@@ -163,13 +163,24 @@ def train(model: LatentModel, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig
     start = 0
     if resume and run is not None and run.checkpoint.exists():
         state = load_checkpoint(run.checkpoint)
-        model.load_state_dict(state["model"])
-        for opt, opt_state in zip(optimizers, state["optimizers"]):
-            opt.load_state_dict(opt_state)
-        torch.set_rng_state(state["rng_cpu"])
-        if "rng_cuda" in state and fabric.device.type == "cuda":
-            torch.cuda.set_rng_state(state["rng_cuda"], fabric.device)
-        start = int(state["step"])
+        try:
+            start = state["step"]
+            if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start <= total:
+                raise ValueError(f"its step {start!r} is not a step of this run (0..{total})")
+            if len(state["optimizers"]) != len(optimizers):
+                raise ValueError(f"it holds {len(state['optimizers'])} optimiser states, this model has "
+                                 f"{len(optimizers)} optimisers")
+            model.load_state_dict(state["model"])
+            for opt, opt_state in zip(optimizers, state["optimizers"]):
+                opt.load_state_dict(opt_state)
+            torch.set_rng_state(state["rng_cpu"])
+            if "rng_cuda" in state and fabric.device.type == "cuda":
+                torch.cuda.set_rng_state(state["rng_cuda"], fabric.device)
+        except KeyError as err:
+            raise CheckpointError(f"{run.checkpoint} cannot be resumed: it lacks the training state "
+                                  f"{err.args[0]!r} (optimisers and random state)") from err
+        except (ValueError, TypeError, RuntimeError) as err:
+            raise CheckpointError(f"{run.checkpoint} cannot be resumed: {err}") from err
     wrapped, *fabric_opts = fabric.setup(model, *optimizers)
     opt_model = fabric_opts[0]
     opt_adversary = fabric_opts[1] if model.adversarial else None
