@@ -268,3 +268,26 @@ def test_workers_must_be_positive(tree, tmp_path, capsys):
                  "--workers", "0"]) == 1
     assert "workers (--workers) must be a positive integer, got 0" in capsys.readouterr().err
     assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda m: m["images"].update(file="../outside.npy"), r"images.file is '../outside.npy', expected 'images.npy'"),
+    (lambda m: m["images"].update(shape=["a", 3, 8, 8]), r"images.shape is \['a', 3, 8, 8\], expected 4"),
+    (lambda m: m.pop("settings"), r"settings is missing or not an object"),
+    (lambda m: m.update(y=m["y"][:-1]), r"y should be {n} rows of 1 values 0/1"),
+    (lambda m: m.update(split=[7] * len(m["split"])), r"split should be {n} values 0/1/2"),
+    (lambda m: m.update(label_kind="ordinal"), r"label_kind is 'ordinal'"),
+])
+def test_a_tampered_manifest_is_refused_naming_the_field(tree, tmp_path, change, message):
+    """A manifest whose fields are wrong used to raise a bare KeyError, or (images.file) open a file
+    outside the cache folder."""
+    out = prepare_data("celeba-glasses", tree["root"], 8, tmp_path / "c", workers=1)
+    n = len(load_cache(out).y)
+    np.save(tmp_path / "outside.npy", np.zeros((n, 3, 8, 8), dtype=np.uint8))
+    manifest = json.loads((out / "manifest.json").read_text())
+    change(manifest)
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(CacheError, match="manifest.json: " + message.replace("{n}", str(n))):
+        load_cache(out)
+    prepare_data("celeba-glasses", tree["root"], 8, out, workers=1)  # a tampered cache is rebuilt
+    assert len(load_cache(out).y) == n
