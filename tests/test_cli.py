@@ -65,9 +65,11 @@ def test_unknown_key_in_config_file(tmp_path, capsys):
     (b"", "is empty; give at least one section"),
     (b"# only a comment\n", "is empty; give at least one section"),
     (b"train:\n  epochs: 2 # \xe9t\xe9\n", "is not UTF-8 text (byte 0xe9"),
+    (b"train:\n  epochs: 2\n  lr: 0.1\n  epochs: 3\n", "is not valid YAML: key 'epochs' is given twice"),
 ])
 def test_empty_or_non_utf8_config_file(tmp_path, capsys, content, message):
-    """An empty file used to train the default config; a Latin-1 file gave a bare codec error."""
+    """An empty file used to train the default config; a Latin-1 file gave a bare codec error; of a
+    key given twice, YAML kept the last."""
     path = tmp_path / "c.yaml"
     path.write_bytes(content)
     assert main(["fit", "--config", str(path), "--out", str(tmp_path / "run")]) == 1
