@@ -313,3 +313,26 @@ def test_atomic_writes_get_the_umasks_mode(tmp_path):
             os.umask(old)
         assert (tmp_path / f"f{umask:o}").stat().st_mode & 0o777 == mode
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f2", "f22", "f77"]  # no temporary file left
+
+
+def test_a_folder_with_run_files_but_no_run_is_refused(tmp_path):
+    """Files named like a run's (a metrics.csv of the user's) used to be replaced by a fresh run."""
+    x, y = toy_xy()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "metrics.csv").write_text("my,own\n1,2\n")
+    with pytest.raises(ConfigError, match=r"mine holds metrics.csv but no run .*choose another folder"):
+        csvae.fit(small(), x, y, epochs=1, out=tmp_path / "mine")
+    assert (tmp_path / "mine" / "metrics.csv").read_text() == "my,own\n1,2\n"
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["metrics.csv"]
+
+
+def test_resume_drops_a_metrics_row_cut_short(tmp_path):
+    """A kill during an append leaves half a row; resuming used to keep it as a row of its own."""
+    x, y = toy_xy()
+    run = tmp_path / "run"
+    csvae.fit(small(), x, y, epochs=1, out=run, log_every=3)
+    metrics = run / "metrics.csv"
+    whole = metrics.read_text()
+    metrics.write_text(whole + "3,0,17")  # half of a row, no line end
+    csvae.fit(small(), x, y, epochs=1, out=run, log_every=3, resume=True)
+    assert metrics.read_text() == whole

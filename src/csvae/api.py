@@ -83,6 +83,10 @@ def prepare_run_folder(out: str | os.PathLike, config: RunConfig, resume: bool, 
         state = "a finished run" if run.final.exists() else "an unfinished run"
         raise ConfigError(f"{run.root} already holds {state}; pass --resume (Python: resume=True) to "
                           f"continue it or --overwrite (overwrite=True) to replace it")
+    stray = [p.name for p in (run.metrics, *(run.root / n for n in EVALUATION_OUTPUTS)) if p.exists()]
+    if stray and not held and not overwrite:
+        raise ConfigError(f"{run.root} holds {', '.join(stray)} but no run (no config.yaml, checkpoint or "
+                          f"model.pt); training would replace them: choose another folder, or pass --overwrite")
     if resume:
         for record in (run.config, run.checkpoint):
             if record.exists():

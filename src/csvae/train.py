@@ -10,6 +10,7 @@ and read back only every ``log_every`` steps, where a NaN/inf term stops the run
 from __future__ import annotations
 
 import csv
+import io
 import sys
 import time
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import torch
 from lightning_fabric import Fabric
 
 from csvae.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from csvae.config import ConfigError, RunConfig, TrainConfig, config_to_dict
+from csvae.config import ConfigError, RunConfig, TrainConfig, atomic_write_bytes, config_to_dict
 from csvae.models.base import LatentModel
 
 CHECKPOINT = "checkpoints/last.pt"
@@ -92,13 +93,16 @@ class MetricsLog:
         self.first_step = start_step + 1
         self.last: dict[str, float] = {}
         if path is not None and path.exists():  # resuming: drop rows past the checkpoint
-            with path.open() as handle:
-                rows = [r for r in csv.DictReader(handle) if int(r["step"]) <= start_step]
-            with path.open("w", newline="") as handle:
-                if rows:
-                    writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-                    writer.writeheader()
-                    writer.writerows(rows)
+            lines = path.read_text().splitlines(keepends=True)
+            if lines and not lines[-1].endswith("\n"):
+                lines.pop()  # a row a kill cut short
+            rows = [r for r in csv.DictReader(lines) if int(r["step"]) <= start_step]
+            kept = io.StringIO(newline="")
+            if rows:
+                writer = csv.DictWriter(kept, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(rows)
+            atomic_write_bytes(path, kept.getvalue().encode())
 
     def add(self, terms: dict[str, torch.Tensor]) -> None:
         if not self.names:
