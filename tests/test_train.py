@@ -248,6 +248,10 @@ def test_resume_compares_the_checkpoints_config(tmp_path):
         csvae.fit(small(), x, y, epochs=2, out=run, resume=True, overwrite=True)
     csvae.fit(small(), x, y, epochs=1, out=run, resume=True)  # the same config resumes
     assert (run / "model.pt").exists()
+    (run / "config.yaml").unlink()
+    (run / "checkpoints" / "last.pt").unlink()  # only model.pt is left to compare with
+    with pytest.raises(ConfigError, match=r"holds a run with another config \(.*model.pt\)"):
+        csvae.fit(small(), x, y, epochs=2, out=run, resume=True)
 
 
 @pytest.mark.parametrize("change,match", [

@@ -87,13 +87,13 @@ def prepare_run_folder(out: str | os.PathLike, config: RunConfig, resume: bool, 
     if stray and not held and not overwrite:
         raise ConfigError(f"{run.root} holds {', '.join(stray)} but no run (no config.yaml, checkpoint or "
                           f"model.pt); training would replace them: choose another folder, or pass --overwrite")
-    if resume:
-        for record in (run.config, run.checkpoint):
-            if record.exists():
-                old = load_config(record) if record == run.config else stored_config(record)
-                if old != config:
-                    raise ConfigError(f"{run.root} holds a run with another config ({record}); pass --overwrite "
-                                      f"to replace it, or choose another output folder")
+    if resume:  # the config must be that of config.yaml and the checkpoint (else of model.pt)
+        records = [p for p in (run.config, run.checkpoint) if p.exists()] or [p for p in (run.final,) if p.exists()]
+        for record in records:
+            old = load_config(record) if record == run.config else stored_config(record)
+            if old != config:
+                raise ConfigError(f"{run.root} holds a run with another config ({record}); pass --overwrite "
+                                  f"to replace it, or choose another output folder")
     if overwrite:
         run.checkpoint.unlink(missing_ok=True)
     run.root.mkdir(parents=True, exist_ok=True)

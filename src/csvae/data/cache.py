@@ -109,7 +109,8 @@ def _manifest_problem(manifest: dict) -> Optional[str]:
         y, split = np.asarray(manifest.get("y"), dtype=np.float64), np.asarray(manifest.get("split"))
     except (TypeError, ValueError):
         return "y or split is not a table of numbers"
-    if y.size != shape[0] * len(names) or (y.size and y.shape != (shape[0], len(names))) or not np.isin(y, (0, 1)).all():
+    rows = (shape[0], len(names))
+    if y.size != rows[0] * rows[1] or (y.size and y.shape != rows) or not np.isin(y, (0, 1)).all():
         return f"y should be {shape[0]} rows of {len(names)} values 0/1"
     if split.shape != (shape[0],) or not np.isin(split, (0, 1, 2)).all():
         return f"split should be {shape[0]} values 0/1/2"
