@@ -301,6 +301,13 @@ def test_out_never_replaces_a_file_csvae_did_not_write(runs, images, tmp_path):
     with pytest.raises(DataError, match=r"--out .*mine.png exists and is not a grid csvae wrote"):
         apply.manipulate_files(runs["condvae"], paths[:1], "glasses", 1, mine)
     assert mine.read_bytes() == paths[3].read_bytes()
+    from PIL import PngImagePlugin
+
+    text = PngImagePlugin.PngInfo()
+    text.add_text("comment", "my holiday")  # a text comment, not the bytes a JPEG has
+    Image.open(paths[3]).save(mine, pnginfo=text)
+    with pytest.raises(DataError, match=r"--out .*mine.png exists and is not a grid csvae wrote"):
+        apply.manipulate_files(runs["condvae"], paths[:1], "glasses", 1, mine)
     grid = apply.manipulate_files(runs["condvae"], paths[:1], "glasses", 1, tmp_path / "grid.png")
     assert apply.manipulate_files(runs["condvae"], paths[:1], "glasses", 0, grid) == grid  # its own grid
 

@@ -339,7 +339,9 @@ def _written_by_csvae(path: Path) -> bool:
 
     try:
         with Image.open(path) as image:
-            return MARK in (image.info.get("Software"), image.info.get("comment", b"").decode("latin-1"))
+            comment = image.info.get("comment", b"")  # bytes in a JPEG, text in a PNG text chunk
+            comment = comment.decode("latin-1") if isinstance(comment, bytes) else comment
+            return MARK in (image.info.get("Software"), comment)
     except (OSError, UnidentifiedImageError):
         return False
 
