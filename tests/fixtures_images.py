@@ -145,7 +145,8 @@ def make_folder(root: Path, n: int = 12, convention: str = "01", split: bool = F
                 sizes: Sequence[tuple[int, int]] = ((64, 48), (40, 60), (50, 50)),
                 missing: Sequence[int] = (), name: str = "labels.csv") -> dict:
     """A folder of n PNG/JPEG images (row colours, various sizes) under ``root/img`` and a CSV
-    with columns file, smile, hat (and split). convention: "01", "pm1" or "bool"."""
+    with columns file, smile (even rows), hat (rows 0 mod 3) and, with ``split``, split
+    (train, train, valid, valid, test, test, repeated). convention: "01", "pm1" or "bool"."""
     root = Path(root)
     files = [f"img/{i:03d}." + ("png" if i % 2 else "jpg") for i in range(n)]
     smile = np.arange(n) % 2 == 0
@@ -155,7 +156,7 @@ def make_folder(root: Path, n: int = 12, convention: str = "01", split: bool = F
             write_image(root / f, i, sizes[i % len(sizes)])
     code = {"01": ("0", "1"), "pm1": ("-1", "1"), "bool": ("False", "TRUE")}[convention]
     header = "file,smile,hat" + (",split" if split else "")
-    rows = [f"{f},{code[int(s)]},{code[int(h)]}" + (f",{('train', 'valid', 'test')[i % 3]}" if split else "")
+    rows = [f"{f},{code[int(s)]},{code[int(h)]}" + (f",{('train', 'valid', 'test')[i // 2 % 3]}" if split else "")
             for i, (f, s, h) in enumerate(zip(files, smile, hat))]
     (root / name).write_text(header + "\n" + "\n".join(rows) + "\n")
     return {"root": root, "files": files, "y": np.stack([smile, hat], 1).astype(np.float32)}

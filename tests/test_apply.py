@@ -267,3 +267,59 @@ def test_command_line_manipulate_and_transfer(runs, images, tmp_path, capsys):
     assert main(["manipulate", str(runs["csvae"]), "--images", str(paths[0]), "--attribute", "Eyeglasses",
                  "--to", "1", "--out", str(grid)]) == 1
     assert "glasses" in capsys.readouterr().err
+
+
+def test_out_never_replaces_an_input(runs, images, tmp_path, capsys):
+    """--out naming an input image used to overwrite the user's photo with the grid."""
+    from csvae.cli import main
+
+    paths = images[0]
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(paths[3].read_bytes())
+    link = tmp_path / "link.png"
+    link.symlink_to(photo)
+    hard = tmp_path / "hard.png"
+    hard.hardlink_to(photo)
+    original = photo.read_bytes()
+    for out in (photo, link, hard, tmp_path / "." / "photo.png"):
+        with pytest.raises(DataError, match=rf"--out {out} is the input .*photo.png; the grid would replace it"):
+            apply.manipulate_files(runs["csvae"], [paths[0], photo], "glasses", 1, out)
+    with pytest.raises(DataError, match=r"is the input .*photo.png"):
+        apply.transfer_files(runs["csvae"], paths[0], photo, "glasses", link)
+    assert main(["manipulate", str(runs["csvae"]), "--images", str(photo), "--attribute", "glasses", "--to", "1",
+                 "--out", str(photo)]) == 1
+    assert "the grid would replace it" in capsys.readouterr().err
+    assert main(["transfer", str(runs["csvae"]), "--content", str(photo), "--style", str(paths[1]),
+                 "--attribute", "glasses", "--out", str(photo)]) == 1
+    assert photo.read_bytes() == original
+
+
+def test_out_never_replaces_a_file_csvae_did_not_write(runs, images, tmp_path):
+    paths = images[0]
+    mine = tmp_path / "mine.png"
+    mine.write_bytes(paths[3].read_bytes())
+    with pytest.raises(DataError, match=r"--out .*mine.png exists and is not a grid csvae wrote"):
+        apply.manipulate_files(runs["condvae"], paths[:1], "glasses", 1, mine)
+    assert mine.read_bytes() == paths[3].read_bytes()
+    from PIL import PngImagePlugin
+
+    text = PngImagePlugin.PngInfo()
+    text.add_text("comment", "my holiday")  # a text comment, not the bytes a JPEG has
+    Image.open(paths[3]).save(mine, pnginfo=text)
+    with pytest.raises(DataError, match=r"--out .*mine.png exists and is not a grid csvae wrote"):
+        apply.manipulate_files(runs["condvae"], paths[:1], "glasses", 1, mine)
+    grid = apply.manipulate_files(runs["condvae"], paths[:1], "glasses", 1, tmp_path / "grid.png")
+    assert apply.manipulate_files(runs["condvae"], paths[:1], "glasses", 0, grid) == grid  # its own grid
+
+
+def test_out_format_follows_the_suffix(runs, images, tmp_path):
+    """--out x.jpg used to be written as PNG; an unknown suffix is refused."""
+    paths = images[0]
+    for name, fmt in (("g.jpg", "JPEG"), ("g.JPEG", "JPEG"), ("g.png", "PNG")):
+        out = apply.transfer_files(runs["csvae"], paths[0], paths[1], "glasses", tmp_path / name)
+        with Image.open(out) as image:
+            assert image.format == fmt and image.size == _grid_size(rows=1, cols=4)
+        assert apply.transfer_files(runs["csvae"], paths[0], paths[1], "glasses", out) == out  # rewritable
+    for name in ("g.gif", "grid"):
+        with pytest.raises(DataError, match=r"unknown image suffix .*PNG \(.png\) or JPEG \(.jpg, .jpeg\)"):
+            apply.manipulate_files(runs["csvae"], paths[:1], "glasses", 1, tmp_path / name)

@@ -40,6 +40,13 @@ def test_fit_evaluate_and_repeat_from_saved_config(tmp_path):
     (["--model.z_dim", "0"], "model.z_dim must be positive"),
     (["--train.epochs", "two"], "train.epochs must be an integer"),
     (["--model.betas.kl_w", "-1"], "model.betas.kl_w must be non-negative"),
+    (["--train.lr", ".nan"], "train.lr must be a finite number, got nan"),
+    (["--train.adversary_lr", ".inf"], "train.adversary_lr must be a finite number, got inf"),
+    (["--model.prior_scale_0", ".nan"], "model.prior_scale_0 must be a finite number"),
+    (["--model.prior_mean_1", ".nan"], "model.prior_mean_1 must be a finite number"),
+    (["--model.betas.entropy", ".inf"], "model.betas.entropy must be a finite number"),
+    (["--train.device", "gpu"], "train.device must be cpu, cuda, cuda:N or auto, got 'gpu'"),
+    (["--train.precision", "bogus"], "train.precision 'bogus' cannot be used on cpu"),
 ])
 def test_bad_overrides_name_the_field(tmp_path, capsys, override, message):
     assert main(["fit", *TOY, "--out", str(tmp_path / "run"), *override]) == 1
@@ -52,6 +59,63 @@ def test_unknown_key_in_config_file(tmp_path, capsys):
     assert main(["fit", "--config", str(path), "--out", str(tmp_path / "run")]) == 1
     err = capsys.readouterr().err
     assert "bad.yaml" in err and "unknown key model.z_size" in err
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", "is empty; give at least one section"),
+    (b"# only a comment\n", "is empty; give at least one section"),
+    (b"train:\n  epochs: 2 # \xe9t\xe9\n", "is not UTF-8 text (byte 0xe9"),
+    (b"train:\n  epochs: 2\n  lr: 0.1\n  epochs: 3\n", "is not valid YAML: key 'epochs' is given twice"),
+])
+def test_empty_or_non_utf8_config_file(tmp_path, capsys, content, message):
+    """An empty file used to train the default config; a Latin-1 file gave a bare codec error; of a
+    key given twice, YAML kept the last."""
+    path = tmp_path / "c.yaml"
+    path.write_bytes(content)
+    assert main(["fit", "--config", str(path), "--out", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert f"config file {path} {message}" in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_overwrite_with_a_bad_setting_keeps_the_finished_run(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["fit", *TOY, "--out", str(run)]) == 0
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    for bad in (["--train.precision", "bogus"], ["--train.lr", ".nan"], ["--train.device", "tpu"]):
+        assert main(["fit", *TOY, "--out", str(run), "--overwrite", "--train.epochs", "3", *bad]) == 1
+        assert "Traceback" not in capsys.readouterr().err
+        assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+def test_nan_weights_are_refused_and_nan_metrics_are_valid_json(tmp_path, capsys, caplog, monkeypatch):
+    """NaN weights used to evaluate to a metrics.json with bare NaN, which is not JSON."""
+    from csvae.checkpoint import load_checkpoint, save_checkpoint
+
+    run = tmp_path / "run"
+    assert main(["fit", *TOY, "--out", str(run)]) == 0
+    good = (run / "model.pt").read_bytes()
+    state = {k: v for k, v in load_checkpoint(run / "model.pt").items() if k not in ("format", "version")}
+    name = next(k for k in state["model"] if k.startswith("decoder") and k.endswith("weight"))
+    state["model"][name].fill_(float("nan"))
+    save_checkpoint(state, run / "model.pt")
+    assert main(["evaluate", str(run)]) == 1
+    assert f"model.pt holds NaN or infinite weights (first in {name})" in capsys.readouterr().err
+    assert not (run / "metrics.json").exists()
+
+    (run / "model.pt").write_bytes(good)  # a metric may still be NaN (e.g. degenerate data): null
+    import csvae.runs
+
+    original = csvae.runs.evaluate_model
+    monkeypatch.setattr(csvae.runs, "evaluate_model", lambda *a, **k: {**original(*a, **k), "recon_r2": float("nan"),
+                                                                       "per_attribute": [{"x": float("inf")}]})
+    with caplog.at_level("WARNING", logger="csvae.runs"):
+        assert main(["evaluate", str(run)]) == 0
+    text = (run / "metrics.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    metrics = json.loads(text)
+    assert metrics["recon_r2"] is None and metrics["per_attribute"] == [{"x": None}]
+    assert "metrics recon_r2, per_attribute[0].x are NaN or infinite (written as null)" in caplog.text
 
 
 def test_wrong_type_in_config_file(tmp_path, capsys):
@@ -79,6 +143,7 @@ def test_reproduce_toy_writes_report_and_skips_finished_runs(tmp_path):
     (["reproduce", "nope"], "unknown experiment 'nope'; choose one of"),
     (["reproduce", "tfd-expressions"], "needs --data-root"),
     (["reproduce", "toy", "--seeds", "0"], "--seeds must be at least 1"),
+    (["reproduce", "toy", "--jobs", "0"], "--jobs must be at least 1, got 0"),
 ])
 def test_reproduce_refuses_bad_requests(tmp_path, capsys, args, message):
     assert main([*args, "--out", str(tmp_path / "out")]) == 1

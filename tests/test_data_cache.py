@@ -215,3 +215,79 @@ def test_load_images_folder_and_tfd(tmp_path):
     assert data.label_kind == "categorical" and data.x.shape[1:] == (1, 48, 48)
     with pytest.raises(DataError, match=r"data.attributes must be empty for tfd"):
         load_images(DataConfig(name="tfd", root=str(tmp_path / "t"), attributes=["happy"]))
+
+
+@pytest.mark.parametrize("files", [{"images.npy": b"my own array", "manifest.json": b"{\"mine\": 1}"},
+                                   {"holiday.jpg": b"a photo"},
+                                   {"images.npy": b"my own array", "notes.txt": b"x"}])
+def test_a_folder_that_is_not_a_cache_is_refused(tree, tmp_path, files):
+    """prepare-data --out naming the user's own folder used to replace its images.npy/manifest.json."""
+    out = tmp_path / "mine"
+    out.mkdir()
+    for name, data in files.items():
+        (out / name).write_bytes(data)
+    with pytest.raises(CacheError, match=rf"{out} is not an image cache folder: it holds .*which csvae did "
+                                         r"not write and will not replace"):
+        prepare_data("celeba-glasses", tree["root"], 8, out, workers=1)
+    assert sorted(p.name for p in out.iterdir()) == sorted(files)  # untouched, no .lock either
+    assert all((out / name).read_bytes() == data for name, data in files.items())
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert prepare_data("celeba-glasses", tree["root"], 8, empty, workers=1) == empty
+
+
+def test_cli_prepare_data_refuses_the_data_folder(tmp_path, capsys):
+    from fixtures_images import make_folder
+
+    from csvae.cli import main
+
+    make_folder(tmp_path / "f")
+    before = sorted(p.name for p in (tmp_path / "f").iterdir())
+    assert main(["prepare-data", "folder", "--root", str(tmp_path / "f"), "--size", "8", "--out",
+                 str(tmp_path / "f"), "--workers", "1"]) == 1
+    assert "is not an image cache folder: it holds img, labels.csv" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "f").iterdir()) == before
+
+
+def test_cache_inside_the_data_folder_is_reused(tmp_path):
+    """Making the cache folder used to change the stamps of the data folder holding it: the cache
+    was rebuilt on the next run."""
+    from fixtures_images import make_folder
+
+    make_folder(tmp_path / "f")
+    out = prepare_data("folder", tmp_path / "f", 8, tmp_path / "f" / "cache", workers=1)
+    stamp = (out / "manifest.json").stat().st_mtime_ns
+    assert prepare_data("folder", tmp_path / "f", 8, out, workers=1) == out
+    assert (out / "manifest.json").stat().st_mtime_ns == stamp
+
+
+def test_workers_must_be_positive(tree, tmp_path, capsys):
+    from csvae.cli import main
+
+    assert main(["prepare-data", "celeba", "--root", str(tree["root"]), "--out", str(tmp_path / "c"),
+                 "--workers", "0"]) == 1
+    assert "workers (--workers) must be a positive integer, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda m: m["images"].update(file="../outside.npy"), r"images.file is '../outside.npy', expected 'images.npy'"),
+    (lambda m: m["images"].update(shape=["a", 3, 8, 8]), r"images.shape is \['a', 3, 8, 8\], expected 4"),
+    (lambda m: m.pop("settings"), r"settings is missing or not an object"),
+    (lambda m: m.update(y=m["y"][:-1]), r"y should be {n} rows of 1 values 0/1"),
+    (lambda m: m.update(split=[7] * len(m["split"])), r"split should be {n} values 0/1/2"),
+    (lambda m: m.update(label_kind="ordinal"), r"label_kind is 'ordinal'"),
+])
+def test_a_tampered_manifest_is_refused_naming_the_field(tree, tmp_path, change, message):
+    """A manifest whose fields are wrong used to raise a bare KeyError, or (images.file) open a file
+    outside the cache folder."""
+    out = prepare_data("celeba-glasses", tree["root"], 8, tmp_path / "c", workers=1)
+    n = len(load_cache(out).y)
+    np.save(tmp_path / "outside.npy", np.zeros((n, 3, 8, 8), dtype=np.uint8))
+    manifest = json.loads((out / "manifest.json").read_text())
+    change(manifest)
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(CacheError, match="manifest.json: " + message.replace("{n}", str(n))):
+        load_cache(out)
+    prepare_data("celeba-glasses", tree["root"], 8, out, workers=1)  # a tampered cache is rebuilt
+    assert len(load_cache(out).y) == n

@@ -104,11 +104,18 @@ def test_derived_splits_keep_identities_apart(tmp_path):
 
 
 def test_existing_partitions_are_kept(tmp_path):
-    partition = [i % 3 for i in range(30)]
+    partition = [i // 2 % 3 for i in range(30)]  # (i % 3 would put every Eyeglasses row in train)
     tree = make_celeba(tmp_path / "c", n=30, partition=partition)
     index = index_celeba(tree["root"], ["Eyeglasses"])
     np.testing.assert_array_equal(index.split, partition)
     assert index.info["derived_splits"] == []
+
+
+def test_attribute_with_one_value_in_training_is_refused(tmp_path):
+    tree = make_celeba(tmp_path / "c", n=30, partition=[i % 3 for i in range(30)])
+    with pytest.raises(DataError, match=r"list_attr_celeba.txt\), attribute Eyeglasses: every training row has "
+                                        r"the value 1; an attribute needs rows of both values"):
+        index_celeba(tree["root"], ["Eyeglasses"])
 
 
 def test_unknown_attribute_lists_valid_ones(tree):

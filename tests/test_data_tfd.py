@@ -97,3 +97,25 @@ def test_not_a_mat_file(tmp_path):
     (tmp_path / "x.mat").write_bytes(b"not a mat file at all")
     with pytest.raises(DataError, match=r"x.mat"):
         index_tfd(tmp_path / "x.mat")
+
+
+def test_non_finite_pixels_are_refused(tmp_path):
+    """One NaN used to turn the min/max scaling of every image into 0/1, with only a NumPy warning."""
+    images = np.full((12, 48, 48), 0.5)
+    images[7, 3, 4] = np.nan
+    make_tfd(tmp_path / "t.mat", n=12, fields={"images": images})
+    with pytest.raises(DataError, match=r"t.mat: image 7 has a NaN or infinite pixel \(1 images do\)"):
+        index_tfd(tmp_path / "t.mat")
+    images[7, 3, 4], images[2, 0, 0] = 0.5, np.inf
+    make_tfd(tmp_path / "t.mat", n=12, fmt="v73", fields={"images": images})
+    with pytest.raises(DataError, match=r"t.mat: image 2 has a NaN or infinite pixel"):
+        index_tfd(tmp_path / "t.mat")
+
+
+@pytest.mark.parametrize("value", [2.5, np.nan])
+def test_fractional_labels_are_refused(tmp_path, value):
+    labels = np.ones((12, 1))
+    labels[4] = value
+    make_tfd(tmp_path / "a.mat", n=12, fields={"labs_ex": labels})
+    with pytest.raises(DataError, match=rf"a.mat: labs_ex\[4\] = {value:g}, expected a whole number"):
+        index_tfd(tmp_path / "a.mat")

@@ -131,6 +131,11 @@ def test_load_refuses_weights_that_disagree_with_the_description(judge, tmp_path
     torch.save(state, tmp_path / "damaged.pt")
     with pytest.raises(ValueError, match="damaged.pt is a damaged judge file"):
         load_judge(tmp_path / "damaged.pt")
+    state = judge.to_state()
+    del state["dataset_name"]  # used to be a bare KeyError
+    torch.save(state, tmp_path / "nameless.pt")
+    with pytest.raises(ValueError, match="nameless.pt is a damaged judge file.*KeyError: 'dataset_name'"):
+        load_judge(tmp_path / "nameless.pt")
 
 
 def test_load_or_fit_reuses_the_cached_judge(faces, tmp_path, monkeypatch):

@@ -174,3 +174,169 @@ def test_one_hot_rows_must_sum_to_one():
 def test_shape_mismatch_with_model_is_reported():
     with pytest.raises(ConfigError, match="model expects"):
         csvae.fit(small(), np.zeros((10, 4)), np.zeros(10), epochs=1)
+
+
+def _snapshot(run):
+    return {p.relative_to(run).as_posix(): p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("options,match", [
+    ({"precision": "bogus"}, r"train.precision 'bogus' cannot be used on cpu: Precision 'bogus' is invalid"),
+    ({"precision": "transformer-engine"}, r"train.precision 'transformer-engine' cannot be used"),
+    ({"lr": float("nan")}, r"train.lr must be a finite number, got nan"),
+    ({"device": "tpu"}, r"train.device must be cpu, cuda, cuda:N or auto, got 'tpu'"),
+    ({"device": "cuda:x"}, r"train.device must be cpu, cuda, cuda:N or auto"),
+])
+def test_overwrite_checks_everything_before_touching_the_folder(tmp_path, options, match):
+    """--overwrite used to delete model.pt, the checkpoint and metrics.csv, then fail on a setting
+    checked only when training started: the finished model was lost."""
+    x, y = toy_xy()
+    run = tmp_path / "run"
+    csvae.fit(small(), x, y, epochs=1, out=run)
+    (run / "metrics.json").write_text("{}")
+    before = _snapshot(run)
+    with pytest.raises(ConfigError, match=match):
+        csvae.fit(small(), x, y, epochs=2, out=run, overwrite=True, **options)
+    assert _snapshot(run) == before
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without a GPU")
+def test_cuda_without_gpu_is_refused_before_the_folder(tmp_path):
+    x, y = toy_xy()
+    with pytest.raises(ConfigError, match=r"train.device is 'cuda:1' but no CUDA GPU is available"):
+        csvae.fit(small(), x, y, epochs=1, out=tmp_path / "run", device="cuda:1")
+    assert not (tmp_path / "run").exists()
+
+
+def test_overwrite_keeps_the_old_model_until_a_new_one_replaces_it(tmp_path, monkeypatch):
+    x, y = toy_xy()
+    run = tmp_path / "run"
+    old = weights(csvae.fit(small(), x, y, epochs=1, out=run))
+    for name in ("metrics.json", "latents.png", "reconstructions.png"):  # the old model's evaluation
+        (run / name).write_text("old")
+    model = small("vae")
+    original = model._terms
+
+    def poisoned(xb, yb, reduction):
+        terms = original(xb, yb, reduction)
+        terms["kl_z"] = terms["kl_z"] * float("nan")
+        return terms
+
+    monkeypatch.setattr(model, "_terms", poisoned)
+    with pytest.raises(NonFiniteLossError):
+        csvae.fit(model, x, y, epochs=2, out=run, overwrite=True, log_every=5)
+    assert_same_weights(weights(csvae.load(run)), old)  # the finished model survived the failed overwrite
+    assert (run / "metrics.json").read_text() == "old"
+    new = weights(csvae.fit(small(), x, y, epochs=2, seed=1, out=run, overwrite=True))
+    assert_same_weights(weights(csvae.load(run)), new)
+    for name in ("metrics.json", "latents.png", "reconstructions.png"):
+        assert not (run / name).exists(), f"{name} of the old model stayed beside the new one"
+
+
+def test_resume_compares_the_checkpoints_config(tmp_path):
+    """With config.yaml deleted, --resume used to continue the checkpoint under another config."""
+    x, y = toy_xy()
+    run = tmp_path / "run"
+    csvae.fit(small(), x, y, epochs=1, out=run)
+    (run / "config.yaml").unlink()
+    (run / "model.pt").unlink()
+    with pytest.raises(ConfigError, match=r"holds a run with another config \(.*last.pt\)"):
+        csvae.fit(small(), x, y, epochs=2, out=run, resume=True)
+    with pytest.raises(ConfigError, match="already holds an unfinished run"):  # no config.yaml: still a run
+        csvae.fit(small(), x, y, epochs=2, out=run)
+    with pytest.raises(ConfigError, match="either --resume .* or --overwrite .*not both"):
+        csvae.fit(small(), x, y, epochs=2, out=run, resume=True, overwrite=True)
+    csvae.fit(small(), x, y, epochs=1, out=run, resume=True)  # the same config resumes
+    assert (run / "model.pt").exists()
+    (run / "config.yaml").unlink()
+    (run / "checkpoints" / "last.pt").unlink()  # only model.pt is left to compare with
+    with pytest.raises(ConfigError, match=r"holds a run with another config \(.*model.pt\)"):
+        csvae.fit(small(), x, y, epochs=2, out=run, resume=True)
+
+
+@pytest.mark.parametrize("change,match", [
+    (lambda s: s.pop("optimizers"), r"last.pt cannot be resumed: it lacks the training state 'optimizers'"),
+    (lambda s: s.pop("rng_cpu"), r"last.pt cannot be resumed: it lacks the training state 'rng_cpu'"),
+    (lambda s: s.update(step=10 ** 6), r"last.pt cannot be resumed: its step 1000000 is not a step of this run"),
+    (lambda s: s.update(step="7"), r"last.pt cannot be resumed: its step '7' is not a step"),
+    (lambda s: s.update(optimizers=[]), r"cannot be resumed: it holds 0 optimiser states, this model has 2"),
+])
+def test_checkpoints_that_cannot_be_resumed(tmp_path, change, match):
+    from csvae.checkpoint import save_checkpoint
+
+    x, y = toy_xy()
+    run = tmp_path / "run"
+    csvae.fit(small(), x, y, epochs=1, out=run)
+    state = load_checkpoint(run / "checkpoints" / "last.pt")
+    state = {k: v for k, v in state.items() if k not in ("format", "version")}
+    change(state)
+    save_checkpoint(state, run / "checkpoints" / "last.pt")
+    before = (run / "model.pt").read_bytes()
+    with pytest.raises(CheckpointError, match=match):
+        csvae.fit(small(), x, y, epochs=1, out=run, resume=True)
+    assert (run / "model.pt").read_bytes() == before
+
+
+def test_too_little_data_is_refused_before_the_folder(tmp_path):
+    x, y = toy_xy()
+    with pytest.raises(ConfigError, match="x has 1 example; training needs at least 2"):
+        csvae.fit(small(), x[:1], y[:1], epochs=1, out=tmp_path / "one")
+    images = np.zeros((4, 3, 32, 32), dtype=np.uint8)
+    conv = csvae.build_model("vae", x_shape=(3, 32, 32), y_dim=1, conv_channels=[4, 8], conv_dense=8)
+    with pytest.raises(ConfigError, match=r"train.batch_size is 1 with 4 examples, but the model's batch norm "
+                                          r"needs batches of at least 2"):
+        csvae.fit(conv, images, np.array([0, 1, 0, 1]), epochs=1, batch_size=1, out=tmp_path / "bn")
+    assert not (tmp_path / "one").exists() and not (tmp_path / "bn").exists()
+
+
+def test_complex_x_is_refused():
+    with pytest.raises(ValueError, match="x must hold real numbers, got dtype complex128"):
+        csvae.fit(small(), np.zeros((5, 3), dtype=complex), np.zeros(5), epochs=1)
+
+
+@pytest.mark.parametrize("x_shape,y_dim", [(["a", "b"], 1), ([3], "2"), ([3], 1.5), ([-3], 1), ([], 1)])
+def test_checkpoint_with_bad_shapes_is_refused(tmp_path, x_shape, y_dim):
+    from csvae.checkpoint import save_checkpoint
+    from csvae.config import RunConfig, config_to_dict
+
+    model = small()
+    save_checkpoint({"config": config_to_dict(RunConfig(model=model.config)), "x_shape": x_shape,
+                     "y_dim": y_dim, "model": model.state_dict(), "step": -1}, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match=r"bad.pt does not hold a model this csvae can rebuild: x_shape "):
+        csvae.load(tmp_path / "bad.pt")
+
+
+def test_atomic_writes_get_the_umasks_mode(tmp_path):
+    from csvae.config import atomic_write_bytes
+
+    for umask, mode in ((0o022, 0o644), (0o077, 0o600), (0o002, 0o664)):
+        old = os.umask(umask)
+        try:
+            atomic_write_bytes(tmp_path / f"f{umask:o}", b"x")
+        finally:
+            os.umask(old)
+        assert (tmp_path / f"f{umask:o}").stat().st_mode & 0o777 == mode
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f2", "f22", "f77"]  # no temporary file left
+
+
+def test_a_folder_with_run_files_but_no_run_is_refused(tmp_path):
+    """Files named like a run's (a metrics.csv of the user's) used to be replaced by a fresh run."""
+    x, y = toy_xy()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "metrics.csv").write_text("my,own\n1,2\n")
+    with pytest.raises(ConfigError, match=r"mine holds metrics.csv but no run .*choose another folder"):
+        csvae.fit(small(), x, y, epochs=1, out=tmp_path / "mine")
+    assert (tmp_path / "mine" / "metrics.csv").read_text() == "my,own\n1,2\n"
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["metrics.csv"]
+
+
+def test_resume_drops_a_metrics_row_cut_short(tmp_path):
+    """A kill during an append leaves half a row; resuming used to keep it as a row of its own."""
+    x, y = toy_xy()
+    run = tmp_path / "run"
+    csvae.fit(small(), x, y, epochs=1, out=run, log_every=3)
+    metrics = run / "metrics.csv"
+    whole = metrics.read_text()
+    metrics.write_text(whole + "3,0,17")  # half of a row, no line end
+    csvae.fit(small(), x, y, epochs=1, out=run, log_every=3, resume=True)
+    assert metrics.read_text() == whole

@@ -26,7 +26,7 @@ from csvae.config import (
 from csvae.data.checks import check_xy
 from csvae.models import MODELS
 from csvae.models.base import LatentModel
-from csvae.train import RunFiles, train
+from csvae.train import RunFiles, check_fabric, train
 
 
 def build_model(name: str, x_dim: Optional[int] = None, y_dim: int = 1, *, x_shape: Optional[Sequence[int]] = None,
@@ -54,22 +54,48 @@ def model_from_config(config: ModelConfig, x_shape: Sequence[int], y_dim: int,
     return MODELS[config.name](config, tuple(x_shape), y_dim)
 
 
+EVALUATION_OUTPUTS = ("metrics.json", "latents.png", "reconstructions.png")
+"""Files of a run folder that describe its finished model; removed when a new model.pt replaces it."""
+
+
+def stored_config(path: Path) -> RunConfig:
+    """The config a checkpoint or model.pt was written with (CheckpointError if unreadable)."""
+    state = load_checkpoint(path)
+    try:
+        return config_from_dict(state["config"]) if state["config"] else RunConfig()
+    except (ConfigError, TypeError) as err:
+        raise CheckpointError(f"{path} holds a config this csvae cannot read: {err}") from err
+
+
 def prepare_run_folder(out: str | os.PathLike, config: RunConfig, resume: bool, overwrite: bool) -> RunFiles:
-    """Make the run folder, refusing one that already holds a run unless resuming (same config) or
-    overwriting. Writes the exact config to config.yaml."""
+    """Make the run folder, refusing one that already holds a run (a config.yaml, a checkpoint or a
+    model.pt) unless resuming (same config as config.yaml and as the checkpoint) or overwriting.
+    Writes the exact config to config.yaml. Overwriting removes only the old checkpoint: the old
+    model.pt (and its evaluation outputs) stay until ``save_final`` replaces them with a complete
+    new model. Call it only once everything else has been checked."""
     run = RunFiles(Path(out))
-    if run.config.exists():
-        old = load_config(run.config)
-        if overwrite:
-            for stale in (run.checkpoint, run.final, run.metrics):
-                stale.unlink(missing_ok=True)
-        elif not resume:
-            state = "a finished run" if run.final.exists() else "an unfinished run"
-            raise ConfigError(f"{run.root} already holds {state}; pass --resume (Python: resume=True) to "
-                              f"continue it or --overwrite (overwrite=True) to replace it")
-        elif old != config:
-            raise ConfigError(f"{run.root} holds a run with another config ({run.config}); pass --overwrite "
-                              f"to replace it, or choose another output folder")
+    if resume and overwrite:
+        raise ConfigError("pass either --resume (resume=True) or --overwrite (overwrite=True), not both")
+    if run.root.exists() and not run.root.is_dir():
+        raise ConfigError(f"the run folder {run.root} is a file")
+    held = [p for p in (run.config, run.checkpoint, run.final) if p.exists()]
+    if held and not (resume or overwrite):
+        state = "a finished run" if run.final.exists() else "an unfinished run"
+        raise ConfigError(f"{run.root} already holds {state}; pass --resume (Python: resume=True) to "
+                          f"continue it or --overwrite (overwrite=True) to replace it")
+    stray = [p.name for p in (run.metrics, *(run.root / n for n in EVALUATION_OUTPUTS)) if p.exists()]
+    if stray and not held and not overwrite:
+        raise ConfigError(f"{run.root} holds {', '.join(stray)} but no run (no config.yaml, checkpoint or "
+                          f"model.pt); training would replace them: choose another folder, or pass --overwrite")
+    if resume:  # the config must be that of config.yaml and the checkpoint (else of model.pt)
+        records = [p for p in (run.config, run.checkpoint) if p.exists()] or [p for p in (run.final,) if p.exists()]
+        for record in records:
+            old = load_config(record) if record == run.config else stored_config(record)
+            if old != config:
+                raise ConfigError(f"{run.root} holds a run with another config ({record}); pass --overwrite "
+                                  f"to replace it, or choose another output folder")
+    if overwrite:
+        run.checkpoint.unlink(missing_ok=True)
     run.root.mkdir(parents=True, exist_ok=True)
     save_config(config, run.config)
     return run
@@ -91,6 +117,7 @@ def fit(model: LatentModel, x, y, *, epochs: int = 30, batch_size: int = 64, see
     if y.shape[1] != model.y_dim:
         raise ConfigError(f"y has {y.shape[1]} columns but the model was built with y_dim={model.y_dim}")
     train_cfg = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed, device=device, **train_options)
+    check_trainable(model, len(x), train_cfg)
     x_t = torch.from_numpy(np.ascontiguousarray(x))
     if x_t.dtype != torch.uint8:
         x_t = x_t.float()
@@ -124,8 +151,24 @@ def check_likelihood_fits(likelihood: str, x: torch.Tensor, standardized: bool) 
                           f"use a gaussian likelihood or rescale x")
 
 
+def check_trainable(model: LatentModel, n: int, cfg: TrainConfig) -> None:
+    """Refuse, before any file is touched, what would fail only once training runs: fewer than 2
+    examples, batches of 1 for a model with batch norm, a precision or device Fabric refuses."""
+    if n < 2:
+        raise ConfigError(f"x has {n} example; training needs at least 2")
+    batch_norm = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    if batch_norm and min(cfg.batch_size, n) < 2:
+        raise ConfigError(f"train.batch_size is {cfg.batch_size} with {n} examples, but the model's batch norm "
+                          f"needs batches of at least 2 (or set model.conv_norm: group)")
+    check_fabric(cfg)
+
+
 def save_final(model: LatentModel, config: RunConfig, run: RunFiles) -> None:
-    """Write the finished model (weights, class statistics, config) to RUN/model.pt."""
+    """Write the finished model (weights, class statistics, config) to RUN/model.pt, first removing
+    the evaluation outputs of the model it replaces (``EVALUATION_OUTPUTS``; they can be rebuilt)."""
+    if run.final.exists():
+        for name in EVALUATION_OUTPUTS:
+            (run.root / name).unlink(missing_ok=True)
     save_checkpoint({"config": config_to_dict(config), "x_shape": list(model.x_shape), "y_dim": model.y_dim,
                      "model": {k: v.cpu() for k, v in model.state_dict().items()}, "step": -1,
                      "finished": True}, run.final)
@@ -141,14 +184,26 @@ def load(path: str | os.PathLike, device: str = "cpu") -> LatentModel:
                                   f"finish: resume it with `csvae fit --config {path / 'config.yaml'} --out {path} --resume`")
         path = final
     state = load_checkpoint(path)
+    shape, y_dim = state["x_shape"], state["y_dim"]
+    if (not isinstance(shape, (list, tuple)) or not shape or not all(_positive_int(s) for s in shape)
+            or not _positive_int(y_dim)):
+        raise CheckpointError(f"{path} does not hold a model this csvae can rebuild: x_shape {shape!r} must be a "
+                              f"list of positive integers and y_dim {y_dim!r} a positive integer")
     try:
         config = config_from_dict(state["config"]) if state["config"] else RunConfig()
-        model = model_from_config(config.model, state["x_shape"], int(state["y_dim"]))
+        model = model_from_config(config.model, shape, y_dim)
         model.load_state_dict(state["model"])
     except (ConfigError, RuntimeError, KeyError, TypeError) as err:
         raise CheckpointError(f"{path} does not hold a model this csvae can rebuild: {err}") from err
+    bad = next((name for name, p in model.named_parameters() if not torch.isfinite(p).all()), None)
+    if bad is not None:
+        raise CheckpointError(f"{path} holds NaN or infinite weights (first in {bad}); it cannot be used")
     model.run_config = config
     return model.to(device).eval()
+
+
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def run_config_of(model: LatentModel) -> RunConfig:

@@ -327,20 +327,66 @@ def _to_uint8(images) -> np.ndarray:
     return (np.clip(images, 0.0, 1.0) * 255).round().astype(np.uint8)
 
 
-def _check_out(out: PathLike) -> Path:
+OUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+"""The suffixes of --out and the format each writes."""
+MARK = "csvae grid"
+"""Written into every grid (PNG text chunk "Software", JPEG comment): the only existing files an
+output may replace are grids csvae wrote."""
+
+
+def _written_by_csvae(path: Path) -> bool:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            comment = image.info.get("comment", b"")  # bytes in a JPEG, text in a PNG text chunk
+            comment = comment.decode("latin-1") if isinstance(comment, bytes) else comment
+            return MARK in (image.info.get("Software"), comment)
+    except (OSError, UnidentifiedImageError):
+        return False
+
+
+def _check_out(out: PathLike, inputs: Sequence[Optional[PathLike]]) -> Path:
+    """The grid's path: a .png, .jpg or .jpeg file that is none of ``inputs`` (image files, the run,
+    the judge) and, if it exists, a grid csvae wrote; anything else is a DataError naming it."""
     out = Path(out)
     if out.is_dir():
         raise DataError(f"--out {out} is a folder; give the path of the PNG file to write")
+    if out.suffix.lower() not in OUT_FORMATS:
+        raise DataError(f"--out {out}: unknown image suffix {out.suffix!r}; the grid is written as PNG (.png) "
+                        f"or JPEG (.jpg, .jpeg)")
+    for source in (Path(s) for s in inputs if s is not None):
+        if out.resolve() == source.resolve() or (out.exists() and source.exists() and out.samefile(source)):
+            raise DataError(f"--out {out} is the input {source}; the grid would replace it, so choose another "
+                            f"file name")
+    if out.exists() and not _written_by_csvae(out):
+        raise DataError(f"--out {out} exists and is not a grid csvae wrote; it is not replaced: choose another "
+                        f"file name, or delete it first")
     return out
 
 
 def _write_grid(rows: list[np.ndarray], out: Path, scale: int) -> Path:
+    """Tile ``rows`` and write them to ``out`` atomically, in the format of its suffix, marked."""
+    import io
+
+    from PIL import Image, PngImagePlugin
+
+    from csvae.config import atomic_write_bytes
     from csvae.figures import tile
-    from csvae.plots import save_png
 
     if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
         raise DataError(f"scale must be a positive integer, got {scale!r}")
-    save_png(tile(np.stack([_to_uint8(r) for r in rows])), out, scale=scale)
+    image = Image.fromarray(tile(np.stack([_to_uint8(r) for r in rows])))
+    if scale > 1:
+        image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+    buffer = io.BytesIO()
+    if OUT_FORMATS[out.suffix.lower()] == "PNG":
+        text = PngImagePlugin.PngInfo()
+        text.add_text("Software", MARK)
+        image.save(buffer, format="PNG", pnginfo=text)
+    else:
+        image.save(buffer, format="JPEG", quality=95, comment=MARK)
+    atomic_write_bytes(out, buffer.getvalue())
     return out
 
 
@@ -353,8 +399,9 @@ def manipulate_files(run: PathLike, images: Sequence[PathLike], attribute: Optio
                      current: Optional[Label] = None, judge: Optional[PathLike] = None,
                      scale: int = 1) -> Path:
     """``csvae manipulate``: change ``attribute`` of each image to ``to`` with the run's model and
-    write a PNG grid to ``out`` (atomically), one row per image: input, reconstruction, then
-    ``samples`` manipulations. Returns ``out``.
+    write a grid to ``out`` (atomically; PNG or JPEG by its suffix; never over an input or a file
+    csvae did not write), one row per image: input, reconstruction, then ``samples``
+    manipulations. Returns ``out``.
 
     attribute: an attribute name of the run (binary labels); None for a categorical label.
     to: 0/1 (binary) or a class name/index (categorical). style: CSVAE's choice of the new
@@ -362,14 +409,14 @@ def manipulate_files(run: PathLike, images: Sequence[PathLike], attribute: Optio
     baselines are deterministic). seed: seeds the draws. current: the inputs' current value of
     the attribute (or their class), else inferred (``infer_labels``; other attributes are
     always inferred). judge: a judge file trained on the run's data, used to infer labels.
-    scale: enlarge the PNG this many times.
+    scale: enlarge the grid this many times.
     A target equal to an image's current label is reported (warning naming the image and the
     attribute) and its row shows the unchanged reconstruction."""
     if style not in STYLES:
         raise DataError(f"--style must be one of {', '.join(STYLES)}, got {style!r}")
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise DataError(f"--samples must be a positive integer, got {samples!r}")
-    out = _check_out(out)
+    out = _check_out(out, [*images, run, judge])
     model = load(run)
     names = attribute_names(model)
     categorical = _label_kind(model) == "categorical"
@@ -424,13 +471,13 @@ def manipulate_files(run: PathLike, images: Sequence[PathLike], attribute: Optio
 def transfer_files(run: PathLike, content: PathLike, style_image: PathLike, attribute: Optional[str],
                    out: PathLike, *, judge: Optional[PathLike] = None, scale: int = 1) -> Path:
     """``csvae transfer`` (CSVAE runs only): decode the content image's z and w with the subspace
-    W_attribute taken from the style image; write one PNG row to ``out`` (atomically): content,
-    style, reconstruction of the content, transfer result. Returns ``out``.
+    W_attribute taken from the style image; write one row to ``out`` (as ``manipulate_files``):
+    content, style, reconstruction of the content, transfer result. Returns ``out``.
 
     attribute: an attribute name of the run; for a categorical label a class name (that class's
     subspace) or None (every subspace: the whole label). Labels of both images are inferred
     (``infer_labels``, or the ``judge`` file)."""
-    out = _check_out(out)
+    out = _check_out(out, [content, style_image, run, judge])
     model = load(run)
     if not isinstance(model, CSVAE):
         raise DataError(f"transfer needs a CSVAE run: {run} holds a {_model_tag(model)} model, which has no "

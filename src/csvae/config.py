@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import math
 import os
-import tempfile
+import re
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional
@@ -24,9 +26,15 @@ class ConfigError(ValueError):
     """A configuration value or key is wrong; the message names the field."""
 
 
-def _positive(section: str, name: str, value, allow_zero: bool = False) -> None:
+def _finite(section: str, name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{section}.{name} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{section}.{name} must be a finite number, got {value!r}")
+
+
+def _positive(section: str, name: str, value, allow_zero: bool = False) -> None:
+    _finite(section, name, value)
     if value < 0 or (value == 0 and not allow_zero):
         bound = "non-negative" if allow_zero else "positive"
         raise ConfigError(f"{section}.{name} must be {bound}, got {value!r}")
@@ -125,6 +133,8 @@ class ModelConfig:
             _positive("model", name, getattr(self, name))
         for name in ("prior_scale_0", "prior_scale_1"):
             _positive("model", name, getattr(self, name))
+        for name in ("prior_mean_0", "prior_mean_1"):
+            _finite("model", name, getattr(self, name))
         for name in ("hidden", "adversary_hidden", "conv_channels"):
             for width in getattr(self, name):
                 _positive("model", name, width)
@@ -209,6 +219,8 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "lr", "adversary_lr", "adversary_steps", "log_every",
                      "checkpoint_every"):
             _positive("train", name, getattr(self, name))
+        if not isinstance(self.device, str) or not re.fullmatch(r"cpu|auto|cuda(:\d+)?", self.device):
+            raise ConfigError(f"train.device must be cpu, cuda, cuda:N or auto, got {self.device!r}")
 
 
 @dataclass
@@ -295,16 +307,38 @@ def config_to_dict(config: RunConfig) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (YAML would keep the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, (str, int, float, bool)):
+                continue  # the base class reports keys that cannot be keys
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} is given twice",
+                                                        key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def load_config(path: str | os.PathLike) -> RunConfig:
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as err:
         raise ConfigError(f"cannot read config file {path}: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {err.object[err.start]:#04x} at offset "
+                          f"{err.start})") from err
     try:
-        values = yaml.safe_load(text) or {}
+        values = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as err:
         raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
+    if values is None:
+        raise ConfigError(f"config file {path} is empty; give at least one section (model, data, train), "
+                          f"e.g. copy one of configs/")
     try:
         return config_from_dict(values)
     except ConfigError as err:
@@ -316,7 +350,9 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     reader never sees a half-written file and an old file survives a crash."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:16]}.tmp"
+    # mode 0o666 less the umask, as open() gives a new file (tempfile.mkstemp would give 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -324,7 +360,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

@@ -55,14 +55,3 @@ def plot_latents(latents: dict[str, np.ndarray], y: np.ndarray, names: list[str]
     fig.suptitle(title)
     save_figure(fig, path)
 
-
-def save_png(picture: np.ndarray, path: str | os.PathLike, scale: int = 1) -> None:
-    """Write an (H, W, 3) uint8 array as PNG (atomically), enlarged ``scale`` times."""
-    from PIL import Image
-
-    image = Image.fromarray(picture)
-    if scale > 1:
-        image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    atomic_write_bytes(path, buffer.getvalue())

@@ -167,18 +167,22 @@ def expected_cost(job: Job) -> tuple:
 
 def run_job(job: Job) -> dict:
     """Fit (or resume) and evaluate one run; reuse its metrics.json when it is finished."""
+    from csvae.api import stored_config
     from csvae.runs import evaluate_run, fit_run
 
     torch.set_num_threads(1)
     run = RunFiles(Path(job.out))
     metrics_path = run.root / "metrics.json"
+    # model.pt is this job's only if it was trained with its config (an overwrite that did not
+    # finish leaves the old model.pt beside the new config.yaml)
+    finished = run.final.exists() and stored_config(run.final) == job.config
     if run.config.exists():
         if load_config(run.config) != job.config:
             raise ConfigError(f"{run.root} holds a run with another config; remove it or choose another --out")
-        if metrics_path.exists() and run.final.exists():
+        if metrics_path.exists() and finished:
             return {**json.loads(metrics_path.read_text()), "variant": job.variant, "data": job.data_label}
     with threadpool_limits(1):  # sklearn's OpenMP probes too: the workers already fill the cores
-        if not run.final.exists():
+        if not finished:
             fit_run(job.config, run.root, resume=run.config.exists())
         metrics = evaluate_run(run.root, figures=job.config.train.seed == 0, judges=job.judges)
     return {**metrics, "variant": job.variant, "data": job.data_label}
@@ -193,6 +197,8 @@ def reproduce(name: str, out: str | os.PathLike, seeds: Optional[int] = None, jo
     out = Path(out)
     if seeds is not None and seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {seeds}")
+    if jobs is not None and jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, got {jobs}")
     todo = sorted(plan(experiment, out, seeds, data_root), key=expected_cost, reverse=True)
     out.mkdir(parents=True, exist_ok=True)
     prepare_shared_data(todo)

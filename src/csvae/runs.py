@@ -7,6 +7,8 @@ A run folder holds config.yaml (the exact config), metrics.csv, checkpoints/last
 from __future__ import annotations
 
 import json
+import logging
+import math
 import os
 from pathlib import Path
 
@@ -17,6 +19,8 @@ from csvae.config import ConfigError, RunConfig, atomic_write_bytes
 from csvae.data import Dataset, load_dataset
 from csvae.evaluate.vector import evaluate_model
 from csvae.train import RunFiles
+
+log = logging.getLogger("csvae.runs")
 
 
 def check_label_kind(config: RunConfig, data: Dataset) -> None:
@@ -73,6 +77,27 @@ def image_evaluation(model, data: Dataset, judges: Path, seed: int) -> dict:
     return out
 
 
+def json_safe(metrics: dict) -> dict:
+    """``metrics`` with every NaN or infinite number replaced by None (JSON null: bare NaN is not
+    JSON); each one is named in a warning."""
+    bad = []
+
+    def clean(value, name):
+        if isinstance(value, dict):
+            return {k: clean(v, f"{name}.{k}" if name else str(k)) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v, f"{name}[{i}]") for i, v in enumerate(value)]
+        if isinstance(value, (float, np.floating)) and not math.isfinite(value):
+            bad.append(name)
+            return None
+        return value
+
+    out = clean(metrics, "")
+    if bad:
+        log.warning("metrics %s are NaN or infinite (written as null)", ", ".join(bad))
+    return out
+
+
 def evaluate_run(run_dir: str | os.PathLike, figures: bool = True, judges: str | os.PathLike | None = None) -> dict:
     """Evaluate a finished run on its own data's test split; write RUN/metrics.json (and
     RUN/latents.png). Image runs add the judge-based metrics (see ``image_evaluation``).
@@ -89,7 +114,7 @@ def evaluate_run(run_dir: str | os.PathLike, figures: bool = True, judges: str |
                **evaluate_model(model, data, seed=seed)}
     if data.x.ndim == 4:
         metrics.update(image_evaluation(model, data, Path(judges) if judges else judge_dir(run.root), seed))
-    atomic_write_bytes(run.root / "metrics.json", json.dumps(metrics, indent=2).encode())
+    atomic_write_bytes(run.root / "metrics.json", json.dumps(json_safe(metrics), indent=2, allow_nan=False).encode())
     if figures:
         from csvae.plots import plot_latents
 

@@ -10,6 +10,7 @@ and read back only every ``log_every`` steps, where a NaN/inf term stops the run
 from __future__ import annotations
 
 import csv
+import io
 import sys
 import time
 from dataclasses import dataclass
@@ -19,8 +20,8 @@ from typing import Optional
 import torch
 from lightning_fabric import Fabric
 
-from csvae.checkpoint import load_checkpoint, save_checkpoint
-from csvae.config import RunConfig, TrainConfig, config_to_dict
+from csvae.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from csvae.config import ConfigError, RunConfig, TrainConfig, atomic_write_bytes, config_to_dict
 from csvae.models.base import LatentModel
 
 CHECKPOINT = "checkpoints/last.pt"
@@ -62,12 +63,23 @@ def resolve_device(device: str) -> str:
 
 def _fabric(cfg: TrainConfig) -> Fabric:
     device = resolve_device(cfg.device)
+    accelerator, devices = "cpu", 1
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise RuntimeError(f"train.device is {cfg.device!r} but no CUDA GPU is available")
+            raise ConfigError(f"train.device is {cfg.device!r} but no CUDA GPU is available")
         index = int(device.split(":")[1]) if ":" in device else 0
-        return Fabric(accelerator="cuda", devices=[index], precision=cfg.precision)
-    return Fabric(accelerator="cpu", devices=1, precision=cfg.precision)
+        if index >= torch.cuda.device_count():
+            raise ConfigError(f"train.device is {cfg.device!r} but there are {torch.cuda.device_count()} GPUs")
+        accelerator, devices = "cuda", [index]
+    try:
+        return Fabric(accelerator=accelerator, devices=devices, precision=cfg.precision)
+    except (ValueError, ImportError) as err:  # an unknown precision, or one that needs a missing package
+        raise ConfigError(f"train.precision {cfg.precision!r} cannot be used on {device}: {err}") from err
+
+
+def check_fabric(cfg: TrainConfig) -> None:
+    """Raise ConfigError now if ``cfg``'s device or precision cannot train (as ``train`` would)."""
+    _fabric(cfg)
 
 
 class MetricsLog:
@@ -81,13 +93,16 @@ class MetricsLog:
         self.first_step = start_step + 1
         self.last: dict[str, float] = {}
         if path is not None and path.exists():  # resuming: drop rows past the checkpoint
-            with path.open() as handle:
-                rows = [r for r in csv.DictReader(handle) if int(r["step"]) <= start_step]
-            with path.open("w", newline="") as handle:
-                if rows:
-                    writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-                    writer.writeheader()
-                    writer.writerows(rows)
+            lines = path.read_text().splitlines(keepends=True)
+            if lines and not lines[-1].endswith("\n"):
+                lines.pop()  # a row a kill cut short
+            rows = [r for r in csv.DictReader(lines) if int(r["step"]) <= start_step]
+            kept = io.StringIO(newline="")
+            if rows:
+                writer = csv.DictWriter(kept, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(rows)
+            atomic_write_bytes(path, kept.getvalue().encode())
 
     def add(self, terms: dict[str, torch.Tensor]) -> None:
         if not self.names:
@@ -152,13 +167,24 @@ def train(model: LatentModel, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig
     start = 0
     if resume and run is not None and run.checkpoint.exists():
         state = load_checkpoint(run.checkpoint)
-        model.load_state_dict(state["model"])
-        for opt, opt_state in zip(optimizers, state["optimizers"]):
-            opt.load_state_dict(opt_state)
-        torch.set_rng_state(state["rng_cpu"])
-        if "rng_cuda" in state and fabric.device.type == "cuda":
-            torch.cuda.set_rng_state(state["rng_cuda"], fabric.device)
-        start = int(state["step"])
+        try:
+            start = state["step"]
+            if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start <= total:
+                raise ValueError(f"its step {start!r} is not a step of this run (0..{total})")
+            if len(state["optimizers"]) != len(optimizers):
+                raise ValueError(f"it holds {len(state['optimizers'])} optimiser states, this model has "
+                                 f"{len(optimizers)} optimisers")
+            model.load_state_dict(state["model"])
+            for opt, opt_state in zip(optimizers, state["optimizers"]):
+                opt.load_state_dict(opt_state)
+            torch.set_rng_state(state["rng_cpu"])
+            if "rng_cuda" in state and fabric.device.type == "cuda":
+                torch.cuda.set_rng_state(state["rng_cuda"], fabric.device)
+        except KeyError as err:
+            raise CheckpointError(f"{run.checkpoint} cannot be resumed: it lacks the training state "
+                                  f"{err.args[0]!r} (optimisers and random state)") from err
+        except (ValueError, TypeError, RuntimeError) as err:
+            raise CheckpointError(f"{run.checkpoint} cannot be resumed: {err}") from err
     wrapped, *fabric_opts = fabric.setup(model, *optimizers)
     opt_model = fabric_opts[0]
     opt_adversary = fabric_opts[1] if model.adversarial else None

@@ -7,6 +7,8 @@ A cache is a folder:
     attribute names, label kind and the reader's info.
 ``manifest.json`` is written last, through a temporary file and a rename, and removed first when
 a cache is rebuilt, so a folder with a manifest always holds a complete, matching images.npy.
+A build refuses a folder that holds anything else (``check_cache_folder``): it never replaces
+files it did not write.
 
 While building, ``.partial/images.npy`` is filled chunk by chunk (``CHUNK`` rows, one task each
 for a ``multiprocessing`` pool) and ``.partial/progress.json`` records the finished chunks; a
@@ -73,11 +75,46 @@ def read_manifest(out: str | os.PathLike) -> dict:
         manifest = json.loads(path.read_text())
     except (OSError, ValueError) as err:
         raise CacheError(f"{path} cannot be read: {err}") from err
+    if not isinstance(manifest, dict):
+        raise CacheError(f"{path} is not a cache manifest (a JSON object); rebuild the cache")
     if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
         raise CacheError(f"{path}: format {manifest.get('format')!r} version "
                          f"{manifest.get('version')!r}, this csvae reads {FORMAT!r} version "
                          f"{VERSION}; rebuild the cache")
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise CacheError(f"{path}: {problem}; rebuild the cache (csvae prepare-data --force)")
     return manifest
+
+
+def _manifest_problem(manifest: dict) -> Optional[str]:
+    """What is wrong with the fields of a manifest (None: nothing). Its image file must be
+    ``images.npy`` in the cache folder: a name read from a file never leads outside it."""
+    for key in ("settings", "sources", "info", "images"):
+        if not isinstance(manifest.get(key), dict):
+            return f"{key} is missing or not an object"
+    images = manifest["images"]
+    if images.get("file") != IMAGES:
+        return f"images.file is {images.get('file')!r}, expected {IMAGES!r}"
+    shape = images.get("shape")
+    if (not isinstance(shape, list) or len(shape) != 4
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in shape)):
+        return f"images.shape is {shape!r}, expected 4 non-negative integers"
+    names = manifest.get("attribute_names")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        return "attribute_names is missing or not a list of names"
+    if manifest.get("label_kind") not in ("binary", "categorical"):
+        return f"label_kind is {manifest.get('label_kind')!r}, expected 'binary' or 'categorical'"
+    try:
+        y, split = np.asarray(manifest.get("y"), dtype=np.float64), np.asarray(manifest.get("split"))
+    except (TypeError, ValueError):
+        return "y or split is not a table of numbers"
+    rows = (shape[0], len(names))
+    if y.size != rows[0] * rows[1] or (y.size and y.shape != rows) or not np.isin(y, (0, 1)).all():
+        return f"y should be {shape[0]} rows of {len(names)} values 0/1"
+    if split.shape != (shape[0],) or not np.isin(split, (0, 1, 2)).all():
+        return f"split should be {shape[0]} values 0/1/2"
+    return None
 
 
 def _differences(built: dict, asked: dict, prefix: str = "") -> list[str]:
@@ -118,8 +155,8 @@ def cache_is_current(out: str | os.PathLike, settings: dict, sources: dict) -> b
     """True if ``out`` holds a complete cache built from these settings and unchanged sources."""
     try:
         manifest = read_manifest(out)
-        check_images_file(Path(out) / manifest["images"]["file"], manifest["images"]["shape"])
-    except (CacheError, KeyError, TypeError):
+        check_images_file(Path(out) / IMAGES, manifest["images"]["shape"])
+    except CacheError:
         return False
     return manifest["settings"] == _normal(settings) and manifest["sources"] == _normal(sources)
 
@@ -137,20 +174,43 @@ def load_cache(out: str | os.PathLike, expect: Optional[dict] = None) -> Dataset
         raise CacheMismatch(f"cache {out} was built from other settings ("
                             + "; ".join(_differences(manifest["settings"], _normal(expect)))
                             + "); rebuild it with csvae prepare-data or choose another cache folder")
-    images = manifest["images"]
-    check_images_file(out / images["file"], images["shape"])
-    x = np.load(out / images["file"], mmap_mode="r")
-    n, k = images["shape"][0], len(manifest["attribute_names"])
+    check_images_file(out / IMAGES, manifest["images"]["shape"])
+    x = np.load(out / IMAGES, mmap_mode="r")
+    k = len(manifest["attribute_names"])
     y = np.asarray(manifest["y"], dtype=np.float32).reshape(-1, k)
     split = np.asarray(manifest["split"], dtype=np.int8)
-    if len(y) != n or len(split) != n:
-        raise CacheError(f"{out / MANIFEST}: {len(y)} label rows and {len(split)} splits for {n} images")
     info = dict(manifest["info"], cache=str(out))
     return Dataset(x=x, y=y, split=split, attribute_names=list(manifest["attribute_names"]),
                    label_kind=manifest["label_kind"], info=info)
 
 
 # --- building ------------------------------------------------------------------------------
+
+def _written_by_cache(name: str) -> bool:
+    """Whether a cache build writes entries of this name (module doc)."""
+    return (name in (IMAGES, MANIFEST, ".lock", ".partial", f".{IMAGES}.tmp")
+            or (name.startswith(f".{MANIFEST}.") and name.endswith(".tmp")))
+
+
+def check_cache_folder(out: str | os.PathLike) -> None:
+    """Refuse to build a cache in ``out`` when it holds anything a cache build did not write: a
+    user's own files there (an ``images.npy``, a ``manifest.json``, photos) are never replaced.
+    A folder that does not exist or is empty is fine, and so is one a build has written (every
+    build first creates ``.lock``)."""
+    out = Path(out)
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise CacheError(f"the cache folder {out} is a file; give a new or empty folder")
+    names = sorted(p.name for p in out.iterdir())
+    foreign = [n for n in names if not _written_by_cache(n)]
+    if not foreign and names and ".lock" not in names:
+        foreign = names  # an images.npy or manifest.json that no cache build wrote
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise CacheError(f"{out} is not an image cache folder: it holds {shown}, which csvae did not write "
+                         f"and will not replace; give a new or empty folder for the cache")
+
 
 _WORKER: dict = {}
 
@@ -250,6 +310,7 @@ def build_cache(index: ImageIndex, out: str | os.PathLike, size: int, settings: 
     n = len(index)
     shape = (n, index.channels, size, size)
     key = _digest(_normal(settings), _normal(sources), index)
+    check_cache_folder(out)
     with _locked(out):
         if reuse and cache_is_current(out, settings, sources):
             return out

@@ -34,7 +34,8 @@ from typing import Optional, Sequence
 import numpy as np
 
 from csvae.data.dataset import Dataset
-from csvae.data.imageio import DataError, ImageIndex, decode_index, present_rows, read_text, split_counts, stamp
+from csvae.data.imageio import (DataError, ImageIndex, check_both_values, decode_index, present_rows, read_text,
+                                split_counts, stamp)
 
 DEFAULT_CROP = 148
 DERIVED = {"facial_hair": "Goatee == 1 or Mustache == 1 or No_Beard == -1"}
@@ -312,6 +313,8 @@ def index_celeba(root: str | os.PathLike, attributes: Optional[Sequence[str]] = 
     if identity is not None:
         info["identities"] = int(len(np.unique(identity)))
     files, y, split = balanced_rows(files, y, split, attributes, balance, seed, info)
+    check_both_values(y, split, attributes, f"CelebA ({paths['attributes']}), attribute",
+                      "choose other attributes, or more images")
     return ImageIndex(base=paths["images"], files=files, y=y, split=split,
                       attribute_names=attributes, label_kind="binary", crop=crop, channels=3,
                       info=info)

@@ -36,15 +36,15 @@ def check_xy(x, y, label_kind: str = "binary") -> tuple[np.ndarray, np.ndarray]:
     if len(x) == 0:
         raise DataError("x and y are empty")
     if x.dtype != np.uint8:
-        if not np.issubdtype(x.dtype, np.number):
-            raise DataError(f"x must be numeric, got dtype {x.dtype}")
+        if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
+            raise DataError(f"x must hold real numbers, got dtype {x.dtype}")
         finite = np.isfinite(x.reshape(len(x), -1)).all(axis=1)
         if not finite.all():
             row = int(np.flatnonzero(~finite)[0])
             raise DataError(f"x has NaN or inf values, first in row {row}")
     if y.dtype == bool:
         y = y.astype(np.float32)
-    if not np.issubdtype(y.dtype, np.number):
+    if not np.issubdtype(y.dtype, np.number) or np.iscomplexobj(y):
         raise DataError(f"y must be numeric 0/1, got dtype {y.dtype}")
     binary = (y == 0) | (y == 1)
     if not binary.all():

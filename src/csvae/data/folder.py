@@ -15,15 +15,17 @@ Missing images are dropped and counted (``info["missing_images"]``) or, with ``s
 from __future__ import annotations
 
 import csv
+import io
 import os
-from pathlib import Path
+from pathlib import Path, PurePath, PurePosixPath
 from typing import Optional, Sequence
 
 import numpy as np
 
 from csvae.data.celeba import balanced_rows, derive_splits
 from csvae.data.dataset import Dataset
-from csvae.data.imageio import DataError, ImageIndex, decode_index, only_file, present_rows, stamp
+from csvae.data.imageio import (DataError, ImageIndex, check_both_values, decode_index, only_file, present_rows,
+                                read_text, stamp)
 
 CONVENTIONS = ({"0": 0, "1": 1}, {"-1": 0, "1": 1}, {"false": 0, "true": 1})
 SPLIT_VALUES = {"train": 0, "valid": 1, "test": 2, "0": 0, "1": 1, "2": 2}
@@ -43,17 +45,42 @@ def locate_csv(root: str | os.PathLike, csv_path: Optional[str | os.PathLike] = 
     return only_file(root, "labels.csv", ".csv", "name it with the csv option")
 
 
+def read_table(path: Path) -> list[tuple[int, list[str]]]:
+    """The non-empty rows of a UTF-8 CSV as (line, fields); a byte-order mark is dropped. A file
+    that is not UTF-8 text is a DataError naming it."""
+    text = read_text(path)
+    return [(i + 1, row) for i, row in enumerate(csv.reader(io.StringIO(text, newline=""))) if row]
+
+
+def check_name(path: Path, line: int, name: str, root: Path) -> None:
+    """A file name from the CSV ``path`` must stay inside the image folder ``root``: it may not be
+    empty or absolute, nor hold a ``..`` part (which could leave the folder, also through a link)."""
+    if not name:
+        raise DataError(f"{path}, line {line}: empty file name")
+    if "\0" in name:
+        raise DataError(f"{path}, line {line}: file name {name!r} holds a NUL character")
+    if PurePath(name).anchor or PurePosixPath(name).is_absolute():
+        raise DataError(f"{path}, line {line}: file name {name!r} is an absolute path; file names are "
+                        f"relative to the image folder {root}")
+    if ".." in PurePosixPath(name.replace("\\", "/")).parts:
+        raise DataError(f"{path}, line {line}: file name {name!r} holds '..'; file names must stay inside "
+                        f"the image folder {root}")
+
+
 def folder_sources(root: str | os.PathLike, csv_path: Optional[str | os.PathLike] = None,
                    filename_column: Optional[str] = None) -> dict:
     """Stamps of the CSV and of every folder holding its images (entry count and mtime)."""
     root = Path(root)
     path = locate_csv(root, csv_path)
+    table = read_table(path)
     folders = {root}
-    with open(path, newline="") as handle:
-        rows = csv.reader(handle)
-        header = [h.strip() for h in next(rows, [])]
+    if table:
+        header = [h.strip() for h in table[0][1]]
         column = header.index(filename_column) if filename_column in header else 0
-        folders.update((root / row[column].strip()).parent for row in rows if len(row) > column)
+        for line, row in table[1:]:
+            if len(row) > column:
+                check_name(path, line, row[column].strip(), root)
+                folders.add((root / row[column].strip()).parent)
     name = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
     out = {name: stamp(path)}
     for folder in sorted(folders):
@@ -85,11 +112,15 @@ def index_folder(root: str | os.PathLike, csv_path: Optional[str | os.PathLike] 
     """Parse and check the CSV of an image folder and choose rows, without decoding (module doc)."""
     root = Path(root)
     path = locate_csv(root, csv_path)
-    with open(path, newline="") as handle:
-        table = [(i + 1, row) for i, row in enumerate(csv.reader(handle)) if row]
+    table = read_table(path)
     if not table:
         raise DataError(f"{path} is empty")
     header = [h.strip() for h in table[0][1]]
+    values = {v for c in CONVENTIONS for v in c}
+    cells = [h.lower() for h in header[1:]]
+    if any(c in values for c in cells) and all(c in values or c in SPLIT_VALUES for c in cells):
+        raise DataError(f"{path}, line 1 holds values ({', '.join(header)}), not column names; the first "
+                        f"line must be a header naming the columns, e.g. file,smile,hat")
     for i, h in enumerate(header):
         if h in header[:i]:
             raise DataError(f"{path}, line 1: column {h!r} appears twice")
@@ -114,8 +145,7 @@ def index_folder(root: str | os.PathLike, csv_path: Optional[str | os.PathLike] 
     files = [row[col[file_column]].strip() for _, row in rows]
     seen: dict[str, int] = {}
     for (line, _), f in zip(rows, files):
-        if not f:
-            raise DataError(f"{path}, line {line}: empty file name")
+        check_name(path, line, f, root)
         if f in seen:
             raise DataError(f"{path}, line {line}: duplicate file name {f} (first on line {seen[f]})")
         seen[f] = line
@@ -139,6 +169,7 @@ def index_folder(root: str | os.PathLike, csv_path: Optional[str | os.PathLike] 
     split, filled = derive_splits(split, None, holdout_fraction, seed)
     info["derived_splits"] = filled
     files, y, split = balanced_rows(files, y, split, chosen, balance, seed, info)
+    check_both_values(y, split, chosen, f"{path}, column", "leave the column out with the attributes option")
     return ImageIndex(base=root, files=files, y=y, split=split, attribute_names=chosen,
                       label_kind="binary", crop=crop, channels=3, info=info)
 

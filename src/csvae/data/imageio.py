@@ -11,7 +11,14 @@ Crop and resize (one rule for every reader):
   * then a Lanczos resize of that square to ``size x size``.
 For JPEGs, Pillow's ``draft()`` first lets the decoder scale by 1/2, 1/4 or 1/8 while the crop
 still covers at least ``2 * size`` pixels, which is then resized with the Lanczos filter; at
-CelebA's 148-pixel crop this kicks in for sizes of 37 and below.
+CelebA's 148-pixel crop this kicks in for sizes of 37 and below. A square under ``MIN_SIDE``
+pixels is refused (enlarging it would invent the picture).
+
+Pixel modes: every mode Pillow opens is converted to 8-bit RGB (then to greyscale for one
+channel): palette, bilevel, CMYK, YCbCr, LAB and HSV by Pillow's conversions (alpha is dropped);
+16-bit greyscale (``I;16*``, and ``I`` from 16-bit PNG/PPM files) scaled by 255/65535. Modes
+whose values have no defined range (``F``, 32-bit ``I``) are refused naming the file and mode.
+The EXIF orientation of a photo is applied, so it is read upright.
 """
 
 from __future__ import annotations
@@ -29,6 +36,15 @@ from csvae.data.checks import DataError  # the package's one error for bad input
 from csvae.data.dataset import Dataset
 
 RESAMPLE = Image.Resampling.LANCZOS
+MIN_SIDE = 8
+"""The smallest square (in pixels) an image may be cut to before it is resized."""
+SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N")
+SIXTEEN_BIT_I_FORMATS = ("PNG", "PPM")
+"""Formats whose mode-``I`` images are 16-bit (Pillow scales them to 0..65535)."""
+ORIENTATION = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+               4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+               6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90}
+"""EXIF orientation tag -> the transpose that shows the picture upright (as ``ImageOps.exif_transpose``)."""
 
 
 @dataclass
@@ -82,6 +98,9 @@ def centre_box(width: int, height: int, crop: Optional[int]) -> tuple[float, flo
     side = min(width, height) if crop is None else crop
     if side > width or side > height:
         raise ValueError(f"image is {width}x{height}, smaller than the {crop}x{crop} crop")
+    if side < MIN_SIDE:
+        raise ValueError(f"image is {width}x{height}, so its square is {side}x{side}, smaller than the "
+                         f"minimum of {MIN_SIDE}x{MIN_SIDE} pixels")
     left, top = (width - side) / 2, (height - side) / 2
     return left, top, left + side, top + side
 
@@ -91,17 +110,36 @@ def _to_chw(image: Image.Image) -> np.ndarray:
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
 
 
+def _eight_bit(image: Image.Image, path) -> Image.Image:
+    """``image`` with 8-bit values: 16-bit greyscale scaled by 255/65535 (module doc); other modes
+    as they are, except those without a defined range, which are a DataError naming file and mode."""
+    mode = image.mode
+    if mode in SIXTEEN_BIT or (mode == "I" and image.format in SIXTEEN_BIT_I_FORMATS):
+        values = np.asarray(image).astype(np.int64)
+        if values.size and (values.min() < 0 or values.max() > 65535):
+            raise DataError(f"image {path} cannot be decoded: mode {mode} holds values from {values.min()} to "
+                            f"{values.max()}, outside the 16-bit range 0..65535")
+        return Image.fromarray(((values * 255 + 32767) // 65535).astype(np.uint8), "L")
+    if mode in ("I", "F"):
+        kind = "32-bit integer" if mode == "I" else "floating-point"
+        raise DataError(f"image {path} cannot be decoded: its mode {mode} ({kind} pixels) has no defined "
+                        f"range of values; save it with 8 or 16 bits per channel")
+    return image
+
+
 def decode_image(path: str | os.PathLike, size: int, crop: Optional[int] = None,
                  channels: int = 3) -> np.ndarray:
-    """Decode one image file to a (channels, size, size) uint8 array (crop rule: module doc).
+    """Decode one image file to a (channels, size, size) uint8 array (crop rule and pixel modes:
+    module doc).
 
-    Raises DataError naming the file if it cannot be read, is corrupt or is smaller than the crop.
+    Raises DataError naming the file if it cannot be read, is corrupt, has a pixel mode that cannot
+    be converted, or is smaller than the crop or ``MIN_SIDE``.
     """
-    mode = "RGB" if channels == 3 else "L"
     try:
         with Image.open(path) as image:
             width, height = image.size
             box = centre_box(width, height, crop)
+            orientation = image.getexif().get(0x0112)
             side = box[2] - box[0]
             scale = side / (2 * size)
             factor = 1.0
@@ -110,11 +148,22 @@ def decode_image(path: str | os.PathLike, size: int, crop: Optional[int] = None,
                                       (math.ceil(width / scale), math.ceil(height / scale)))
                 if drafted is not None:
                     factor = drafted[1][2] / width
-            image = image.convert(mode)
+            mode, image = image.mode, _eight_bit(image, path)
+            try:
+                image = image.convert("RGB")
+                if channels == 1:
+                    image = image.convert("L")
+            except ValueError as err:
+                raise DataError(f"image {path} cannot be decoded: its mode {mode} cannot be converted to "
+                                f"RGB ({err})") from err
             box = tuple(v * factor for v in box)
             out = image.resize((size, size), RESAMPLE, box=box)
+            if orientation in ORIENTATION:  # the centred square of the upright picture, upright
+                out = out.transpose(ORIENTATION[orientation])
     except FileNotFoundError as err:
         raise DataError(f"image {path} does not exist") from err
+    except DataError:
+        raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise DataError(f"image {path} cannot be decoded: {err}") from err
     return _to_chw(out)
@@ -165,6 +214,19 @@ def split_counts(y: np.ndarray, split: np.ndarray, names: Sequence[str]) -> dict
     return out
 
 
+def check_both_values(y: np.ndarray, split: np.ndarray, names: Sequence[str], where: str, hint: str) -> None:
+    """Refuse a binary attribute that has one value only, in all rows or in the training rows: no
+    model can learn it, and a judge would score it perfect. ``where`` starts the message (e.g.
+    "labels.csv, column"), ``hint`` ends it."""
+    train = split == 0
+    for j, name in enumerate(names):
+        for rows, what in ((slice(None), "every row"), (train, "every training row")):
+            column = y[rows, j]
+            if len(column) and (column == column[0]).all():
+                raise DataError(f"{where} {name}: {what} has the value {int(column[0])}; an attribute needs "
+                                f"rows of both values to be learnt ({hint})")
+
+
 def describe_bad(index: ImageIndex, bad: Sequence[int], limit: int = 10) -> dict:
     """Facts about skipped images for ``Dataset.info``: a count and the first few names."""
     names = [index.files[i] if index.files is not None else f"row {i}" for i in bad[:limit]]
@@ -190,10 +252,14 @@ def decode_index(index: ImageIndex, size: int, skip_bad: bool = False) -> Datase
 
 
 def read_text(path: Path) -> str:
-    """The text of a label file; an unreadable one is a DataError naming it."""
+    """The text of a UTF-8 label file, without a byte-order mark; an unreadable file, or one that
+    is not UTF-8, is a DataError naming it."""
     try:
-        return path.read_text()
-    except (OSError, UnicodeDecodeError) as err:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DataError(f"cannot read {path}: it is not UTF-8 text (byte {err.object[err.start]:#04x} at "
+                        f"offset {err.start}); save it as UTF-8") from err
+    except OSError as err:
         raise DataError(f"cannot read {path}: {err}") from err
 
 

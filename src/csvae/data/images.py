@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Optional
 
 from csvae.data import celeba, folder, tfd
-from csvae.data.cache import build_cache, cache_is_current, load_cache, log, read_manifest
+from csvae.data.cache import build_cache, cache_is_current, check_cache_folder, load_cache, log, read_manifest
 from csvae.data.dataset import Dataset
 from csvae.data.imageio import DataError, ImageIndex
 
@@ -151,8 +151,14 @@ def prepare_data(reader: str, root: str | os.PathLike, size: int,
     """
     settings = reader_settings(reader, root, size, **reader_options)
     options = settings["options"]  # only the reader's own options, resolved
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise DataError(f"workers (--workers) must be a positive integer, got {workers!r}")
     out = default_cache_dir(settings) if out is None else Path(out)
+    check_cache_folder(out)
     sources = reader_sources(reader, root, options)
+    if not out.exists():  # made before the stamps are kept: a cache inside the data is no change to it
+        out.mkdir(parents=True)
+        sources = reader_sources(reader, root, options)
     if not force and cache_is_current(out, settings, sources):
         return out
     if (out / "manifest.json").is_file():

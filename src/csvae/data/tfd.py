@@ -80,6 +80,16 @@ def _vector(path: Path, name: str, array: np.ndarray, n: int, shapes: str) -> np
     return array.reshape(-1)
 
 
+def _whole(path: Path, name: str, values: np.ndarray) -> np.ndarray:
+    """``values`` as int64, refusing anything that is not a whole number (NaN, 2.5, text)."""
+    if not np.issubdtype(values.dtype, np.number) or np.iscomplexobj(values):
+        raise DataError(f"{path}: {name} has type {values.dtype}, expected whole numbers")
+    bad = np.flatnonzero(~np.isfinite(values) | (values != np.round(values)))
+    if bad.size:
+        raise DataError(f"{path}: {name}[{bad[0]}] = {float(values[bad[0]]):g}, expected a whole number")
+    return values.astype(np.int64)
+
+
 def _images(path: Path, images: np.ndarray, n: int, shapes: str) -> np.ndarray:
     """(N, H, W) from (N, H, W) or (H, W, N)."""
     if images.ndim != 3:
@@ -94,8 +104,13 @@ def _images(path: Path, images: np.ndarray, n: int, shapes: str) -> np.ndarray:
 def _to_uint8(path: Path, images: np.ndarray) -> np.ndarray:
     if images.dtype == np.uint8:
         return images
-    if not np.issubdtype(images.dtype, np.number):
-        raise DataError(f"{path}: images have type {images.dtype}, expected numbers")
+    if not np.issubdtype(images.dtype, np.number) or np.iscomplexobj(images):
+        raise DataError(f"{path}: images have type {images.dtype}, expected real numbers")
+    finite = np.isfinite(images.reshape(len(images), -1)).all(axis=1)
+    if not finite.all():
+        first = int(np.flatnonzero(~finite)[0])
+        raise DataError(f"{path}: image {first} has a NaN or infinite pixel ({int((~finite).sum())} images "
+                        f"do); every pixel must be a finite number")
     low, high = float(images.min(initial=0)), float(images.max(initial=0))
     if low < 0 or high > 255:
         raise DataError(f"{path}: image values run from {low} to {high}, expected 0..255 or 0..1")
@@ -114,7 +129,7 @@ def index_tfd(root: str | os.PathLike, fold: int = 0, crop: Optional[int] = None
     fields = load_mat_fields(path)
     shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in fields.items())
     n = fields["labs_ex"].size
-    labels = _vector(path, "labs_ex", fields["labs_ex"], n, shapes).astype(np.int64)
+    labels = _whole(path, "labs_ex", _vector(path, "labs_ex", fields["labs_ex"], n, shapes))
     identity = _vector(path, "labs_id", fields["labs_id"], n, shapes)
     folds = fields["folds"]
     if folds.shape == (N_FOLDS, n) and folds.shape != (n, N_FOLDS):

@@ -284,15 +284,15 @@ def load_judge(path: str | os.PathLike, device: str = "cpu") -> Judge:
         net = JudgeNet(state["image_shape"], len(state["attribute_names"]), settings.channels, settings.dense,
                        len(factor_names))
         net.load_state_dict(state["net"])
+        return Judge(net.to(device), dataset_name=state["dataset_name"], image_shape=state["image_shape"],
+                     attribute_names=state["attribute_names"], label_kind=state["label_kind"],
+                     data_hash=state["data_hash"], settings=settings, test_accuracy=state["test_accuracy"],
+                     test_accuracy_overall=state["test_accuracy_overall"],
+                     test_balanced_accuracy=state.get("test_balanced_accuracy"), factor_names=factor_names,
+                     test_factor_r2=state.get("test_factor_r2"))
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise ValueError(f"{path} is a damaged judge file: its weights and description disagree "
                          f"({type(err).__name__}: {err})") from err
-    return Judge(net.to(device), dataset_name=state["dataset_name"], image_shape=state["image_shape"],
-                 attribute_names=state["attribute_names"], label_kind=state["label_kind"],
-                 data_hash=state["data_hash"], settings=settings, test_accuracy=state["test_accuracy"],
-                 test_accuracy_overall=state["test_accuracy_overall"],
-                 test_balanced_accuracy=state.get("test_balanced_accuracy"), factor_names=factor_names,
-                 test_factor_r2=state.get("test_factor_r2"))
 
 
 def accuracy_by_attribute(judge: Judge, x: np.ndarray, y: np.ndarray) -> tuple[dict[str, float], float]:
