@@ -182,7 +182,8 @@ def test_the_truth_scores_zero(faces, judge):
     assert set(report["directions"]) == {f"{a}: {s}->{1 - s}" for a in faces.attribute_names for s in (0, 1)}
     for name, row in report["directions"].items():
         assert row["n"] == 12
-        assert row["candidates"] == (1 if name.endswith("1->0") else len(GRID_VALUES) ** len(STYLE_FACTORS[row["attribute"]]))
+        grid = len(GRID_VALUES) ** len(STYLE_FACTORS[row["attribute"]])
+        assert row["candidates"] == (1 if name.endswith("1->0") else grid)
         assert row["pixel"] == {"mean": 0.0, "ci_low": 0.0, "ci_high": 0.0}, name
         assert row["feature"]["mean"] == pytest.approx(0.0, abs=1e-4) and row["feature"]["ci_high"] < 1e-4
         assert row["reference"]["input"]["pixel"] > 0.01  # doing nothing is not the counterfactual
@@ -263,3 +264,72 @@ def test_report_refusals_name_the_problem(faces, judge):
         counterfactual_report(Keep(faces), judge, dataclasses.replace(faces, info={"name": "celeba"}))
     with pytest.raises(ValueError, match="'beard' is not one of"):
         transfer_fidelity(Keep(faces), judge, faces, "beard")
+
+
+# ----- the report's tables and claims --------------------------------------------------------------
+DIRECTIONS = ("glasses: 0->1", "glasses: 1->0")
+
+
+def scored(mean, half=0.01):
+    return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half}
+
+
+def run_metrics(distance, transfer=None, flip=0.2):
+    """metrics.json of one run: every direction at ``distance`` (a number, or direction -> number or
+    None for no inputs), the transfer at ``transfer`` (None: no transfer) and the label flip at ``flip``."""
+    at = distance if isinstance(distance, dict) else dict.fromkeys(DIRECTIONS, distance)
+    directions = {d: {"attribute": "glasses", "source": int(d[-4]), "target": int(d[-1]), "n": 50 if at[d] else 0,
+                      "candidates": 27 if d.endswith("0->1") else 1,
+                      "pixel": scored(at[d]) if at[d] else None, "feature": scored(10 * at[d]) if at[d] else None,
+                      "reference": {"reconstruction": {"pixel": 0.3, "feature": 3.0}, "input": {"pixel": 0.1,
+                                                                                               "feature": 2.0}}}
+                  for d in DIRECTIONS}
+    methods = {"label_flip": flip, **({"transfer": transfer} if transfer is not None else {})}
+    return {"label_chance": 0.5, "z_label_accuracy_nonlinear": 0.6,
+            "counterfactual": {"style": "sample", "split": "test", "grid": {"values": list(GRID_VALUES),
+                                                                           "size": {"glasses": 27}},
+                               "directions": directions,
+                               "transfer": {"glasses": {"n": 40, "n_add": 20,
+                                                        "pixel": {k: scored(v) for k, v in methods.items()},
+                                                        "feature": {k: scored(10 * v) for k, v in methods.items()}}}}}
+
+
+def test_claims_hold_only_when_every_interval_lies_below():
+    from csvae.report import claims, counterfactual_claims
+
+    runs = {"csvae": {0: run_metrics(0.05, transfer=0.1)}, "vae": {0: run_metrics(0.2)},
+            "condvae": {0: run_metrics(0.1)}}
+    supported = counterfactual_claims(runs)
+    assert len(supported) == 2 and all(line.startswith("- Supported") for line in supported)
+    assert "all 8 comparisons hold: 2 directions" in supported[0]  # 2 directions x 2 distances x 2 baselines
+    assert all(line in claims(runs, image=True) for line in supported)
+
+    runs["condvae"] = {0: run_metrics({"glasses: 0->1": 0.1, "glasses: 1->0": 0.06}, flip=0.105)}
+    lines = counterfactual_claims(runs)
+    assert lines[0].startswith("- Not supported") and "fails in 1 of 8 comparisons, in 1 of 2 directions" in lines[0]
+    assert ("glasses: 1->0: pixels vs condvae, seed 0: CSVAE 0.050 [0.040, 0.060], condvae 0.060 [0.050, 0.070]"
+            in lines[0])  # judge features: 0.5 [0.49, 0.51] against 0.6 [0.59, 0.61] do not overlap
+    assert lines[1].startswith("- Not supported") and "1 of 1 attributes" in lines[1]
+
+    runs["csvae"] = {0: run_metrics({"glasses: 0->1": 0.05, "glasses: 1->0": None}, transfer=0.1)}
+    runs["condvae"] = {0: run_metrics(0.2)}
+    lines = counterfactual_claims(runs)
+    assert "glasses: 1->0: pixels vs vae, seed 0: CSVAE no inputs" in lines[0] and "(+3 more)" in lines[0]
+    assert counterfactual_claims({"csvae": runs["csvae"]}) == []  # no baseline, no claim
+
+
+def test_report_tables_list_every_variant_and_direction():
+    from csvae.report import counterfactual_section
+
+    runs = {"vae": {0: run_metrics(0.2), 1: run_metrics(0.3)}, "csvae": {0: run_metrics(0.05, transfer=0.1)}}
+    lines = counterfactual_section(runs)
+    assert "### Counterfactual distance against the rendered truth" in lines
+    assert "### Transfer fidelity against the rendered truth" in lines
+    assert "| vae | glasses: 0->1 | 50 | 27 | 0.250 ± 0.071 | [0.190, 0.210] | 2.500 ± 0.707 | [1.990, 2.010] | 0.300 ± 0.000 | " \
+           "0.100 ± 0.000 |" in lines
+    assert "| csvae | glasses: 1->0 | 50 | 1 | 0.050 | [0.040, 0.060] | 0.500 | [0.490, 0.510] | 0.300 | 0.100 |" in lines
+    assert "| vae | glasses | 40 | – | – | 0.200 ± 0.000 | [0.190, 0.210] | – | – | 2.000 ± 0.000 | [1.990, 2.010] |" \
+        in lines
+    assert "| csvae | glasses | 40 | 0.100 | [0.090, 0.110] | 0.200 | [0.190, 0.210] | 1.000 | [0.990, 1.010] | " \
+           "2.000 | [1.990, 2.010] |" in lines
+    assert counterfactual_section({"vae": {0: {"label_chance": 0.5}}}) == []

@@ -54,7 +54,7 @@ def style_grid(attribute: str, values: Sequence[float] = GRID_VALUES) -> dict[st
     if attribute not in STYLE_FACTORS:
         raise ValueError(f"attribute {attribute!r} is not a synthetic-face attribute {list(STYLE_FACTORS)}")
     values = np.asarray(values, dtype=np.float64)
-    if values.ndim != 1 or len(values) == 0 or not np.isfinite(values).all() or (values < 0).any() or (values > 1).any():
+    if values.ndim != 1 or len(values) == 0 or not (np.isfinite(values) & (values >= 0) & (values <= 1)).all():
         raise ValueError(f"grid values must be a non-empty list of numbers in [0, 1], got {values.tolist()}")
     points = np.array(list(itertools.product(values, repeat=len(STYLE_FACTORS[attribute]))))
     return {name: points[:, j] for j, name in enumerate(STYLE_FACTORS[attribute])}
