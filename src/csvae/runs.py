@@ -64,16 +64,19 @@ def judge_dir(run_root: Path) -> Path:
 def image_evaluation(model, data: Dataset, judges: Path, seed: int) -> dict:
     """The paper's evaluation and ours on images: manipulation accuracy judged by a classifier
     trained on real images of the same data (cached in ``judges``), preservation, diversity, and
-    on synthetic faces the ground-truth style and transfer scores."""
+    on synthetic faces the ground-truth style and transfer scores and the distances to the
+    rendered true counterfactuals ("counterfactual")."""
     from csvae.evaluate.judge import load_or_fit_judge
     from csvae.evaluate.manipulation import manipulation_report
 
     judge = load_or_fit_judge(data, judges)
     out = {"manipulation": manipulation_report(model, judge, data, seed=seed)}
     if data.factors is not None:
+        from csvae.evaluate.counterfactual import counterfactual_report
         from csvae.evaluate.styles import style_report
 
         out["styles"] = style_report(model, data, judge=judge, seed=seed)
+        out["counterfactual"] = counterfactual_report(model, judge, data, seed=seed)
     return out
 
 

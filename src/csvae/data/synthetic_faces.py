@@ -386,3 +386,64 @@ def load_synthetic_faces(cfg) -> Dataset:
             "counts": {"train": int(n - n_test - n_valid), "valid": n_valid, "test": n_test}}
     return Dataset(x=images, y=labels, split=split, attribute_names=list(attributes),
                    label_kind="binary", factors=factors, info=info)
+
+
+def check_factors(dataset: Dataset) -> None:
+    """Refuse a data set without ground-truth factors, or whose attributes are not synthetic-face
+    attributes (``ATTRIBUTES``): only those can be re-rendered."""
+    if dataset.factors is None:
+        raise ValueError("dataset.factors is None: this needs ground-truth factors (synthetic faces)")
+    unknown = [a for a in dataset.attribute_names if a not in STYLE_FACTORS]
+    if unknown:
+        raise ValueError(f"attributes {unknown} are not synthetic-face attributes {list(STYLE_FACTORS)}")
+
+
+def render_counterfactuals(dataset: Dataset, rows, attribute: int | str, target,
+                           style: dict | None = None) -> np.ndarray:
+    """The faces of ``rows`` re-rendered with one attribute set to ``target``: same nuisances, same
+    other attributes and styles. uint8 (n, C, H, W), the data set's image size.
+
+    rows: (n,) row indices of ``dataset``; attribute: its index in ``dataset.attribute_names`` or
+    its name; target: 0 or 1, one for all rows or (n,). Where the target is 1 the attribute is drawn
+    with ``style``: attribute style factor name -> value in [0, 1], a scalar or (n,) (e.g. a donor's
+    factors, or a point of a grid); a factor not given keeps the row's own value, which exists only
+    where the row has the attribute. A row rendered with its own label and style equals its image.
+    """
+    check_factors(dataset)
+    names = dataset.attribute_names
+    if isinstance(attribute, str):
+        if attribute not in names:
+            raise ValueError(f"render_counterfactuals: attribute {attribute!r} is not one of {names}")
+        attribute = names.index(attribute)
+    if isinstance(attribute, bool) or not isinstance(attribute, (int, np.integer)) or not 0 <= attribute < len(names):
+        raise ValueError(f"render_counterfactuals: attribute must be a name in {names} or an index "
+                         f"0..{len(names) - 1}, got {attribute!r}")
+    rows = np.asarray(rows)
+    if rows.ndim != 1 or len(rows) == 0 or not np.issubdtype(rows.dtype, np.integer):
+        raise ValueError(f"render_counterfactuals: rows must be a non-empty 1-D array of row indices, got "
+                         f"shape {rows.shape} dtype {rows.dtype}")
+    n = len(rows)
+    target = np.asarray(target, dtype=np.float32)
+    if target.ndim > 1 or (target.ndim == 1 and target.shape != (n,)) or not np.isin(target, (0, 1)).all():
+        raise ValueError(f"render_counterfactuals: target must be 0 or 1, a scalar or ({n},), got {target!r}")
+    on = np.broadcast_to(target, (n,)) == 1
+    labels = np.asarray(dataset.y[rows], dtype=np.float32).copy()
+    labels[:, attribute] = on
+    own = STYLE_FACTORS[names[attribute]]
+    style = dict(style or {})
+    unknown = [k for k in style if k not in own]
+    if unknown:
+        raise ValueError(f"render_counterfactuals: style names {unknown} are not style factors of "
+                         f"{names[attribute]!r}: {list(own)}")
+    factors = {name: np.asarray(dataset.factors[name])[rows] for name in factor_names(names)}
+    for name in own:
+        if name in style:
+            value = np.asarray(style[name], dtype=np.float64)
+            if value.ndim > 1 or (value.ndim == 1 and value.shape != (n,)):
+                raise ValueError(f"render_counterfactuals: style[{name!r}] must be a scalar or ({n},), "
+                                 f"got shape {value.shape}")
+            factors[name] = np.where(on, value, np.nan)
+        elif not np.isfinite(factors[name][on]).all():
+            raise ValueError(f"render_counterfactuals: some rows with target 1 lack {names[attribute]!r}, so "
+                             f"they have no own {name!r}; give it in style")
+    return render_faces(labels, factors, size=dataset.x.shape[-1], attributes=names)

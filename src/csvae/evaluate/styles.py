@@ -28,7 +28,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from csvae.data.dataset import Dataset
-from csvae.data.synthetic_faces import NUISANCE_FACTORS, STYLE_FACTORS, factor_names, render_faces
+from csvae.data.synthetic_faces import NUISANCE_FACTORS, STYLE_FACTORS, check_factors, render_counterfactuals
 from csvae.evaluate.judge import Judge, dataset_name, r2_by_column
 from csvae.evaluate.manipulation import eval_mode, generate, model_device, reconstruct, unit_float
 
@@ -55,14 +55,6 @@ def factor_r2(train_codes: np.ndarray, train_targets: np.ndarray, test_codes: np
     return np.atleast_1d(r2_score(test_targets, fitted.predict(test_codes), multioutput="raw_values"))
 
 
-def _check_synthetic(dataset: Dataset) -> None:
-    if dataset.factors is None:
-        raise ValueError("dataset.factors is None: style scores need ground-truth factors (synthetic faces)")
-    unknown = [a for a in dataset.attribute_names if a not in STYLE_FACTORS]
-    if unknown:
-        raise ValueError(f"attributes {unknown} are not synthetic-face attributes {list(STYLE_FACTORS)}")
-
-
 def _table(names, values) -> dict[str, float]:
     return {name: float(v) for name, v in zip(names, values)}
 
@@ -74,7 +66,7 @@ def style_r2(model, dataset: Dataset, *, regressor: str = "knn", max_train: int 
     Returns {"z_nuisance": factor -> R^2, "z_style": attribute -> factor -> R^2} and, for a model
     with subspaces (latents with "w"), "w_style" (from W_i) and "w_nuisance" (from all of w).
     Style rows use only the examples where the attribute is present."""
-    _check_synthetic(dataset)
+    check_factors(dataset)
     train, test = dataset.indices("train"), dataset.indices("test")
     if len(train) > max_train:
         train = np.sort(np.random.default_rng(seed).choice(train, max_train, replace=False))
@@ -106,14 +98,24 @@ def style_r2(model, dataset: Dataset, *, regressor: str = "knn", max_train: int 
 
 def transfer_truth(dataset: Dataset, a: np.ndarray, b: np.ndarray, attribute: int) -> np.ndarray:
     """The true images for pairs (a, b) of row indices (n,): a's face with b's label and style
-    factors for ``attribute``, rendered with ``render_faces``; uint8 (n, C, H, W)."""
-    _check_synthetic(dataset)
-    names = dataset.attribute_names
-    labels = dataset.y[a].copy()
-    labels[:, attribute] = dataset.y[b, attribute]
-    taken = set(STYLE_FACTORS[names[attribute]])
-    factors = {n: np.asarray(dataset.factors[n])[b if n in taken else a] for n in factor_names(names)}
-    return render_faces(labels, factors, size=dataset.x.shape[-1], attributes=names)
+    factors for ``attribute``, rendered with ``render_counterfactuals``; uint8 (n, C, H, W)."""
+    check_factors(dataset)
+    own = STYLE_FACTORS[dataset.attribute_names[attribute]]
+    return render_counterfactuals(dataset, a, attribute, dataset.y[b, attribute],
+                                  style={n: np.asarray(dataset.factors[n])[b] for n in own})
+
+
+def transfer_pairs(dataset: Dataset, attribute: int, n_pairs: int, split: str = "test",
+                   seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded pairs of row indices (a, b), each (n_pairs,): b among the split's images with
+    ``attribute`` present (the donor of the style), a among all of the split's images."""
+    name = dataset.attribute_names[attribute]
+    rows = dataset.indices(split)
+    donors = rows[dataset.y[rows, attribute] == 1]
+    if len(donors) == 0:
+        raise ValueError(f"the {split} split has no image with {name!r} present to take a style from")
+    rng = np.random.default_rng(seed)
+    return rng.choice(rows, n_pairs), rng.choice(donors, n_pairs)
 
 
 def _true_factors(dataset: Dataset, names, rows: np.ndarray) -> np.ndarray:
@@ -138,7 +140,7 @@ def reconstruction_r2(model, judge: Judge, dataset: Dataset, *, split: str = "te
     """R^2 per factor of the judge's reading against the truth, on the split's real images and on
     the model's reconstructions of them: {"real": factor -> R^2, "reconstruction": factor -> R^2}.
     Style factors count only where their attribute is present (elsewhere they are undefined)."""
-    _check_synthetic(dataset)
+    check_factors(dataset)
     _check_reader(judge, dataset)
     names = list(dataset.factors)
     rows = dataset.indices(split)
@@ -164,21 +166,16 @@ def transfer_score(model, dataset: Dataset, attribute: str, *, judge: Optional[J
     or below 0)."""
     if not hasattr(model, "transfer"):
         raise ValueError(f"{type(model).__name__} has no transfer(); style transfer needs a CSVAE")
-    _check_synthetic(dataset)
+    check_factors(dataset)
     if attribute not in dataset.attribute_names:
         raise ValueError(f"attribute {attribute!r} is not one of {dataset.attribute_names}")
     i = dataset.attribute_names.index(attribute)
-    rows = dataset.indices(split)
-    donors = rows[dataset.y[rows, i] == 1]
-    if len(donors) == 0:
-        raise ValueError(f"the {split} split has no image with {attribute!r} present to take a style from")
-    rng = np.random.default_rng(seed)
-    a, b = rng.choice(rows, n_pairs), rng.choice(donors, n_pairs)
+    a, b = transfer_pairs(dataset, i, n_pairs, split, seed)
     truth = unit_float(transfer_truth(dataset, a, b, i))
     x, y = dataset.x, dataset.y
     target = y[a].copy()
     target[:, i] = y[b, i]
-    outputs = {"transfer": _transfer(model, x[a], y[a], x[b], y[b], i, batch_size),
+    outputs = {"transfer": transfer_images(model, x[a], y[a], x[b], y[b], i, batch_size),
                "recon_a": reconstruct(model, x[a], y[a], batch_size),
                "recon_b": reconstruct(model, x[b], y[b], batch_size),
                "input_a": unit_float(x[a]),
@@ -197,7 +194,9 @@ def transfer_score(model, dataset: Dataset, attribute: str, *, judge: Optional[J
     return out
 
 
-def _transfer(model, xa, ya, xb, yb, attribute: int, batch_size: int) -> np.ndarray:
+def transfer_images(model, xa, ya, xb, yb, attribute: int, batch_size: int = 256) -> np.ndarray:
+    """model.transfer batch-wise in eval mode: each a (xa, ya) with W_attribute of its b (xb, yb);
+    images (n, C, H, W), labels (n, k). Returns float32 (n, C, H, W) in data units."""
     device = model_device(model)
     out = []
     with eval_mode(model), torch.no_grad():
