@@ -83,9 +83,14 @@ def test_standardisation_is_stored_and_undone():
 
 
 def test_uint8_images_are_scaled_to_unit_interval():
-    model = csvae.build_model("vae", x_shape=(1, 4, 4), backbone="mlp", hidden=[8])
     x = torch.full((2, 1, 4, 4), 255, dtype=torch.uint8)
-    torch.testing.assert_close(model.to_model(x), torch.ones(2, 1, 4, 4))
+    bernoulli = csvae.build_model("vae", x_shape=(1, 4, 4), backbone="mlp", hidden=[8], likelihood="bernoulli")
+    torch.testing.assert_close(bernoulli.to_model(x), torch.ones(2, 1, 4, 4))
+    # Gaussian means of images are centred on mid-grey: a zero decoder output means 0.5
+    gaussian = csvae.build_model("vae", x_shape=(1, 4, 4), backbone="mlp", hidden=[8])
+    torch.testing.assert_close(gaussian.to_model(x), torch.full((2, 1, 4, 4), 0.5))
+    torch.testing.assert_close(gaussian.to_data(torch.zeros(2, 1, 4, 4)), torch.full((2, 1, 4, 4), 0.5))
+    torch.testing.assert_close(gaussian.to_data(torch.full((2, 1, 4, 4), 9.0)), torch.ones(2, 1, 4, 4))  # clipped
 
 
 def test_class_means_and_label_shift():
