@@ -346,7 +346,7 @@ def part_section(out: Path, experiment, part, runs: dict[str, dict[int, dict]], 
                   f"test accuracy: {accuracy})", "",
                   "accuracy: share of G(x) the judge calls the target (mean ± sd over seeds; 95% bootstrap interval "
                   "of the first seed); preserved: judge accuracy on the other attributes; recon distance: mean "
-                  "squared distance between G(x) and the reconstruction of x; diversity: mean pairwise RMS distance "
+                  "RMS pixel distance between G(x) and the reconstruction of x; diversity: mean pairwise RMS distance "
                   "between manipulations with different p (pixels, judge features).", ""]
         lines += table(["variant", "direction", "accuracy", "95% interval", "preserved", "recon distance",
                         "diversity (pixels)", "diversity (features)"],
