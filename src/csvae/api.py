@@ -26,7 +26,7 @@ from csvae.config import (
 from csvae.data.checks import check_xy
 from csvae.models import MODELS
 from csvae.models.base import LatentModel
-from csvae.train import RunFiles, check_fabric, train
+from csvae.train import RunFiles, check_fabric, train, training_threads
 
 
 def build_model(name: str, x_dim: Optional[int] = None, y_dim: int = 1, *, x_shape: Optional[Sequence[int]] = None,
@@ -109,7 +109,8 @@ def fit(model: LatentModel, x, y, *, epochs: int = 30, batch_size: int = 64, see
 
     standardize: standardise x with its mean/std, stored in the model (default: yes for float
     vector data). out: a run folder for config.yaml, metrics.csv and checkpoints. Other keyword
-    arguments are TrainConfig fields (lr, adversary_steps, log_every, precision, ...).
+    arguments are TrainConfig fields (lr, adversary_steps, log_every, precision, threads, ...);
+    torch's thread count is set to ``threads`` while fit runs and restored afterwards.
     Returns the trained model on ``device``, with its class statistics set (``finalize``)."""
     x, y = check_xy(x, y, model.config.label_kind)
     if tuple(x.shape[1:]) != model.x_shape:
@@ -131,8 +132,9 @@ def fit(model: LatentModel, x, y, *, epochs: int = 30, batch_size: int = 64, see
     run_config = RunConfig(model=model.config, data=data or DataConfig(name="arrays"), train=train_cfg)
     if out is not None:
         run = prepare_run_folder(out, run_config, resume, overwrite)
-    model = train(model, x_t, y_t, train_cfg, run, run_config, resume=resume)
-    model.finalize(x_t, y_t)
+    with training_threads(train_cfg):
+        model = train(model, x_t, y_t, train_cfg, run, run_config, resume=resume)
+        model.finalize(x_t, y_t)
     if run is not None:
         save_final(model, run_config, run)
     return model

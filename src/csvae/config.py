@@ -210,8 +210,16 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     """cpu, cuda, cuda:N or auto."""
-    precision: str = "32-true"
-    """Lightning Fabric precision, e.g. 32-true or bf16-mixed."""
+    precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
+    """Lightning Fabric precision. bf16-mixed runs the forward under bf16 autocast (also on a CPU
+    with avx512_bf16 or AMX: about 1.7x the images/s of 32-true on the slim 32 px CSVAE; see
+    docs/performance.md); 16-mixed is float16 with a loss scaler on CUDA (bf16 on a CPU)."""
+    threads: Optional[int] = None
+    """Torch intra-op threads while ``fit`` runs (the previous count is restored afterwards).
+    None: one thread, for vector and image data alike. On a machine shared with other jobs more
+    threads than free cores thrash (measured 6x to 90x slower); one thread never does, and reaches
+    0.6x the images/s of two threads on an idle 2-core CPU (docs/performance.md has the figures).
+    Set it to the number of cores of a machine you have to yourself."""
     log_every: int = 50
     checkpoint_every: int = 500
 
@@ -221,6 +229,11 @@ class TrainConfig:
             _positive("train", name, getattr(self, name))
         if not isinstance(self.device, str) or not re.fullmatch(r"cpu|auto|cuda(:\d+)?", self.device):
             raise ConfigError(f"train.device must be cpu, cuda, cuda:N or auto, got {self.device!r}")
+        _one_of("train", "precision", self.precision, ("32-true", "bf16-mixed", "16-mixed"))
+        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
+                                         or self.threads < 1):
+            raise ConfigError(f"train.threads must be a positive integer (or null: one thread), "
+                              f"got {self.threads!r}")
 
 
 @dataclass

@@ -36,8 +36,8 @@ def fit_run(config: RunConfig, out: str | os.PathLike, resume: bool = False, ove
     x, y = data.part("train")
     model = model_from_config(config.model, x.shape[1:], y.shape[1], seed=config.train.seed)
     t = config.train
-    options = {k: getattr(t, k) for k in ("lr", "adversary_lr", "adversary_steps", "precision", "log_every",
-                                          "checkpoint_every")}
+    options = {k: getattr(t, k) for k in ("lr", "adversary_lr", "adversary_steps", "precision", "threads",
+                                          "log_every", "checkpoint_every")}
     model = fit(model, x, y, epochs=t.epochs, batch_size=t.batch_size, seed=t.seed, device=t.device,
                 out=out, standardize=config.data.standardize and x.ndim == 2, resume=resume,
                 overwrite=overwrite, data=config.data, **options)
