@@ -14,10 +14,10 @@ from csvae.checkpoint import CheckpointError
 from csvae.config import load_config
 from csvae.data.checks import DataError
 from csvae.data.synthetic_faces import generate_faces
+from csvae.figures import PAD  # the grid padding
 from csvae.runs import fit_run
 
 SIZE = 32
-from csvae.figures import PAD  # the grid padding
 
 
 def _tiny_run(root, name: str, out):
@@ -237,6 +237,7 @@ def test_vector_runs_are_refused(tmp_path, images):
 
 def test_folder_runs_read_names_from_the_label_csv(tmp_path, images):
     from csvae.config import DataConfig
+
     from fixtures_images import make_folder
 
     make_folder(tmp_path / "data")

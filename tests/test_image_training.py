@@ -6,6 +6,7 @@ import json
 import pytest
 
 from csvae.cli import main
+
 from fixtures_images import celeba_subset_dir
 
 MODELS = ["vae", "condvae", "condvae_info", "csvae"]

@@ -4,14 +4,23 @@ import dataclasses
 
 import numpy as np
 import pytest
-from conftest import TINY_JUDGE
 import torch
 
 from csvae.data.dataset import Dataset
 from csvae.evaluate import judge as judge_module
-from csvae.evaluate.judge import (accuracy_text, as_unit_float, balanced_accuracy_by_attribute, data_hash,
-                                  fit_judge, judge_settings, load_judge, load_or_fit_judge, r2_by_column)
+from csvae.evaluate.judge import (
+    accuracy_text,
+    as_unit_float,
+    balanced_accuracy_by_attribute,
+    data_hash,
+    fit_judge,
+    judge_settings,
+    load_judge,
+    load_or_fit_judge,
+    r2_by_column,
+)
 
+from conftest import TINY_JUDGE
 
 
 def categorical(faces: Dataset) -> Dataset:
