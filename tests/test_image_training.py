@@ -9,6 +9,8 @@ from csvae.cli import main
 
 from fixtures_images import celeba_subset_dir
 
+pytestmark = pytest.mark.slow  # every test here trains a model on images
+
 MODELS = ["vae", "condvae", "condvae_info", "csvae"]
 SHORT = ["--train.epochs", "1", "--model.conv_channels", "[8,16,32]", "--model.conv_dense", "32",
          "--model.head_hidden", "16", "--model.adversary_hidden", "[16]"]

@@ -99,6 +99,7 @@ def test_a_judge_without_factors_cannot_read_styles(faces):
         j.read_factors(data.x[:4])
 
 
+@pytest.mark.slow
 def test_categorical_judge_uses_a_softmax(faces):
     data = categorical(faces)
     j = fit_judge(data, **{**TINY_JUDGE, "epochs": 1})
@@ -147,6 +148,7 @@ def test_load_refuses_weights_that_disagree_with_the_description(judge, tmp_path
         load_judge(tmp_path / "nameless.pt")
 
 
+@pytest.mark.slow
 def test_load_or_fit_reuses_the_cached_judge(faces, tmp_path, monkeypatch):
     small = dataclasses.replace(faces, x=faces.x[:300], y=faces.y[:300], split=faces.split[:300])
     first = load_or_fit_judge(small, tmp_path, **{**TINY_JUDGE, "epochs": 1})

@@ -113,6 +113,7 @@ def test_label_and_factor_overrides():
     np.testing.assert_array_equal(f["nuisance.skin_tone"], f_free["nuisance.skin_tone"])
 
 
+@pytest.mark.slow
 def test_attributes_visible_at_32px(many):
     """A linear classifier on raw 32x32 pixels predicts every attribute (chance: 0.5)."""
     x, y, _ = many
