@@ -14,10 +14,10 @@ from csvae.checkpoint import CheckpointError
 from csvae.config import load_config
 from csvae.data.checks import DataError
 from csvae.data.synthetic_faces import generate_faces
+from csvae.figures import PAD  # the grid padding
 from csvae.runs import fit_run
 
 SIZE = 32
-from csvae.figures import PAD  # the grid padding
 
 
 def _tiny_run(root, name: str, out):
@@ -150,6 +150,7 @@ def test_transfer_writes_one_row_and_refuses_baselines(runs, images, tmp_path):
     assert not (tmp_path / "u.png").exists()
 
 
+@pytest.mark.slow
 def test_bad_inputs_are_named(runs, images, tmp_path):
     paths, _ = images
     run = runs["csvae"]
@@ -207,6 +208,7 @@ def test_celeba_runs_read_the_centred_148_crop(tmp_path, images):
     assert _png_size(out) == _grid_size(rows=1, cols=4, size=32)
 
 
+@pytest.mark.slow
 def test_categorical_runs_take_a_class_name(tmp_path, images, caplog):
     from csvae.config import DataConfig
 
@@ -237,6 +239,7 @@ def test_vector_runs_are_refused(tmp_path, images):
 
 def test_folder_runs_read_names_from_the_label_csv(tmp_path, images):
     from csvae.config import DataConfig
+
     from fixtures_images import make_folder
 
     make_folder(tmp_path / "data")
@@ -312,6 +315,7 @@ def test_out_never_replaces_a_file_csvae_did_not_write(runs, images, tmp_path):
     assert apply.manipulate_files(runs["condvae"], paths[:1], "glasses", 0, grid) == grid  # its own grid
 
 
+@pytest.mark.slow
 def test_out_format_follows_the_suffix(runs, images, tmp_path):
     """--out x.jpg used to be written as PNG; an unknown suffix is refused."""
     paths = images[0]

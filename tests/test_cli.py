@@ -18,6 +18,7 @@ def in_repo(monkeypatch, request):
     monkeypatch.chdir(request.config.rootpath)
 
 
+@pytest.mark.slow
 def test_fit_evaluate_and_repeat_from_saved_config(tmp_path):
     run = tmp_path / "run"
     assert main(["fit", *TOY, "--out", str(run), "--model.betas.entropy=5"]) == 0
@@ -78,6 +79,7 @@ def test_empty_or_non_utf8_config_file(tmp_path, capsys, content, message):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_overwrite_with_a_bad_setting_keeps_the_finished_run(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["fit", *TOY, "--out", str(run)]) == 0
@@ -88,6 +90,7 @@ def test_overwrite_with_a_bad_setting_keeps_the_finished_run(tmp_path, capsys):
         assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
 
 
+@pytest.mark.slow
 def test_nan_weights_are_refused_and_nan_metrics_are_valid_json(tmp_path, capsys, caplog, monkeypatch):
     """NaN weights used to evaluate to a metrics.json with bare NaN, which is not JSON."""
     from csvae.checkpoint import load_checkpoint, save_checkpoint
@@ -125,6 +128,7 @@ def test_wrong_type_in_config_file(tmp_path, capsys):
     assert "train.batch_size must be an integer" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_reproduce_toy_writes_report_and_skips_finished_runs(tmp_path):
     out = tmp_path / "toy"
     assert main(["reproduce", "toy", "--out", str(out), "--seeds", "1"]) == 0
@@ -150,6 +154,7 @@ def test_reproduce_refuses_bad_requests(tmp_path, capsys, args, message):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_every_ablation_variant_trains_and_evaluates(tmp_path):
     """Each documented choice, flipped, gives a valid config that trains, evaluates and plots."""
     from dataclasses import replace
@@ -179,6 +184,7 @@ def test_face_ablations_flip_from_the_papers_2d_subspaces(tmp_path):
     assert jobs["paper defaults"].config.data.n_samples == 4000
 
 
+@pytest.mark.slow
 def test_judge_fit_trains_caches_and_reports(tmp_path, capsys):
     out = tmp_path / "judges"
     args = ["judge", "fit", "--data", "synthetic_faces", "--n-samples", "400", "--out", str(out)]

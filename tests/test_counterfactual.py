@@ -9,8 +9,14 @@ import torch
 
 import csvae
 from csvae.data.synthetic_faces import STYLE_FACTORS, render_counterfactuals
-from csvae.evaluate.counterfactual import (GRID_VALUES, counterfactual_distances, counterfactual_report, nearest,
-                                           style_grid, transfer_fidelity)
+from csvae.evaluate.counterfactual import (
+    GRID_VALUES,
+    counterfactual_distances,
+    counterfactual_report,
+    nearest,
+    style_grid,
+    transfer_fidelity,
+)
 from csvae.evaluate.styles import transfer_truth
 
 SMALL = {"max_per_direction": 12, "n_boot": 200}
@@ -187,7 +193,7 @@ def test_the_truth_scores_zero(faces, judge):
         assert row["pixel"] == {"mean": 0.0, "ci_low": 0.0, "ci_high": 0.0}, name
         assert row["feature"]["mean"] == pytest.approx(0.0, abs=1e-4) and row["feature"]["ci_high"] < 1e-4
         assert row["reference"]["input"]["pixel"] > 0.01  # doing nothing is not the counterfactual
-    for attribute, t in report["transfer"].items():
+    for t in report["transfer"].values():
         assert t["n"] == 20 and t["pixel"]["transfer"]["mean"] == 0.0
         assert t["feature"]["transfer"]["mean"] == pytest.approx(0.0, abs=1e-4)
         # the flip adds the grid's middle style, not the donor's: it misses wherever a lacks the attribute
@@ -325,9 +331,10 @@ def test_report_tables_list_every_variant_and_direction():
     lines = counterfactual_section(runs)
     assert "### Counterfactual distance against the rendered truth" in lines
     assert "### Transfer fidelity against the rendered truth" in lines
-    assert "| vae | glasses: 0->1 | 50 | 27 | 0.250 ± 0.071 | [0.190, 0.210] | 2.500 ± 0.707 | [1.990, 2.010] | 0.300 ± 0.000 | " \
-           "0.100 ± 0.000 |" in lines
-    assert "| csvae | glasses: 1->0 | 50 | 1 | 0.050 | [0.040, 0.060] | 0.500 | [0.490, 0.510] | 0.300 | 0.100 |" in lines
+    assert ("| vae | glasses: 0->1 | 50 | 27 | 0.250 ± 0.071 | [0.190, 0.210] | 2.500 ± 0.707 | [1.990, 2.010] | "
+            "0.300 ± 0.000 | 0.100 ± 0.000 |") in lines
+    assert ("| csvae | glasses: 1->0 | 50 | 1 | 0.050 | [0.040, 0.060] | 0.500 | [0.490, 0.510] | 0.300 | 0.100 |"
+            in lines)
     assert "| vae | glasses | 40 | – | – | 0.200 ± 0.000 | [0.190, 0.210] | – | – | 2.000 ± 0.000 | [1.990, 2.010] |" \
         in lines
     assert "| csvae | glasses | 40 | 0.100 | [0.090, 0.110] | 0.200 | [0.190, 0.210] | 1.000 | [0.990, 1.010] | " \

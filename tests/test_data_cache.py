@@ -12,14 +12,13 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fixtures_images import assert_rows, celeba_subset_dir, make_celeba, make_tfd  # noqa: E402
-
 import csvae.data.cache as cache  # noqa: E402
 from csvae.config import DataConfig  # noqa: E402
 from csvae.data.cache import CacheError, CacheMismatch, build_cache, load_cache  # noqa: E402
 from csvae.data.checks import DataError  # noqa: E402
-from csvae.data.images import (index_images, load_images, prepare_data,  # noqa: E402
-                               reader_settings, reader_sources)
+from csvae.data.images import index_images, load_images, prepare_data, reader_settings, reader_sources  # noqa: E402
+
+from fixtures_images import assert_rows, celeba_subset_dir, make_celeba, make_tfd  # noqa: E402
 
 
 @pytest.fixture
@@ -237,9 +236,9 @@ def test_a_folder_that_is_not_a_cache_is_refused(tree, tmp_path, files):
 
 
 def test_cli_prepare_data_refuses_the_data_folder(tmp_path, capsys):
-    from fixtures_images import make_folder
-
     from csvae.cli import main
+
+    from fixtures_images import make_folder
 
     make_folder(tmp_path / "f")
     before = sorted(p.name for p in (tmp_path / "f").iterdir())

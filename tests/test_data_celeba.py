@@ -10,13 +10,12 @@ import pytest
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fixtures_images import (CELEBA_NAMES, assert_rows, celeba_subset_dir,  # noqa: E402
-                             facial_hair, make_celeba)
-
 from csvae.data.celeba import index_celeba, parse_attributes, read_celeba  # noqa: E402
 from csvae.data.checks import DataError  # noqa: E402
-from csvae.data.images import index_images  # noqa: E402
 from csvae.data.imageio import RESAMPLE, decode_image  # noqa: E402
+from csvae.data.images import index_images  # noqa: E402
+
+from fixtures_images import CELEBA_NAMES, assert_rows, celeba_subset_dir, facial_hair, make_celeba  # noqa: E402
 
 
 @pytest.fixture

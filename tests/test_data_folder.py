@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fixtures_images import assert_rows, make_folder  # noqa: E402
-
 from csvae.data.checks import DataError  # noqa: E402
 from csvae.data.folder import folder_sources, index_folder, read_folder  # noqa: E402
+
+from fixtures_images import assert_rows, make_folder  # noqa: E402
 
 
 @pytest.mark.parametrize("convention", ["01", "pm1", "bool"])

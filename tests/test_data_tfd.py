@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fixtures_images import make_tfd  # noqa: E402
-
 from csvae.data.checks import DataError  # noqa: E402
 from csvae.data.tfd import EXPRESSIONS, index_tfd, read_tfd  # noqa: E402
+
+from fixtures_images import make_tfd  # noqa: E402
 
 
 def _expected(n: int, fold: int):

@@ -8,8 +8,15 @@ from PIL import Image
 import csvae
 from csvae import figures as figures_module
 from csvae.data.synthetic_faces import generate_faces
-from csvae.figures import (decode_subspace_grid, latent_scatter, manipulation_grid, save_image_grid, style_grid,
-                           tile, transfer_grid)
+from csvae.figures import (
+    decode_subspace_grid,
+    latent_scatter,
+    manipulation_grid,
+    save_image_grid,
+    style_grid,
+    tile,
+    transfer_grid,
+)
 
 OPTIONS = dict(x_shape=(3, 32, 32), y_dim=2, z_dim=4, conv_channels=[8, 8, 8], conv_dense=16, head_hidden=8, seed=0)
 

@@ -6,7 +6,10 @@ import json
 import pytest
 
 from csvae.cli import main
+
 from fixtures_images import celeba_subset_dir
+
+pytestmark = pytest.mark.slow  # every test here trains a model on images
 
 MODELS = ["vae", "condvae", "condvae_info", "csvae"]
 SHORT = ["--train.epochs", "1", "--model.conv_channels", "[8,16,32]", "--model.conv_dense", "32",

@@ -4,14 +4,23 @@ import dataclasses
 
 import numpy as np
 import pytest
-from conftest import TINY_JUDGE
 import torch
 
 from csvae.data.dataset import Dataset
 from csvae.evaluate import judge as judge_module
-from csvae.evaluate.judge import (accuracy_text, as_unit_float, balanced_accuracy_by_attribute, data_hash,
-                                  fit_judge, judge_settings, load_judge, load_or_fit_judge, r2_by_column)
+from csvae.evaluate.judge import (
+    accuracy_text,
+    as_unit_float,
+    balanced_accuracy_by_attribute,
+    data_hash,
+    fit_judge,
+    judge_settings,
+    load_judge,
+    load_or_fit_judge,
+    r2_by_column,
+)
 
+from conftest import TINY_JUDGE
 
 
 def categorical(faces: Dataset) -> Dataset:
@@ -90,6 +99,7 @@ def test_a_judge_without_factors_cannot_read_styles(faces):
         j.read_factors(data.x[:4])
 
 
+@pytest.mark.slow
 def test_categorical_judge_uses_a_softmax(faces):
     data = categorical(faces)
     j = fit_judge(data, **{**TINY_JUDGE, "epochs": 1})
@@ -138,6 +148,7 @@ def test_load_refuses_weights_that_disagree_with_the_description(judge, tmp_path
         load_judge(tmp_path / "nameless.pt")
 
 
+@pytest.mark.slow
 def test_load_or_fit_reuses_the_cached_judge(faces, tmp_path, monkeypatch):
     small = dataclasses.replace(faces, x=faces.x[:300], y=faces.y[:300], split=faces.split[:300])
     first = load_or_fit_judge(small, tmp_path, **{**TINY_JUDGE, "epochs": 1})

@@ -9,8 +9,13 @@ from torch import distributions as D
 
 import csvae
 from csvae.config import ConfigError
-from csvae.models.likelihoods import (MIN_LOG_SIGMA, CalibratedGaussian, bits_per_dim,
-                                      continuous_bernoulli_log_norm, make_likelihood)
+from csvae.models.likelihoods import (
+    MIN_LOG_SIGMA,
+    CalibratedGaussian,
+    bits_per_dim,
+    continuous_bernoulli_log_norm,
+    make_likelihood,
+)
 
 
 def test_fixed_gaussian_nll_matches_normal_log_prob():

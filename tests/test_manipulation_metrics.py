@@ -7,10 +7,16 @@ import torch
 
 import csvae
 from csvae.data.synthetic_faces import factor_names, render_faces
-from csvae.evaluate.manipulation import (bootstrap_interval, direction_rows, directions, diversity_scores,
-                                         manipulation_report, manipulation_scores, mean_pairwise_distance)
+from csvae.evaluate.manipulation import (
+    bootstrap_interval,
+    direction_rows,
+    directions,
+    diversity_scores,
+    manipulation_report,
+    manipulation_scores,
+    mean_pairwise_distance,
+)
 from csvae.evaluate.probes import chance_rate, probe_accuracy
-
 
 
 class Identity:

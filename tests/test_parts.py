@@ -6,8 +6,15 @@ import pytest
 import torch
 from torch import distributions as D
 
-from csvae.models.parts import (Gaussian, SubspacePrior, kl_gaussians, kl_standard_normal, label_cross_entropy,
-                                negative_entropy, reduce_dims)
+from csvae.models.parts import (
+    Gaussian,
+    SubspacePrior,
+    kl_gaussians,
+    kl_standard_normal,
+    label_cross_entropy,
+    negative_entropy,
+    reduce_dims,
+)
 
 
 def random_gaussian(b=5, d=3, seed=0):

@@ -6,14 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import TINY_JUDGE
-
 import csvae
 from csvae.config import DataConfig
 from csvae.data.synthetic_faces import NUISANCE_FACTORS, STYLE_FACTORS, load_synthetic_faces
 from csvae.evaluate.judge import fit_judge
-from csvae.evaluate.styles import (factor_r2, reconstruction_r2, style_r2, style_report, transfer_score,
-                                   transfer_truth)
+from csvae.evaluate.styles import factor_r2, reconstruction_r2, style_r2, style_report, transfer_score, transfer_truth
+
+from conftest import TINY_JUDGE
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,15 @@ from sklearn.preprocessing import StandardScaler
 
 from csvae.config import DataConfig
 from csvae.data.dataset import SPLITS
-from csvae.data.synthetic_faces import (ATTRIBUTES, NUISANCE_FACTORS, STYLE_FACTORS, factor_names,
-                                        generate_faces, load_synthetic_faces, render_faces)
+from csvae.data.synthetic_faces import (
+    ATTRIBUTES,
+    NUISANCE_FACTORS,
+    STYLE_FACTORS,
+    factor_names,
+    generate_faces,
+    load_synthetic_faces,
+    render_faces,
+)
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +113,7 @@ def test_label_and_factor_overrides():
     np.testing.assert_array_equal(f["nuisance.skin_tone"], f_free["nuisance.skin_tone"])
 
 
+@pytest.mark.slow
 def test_attributes_visible_at_32px(many):
     """A linear classifier on raw 32x32 pixels predicts every attribute (chance: 0.5)."""
     x, y, _ = many
@@ -154,7 +162,8 @@ def test_attribute_changes_the_image():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: generate_faces(4, attributes=("glasses", "hat")), r"unknown synthetic-face attribute\(s\) \['hat'\]; valid attributes: \['glasses', 'facial_hair', 'smile'\]"),
+    (lambda: generate_faces(4, attributes=("glasses", "hat")),
+     r"unknown synthetic-face attribute\(s\) \['hat'\]; valid attributes: \['glasses', 'facial_hair', 'smile'\]"),
     (lambda: generate_faces(0), "n must be a positive integer"),
     (lambda: generate_faces(-3), "n must be a positive integer"),
     (lambda: generate_faces(4, size=8), "image size must be an integer within 16..256"),
@@ -164,10 +173,12 @@ def test_attribute_changes_the_image():
     (lambda: generate_faces(4, labels=np.zeros((4, 2))), r"labels must have shape \(4, 3\)"),
     (lambda: generate_faces(4, labels=np.full((4, 3), 2)), "0 or 1"),
     (lambda: generate_faces(4, factors={"glasses.colour": 0.5}), r"unknown factor\(s\) \['glasses.colour'\]"),
-    (lambda: generate_faces(4, labels=np.ones((4, 3)), factors={"glasses.size": 1.5}), r"'glasses.size' must be in \[0, 1\]"),
+    (lambda: generate_faces(4, labels=np.ones((4, 3)), factors={"glasses.size": 1.5}),
+     r"'glasses.size' must be in \[0, 1\]"),
     (lambda: render_faces(np.ones((2, 3)), {}), "missing"),
     (lambda: render_faces(np.ones((2, 3)), {k: np.full(2, np.nan) for k in factor_names()}), "must be in"),
-    (lambda: render_faces(np.ones((2, 1)), {k: np.zeros(2) for k in factor_names()}, attributes=("smile",)), "unexpected"),
+    (lambda: render_faces(np.ones((2, 1)), {k: np.zeros(2) for k in factor_names()}, attributes=("smile",)),
+     "unexpected"),
 ])
 def test_bad_arguments(call, message):
     with pytest.raises(ValueError, match=message):

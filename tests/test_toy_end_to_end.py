@@ -1,10 +1,13 @@
 """End to end on the swiss roll: w predicts the label, z does not (nonlinear probe)."""
 
+import pytest
+
 import csvae
 from csvae.data.toy import make_toy
 from csvae.evaluate.vector import evaluate_model
 
 
+@pytest.mark.slow
 def test_csvae_puts_the_label_in_w_and_not_in_z():
     data = make_toy("swiss_roll", 3000, seed=0)
     x, y = data.part("train")

@@ -59,6 +59,7 @@ def test_fit_accepts_tensors_and_writes_run_files(tmp_path):
     np.testing.assert_allclose(loaded.latents(x, y)["z"], model.latents(x, y)["z"], rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path):
     """Kill a CLI run with SIGKILL after its first checkpoint, resume it, compare the weights."""
     config = REPO / "configs" / "toy" / "csvae.yaml"

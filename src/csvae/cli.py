@@ -172,7 +172,8 @@ def parser() -> argparse.ArgumentParser:
     tra.add_argument("--out", required=True, help="the grid to write: .png, .jpg or .jpeg (never an input)")
     tra.set_defaults(handler=cmd_transfer)
     prep = sub.add_parser("prepare-data", help="decode an image data set once into a uint8 cache")
-    prep.add_argument("reader", help="celeba, celeba-glasses, celeba-facialhair, celeba-glasses-facialhair, tfd, folder")
+    prep.add_argument("reader",
+                      help="celeba, celeba-glasses, celeba-facialhair, celeba-glasses-facialhair, tfd, folder")
     prep.add_argument("--root", required=True, help="the data set's folder (tfd: the .mat file)")
     prep.add_argument("--size", type=int, default=64, help="side of the square images (default 64)")
     prep.add_argument("--out", default=None, help="cache folder (default: one per settings under ~/.cache/csvae)")

@@ -59,7 +59,8 @@ def toy_targets(runs: dict[str, dict[int, dict]]) -> list[str]:
     need = n - 1 if n >= 5 else n
 
     def verdict(key: str, text: str) -> str:
-        return f"- {'PASS' if passes[key] >= need else 'MISS'}: {text}: {passes[key]} of {n} seeds (target: at least {need})"
+        return (f"- {'PASS' if passes[key] >= need else 'MISS'}: {text}: {passes[key]} of {n} seeds "
+                f"(target: at least {need})")
 
     return table(["seed", "CSVAE w acc", "CSVAE recon R²", "leakage CSVAE", "leakage VAE", "leakage CondVAE-info"],
                  rows) + ["", verdict("w", "CSVAE w_label_accuracy ≥ 0.97"), verdict("r2", "CSVAE recon_r2 ≥ 0.97"),
@@ -75,7 +76,8 @@ def manipulation_rows(variant: str, seeds: dict[int, dict]) -> list[list[str]]:
         diversity = [m["manipulation"]["diversity"].get(direction, {}) for m in seeds.values()]
         interval = f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]" if row["accuracy"] is not None else "–"
         rows.append([variant, direction, mean_sd(accuracies), interval,
-                     mean_sd([m["manipulation"]["directions"][direction]["preserved_accuracy"] for m in seeds.values()]),
+                     mean_sd([m["manipulation"]["directions"][direction]["preserved_accuracy"]
+                              for m in seeds.values()]),
                      mean_sd([m["manipulation"]["directions"][direction]["recon_distance"] for m in seeds.values()]),
                      mean_sd([d.get("pixel") for d in diversity]), mean_sd([d.get("feature") for d in diversity])])
     return rows
@@ -331,7 +333,8 @@ def image_grids(out: Path, data: str, folders: dict[str, Path]) -> list[tuple[st
 
 
 def part_section(out: Path, experiment, part, runs: dict[str, dict[int, dict]], jobs) -> list[str]:
-    lines = [f"## {part.data}", "", "Test-set metrics, mean ± sd over seeds (a single value for one seed). Leakage probes predict the label "
+    lines = [f"## {part.data}", "",
+             "Test-set metrics, mean ± sd over seeds (a single value for one seed). Leakage probes predict the label "
              "from z (linear: logistic regression; nonlinear: gradient boosting); near `label_chance` is the goal.",
              ""]
     lines += table(["variant", *VECTOR_METRICS],
@@ -357,8 +360,9 @@ def part_section(out: Path, experiment, part, runs: dict[str, dict[int, dict]], 
                   "predicted from W_i (CSVAE) or z (all models) by a regressor fitted on train codes; read by the "
                   "judge from the model's reconstructions and from the real images (how visibly the decoder draws the "
                   "style; the judge learned on sharp images and can under-read blurry ones); read by the judge "
-                  "from the transferred image against the donor b's style. Transfer MSE: pixel MSE between the transferred image and the rendered truth "
-                  "(a's nuisances with b's style), beside a's plain reconstruction.", ""]
+                  "from the transferred image against the donor b's style. Transfer MSE: pixel MSE between the "
+                  "transferred image and the rendered truth (a's nuisances with b's style), beside a's plain "
+                  "reconstruction.", ""]
         lines += table(["variant", "attribute", "style R² from w", "style R² from z", "judge on recon",
                         "judge on real", "transferred style R²", "transfer MSE", "recon-of-a MSE"],
                        [row for v, s in runs.items() if "styles" in s[min(s)] for row in style_rows(v, s)])

@@ -34,8 +34,16 @@ from typing import Optional, Sequence
 import numpy as np
 
 from csvae.data.dataset import Dataset
-from csvae.data.imageio import (DataError, ImageIndex, check_both_values, decode_index, present_rows, read_text,
-                                split_counts, stamp)
+from csvae.data.imageio import (
+    DataError,
+    ImageIndex,
+    check_both_values,
+    decode_index,
+    present_rows,
+    read_text,
+    split_counts,
+    stamp,
+)
 
 DEFAULT_CROP = 148
 DERIVED = {"facial_hair": "Goatee == 1 or Mustache == 1 or No_Beard == -1"}

@@ -24,8 +24,16 @@ import numpy as np
 
 from csvae.data.celeba import balanced_rows, derive_splits
 from csvae.data.dataset import Dataset
-from csvae.data.imageio import (DataError, ImageIndex, check_both_values, decode_index, only_file, present_rows,
-                                read_text, stamp)
+from csvae.data.imageio import (
+    DataError,
+    ImageIndex,
+    check_both_values,
+    decode_index,
+    only_file,
+    present_rows,
+    read_text,
+    stamp,
+)
 
 CONVENTIONS = ({"0": 0, "1": 1}, {"-1": 0, "1": 1}, {"false": 0, "true": 1})
 SPLIT_VALUES = {"train": 0, "valid": 1, "test": 2, "0": 0, "1": 1, "2": 2}

@@ -349,7 +349,8 @@ def generate_faces(n: int, seed: int = 0, size: int = 64, attributes: Sequence[s
             if v.ndim == 0:
                 v = np.full(n, float(v))
             if v.shape != (n,):
-                raise ValueError(f"generate_faces: factor {name!r} must have shape ({n},) or be a scalar, got {v.shape}")
+                raise ValueError(f"generate_faces: factor {name!r} must have shape ({n},) or be a scalar, "
+                                 f"got {v.shape}")
         else:
             v = uniform[:, _COLUMN[name]]
         attribute = name.split(".")[0]

@@ -36,8 +36,15 @@ import numpy as np
 from csvae.data.dataset import Dataset
 from csvae.data.synthetic_faces import STYLE_FACTORS, check_factors, render_counterfactuals
 from csvae.evaluate.judge import Judge, dataset_name
-from csvae.evaluate.manipulation import (_pick, bootstrap_interval, direction_rows, directions, generate,
-                                         reconstruct, unit_float)
+from csvae.evaluate.manipulation import (
+    _pick,
+    bootstrap_interval,
+    direction_rows,
+    directions,
+    generate,
+    reconstruct,
+    unit_float,
+)
 from csvae.evaluate.styles import transfer_images, transfer_pairs, transfer_truth
 
 GRID_VALUES = (1 / 6, 1 / 2, 5 / 6)

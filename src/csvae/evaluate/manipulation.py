@@ -192,8 +192,8 @@ def manipulation_scores(model, judge: Judge, x, y, *, style="sample", seed: int 
         row["accuracy"] = float(hits.mean())
         row["ci_low"], row["ci_high"] = bootstrap_interval(hits, n_boot, seed=seed)
         if kind == "binary":
-            row["preserved"] = {names[l]: float((judged[:, l] == ys[:, l]).mean())
-                                for l in range(len(names)) if l != d.attribute}
+            row["preserved"] = {names[k]: float((judged[:, k] == ys[:, k]).mean())
+                                for k in range(len(names)) if k != d.attribute}
             row["preserved_accuracy"] = float(np.mean(list(row["preserved"].values()))) if row["preserved"] else None
         row["recon_distance"] = float(rms_distance(generated, reconstruct(model, xs, ys, batch_size)).mean())
     return out

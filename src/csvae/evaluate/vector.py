@@ -4,8 +4,8 @@ Keys (flat values are means over attributes; ``per_attribute`` holds each one):
 recon_mse, recon_r2, elbo (test set; for images also bits_per_dim, comparable across likelihoods);
 label_chance; z_label_accuracy_linear,
 z_label_accuracy_nonlinear (and their balanced accuracies, z_label_balanced_accuracy_*, whose
-chance is 0.5 for a binary label whatever the test split's balance); and for CSVAE w_label_accuracy (a linear probe on W_i for attribute
-i, or on all of w for a categorical label).
+chance is 0.5 for a binary label whatever the test split's balance); and for CSVAE w_label_accuracy
+(a linear probe on W_i for attribute i, or on all of w for a categorical label).
 """
 
 from __future__ import annotations

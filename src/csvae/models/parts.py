@@ -17,6 +17,7 @@ from torch import nn
 
 from csvae.nets.mlp import MLP
 
+
 class Gaussian(NamedTuple):
     """A diagonal Gaussian: mean and log-variance, both (B, d)."""
 
