@@ -47,7 +47,8 @@ def test_fit_evaluate_and_repeat_from_saved_config(tmp_path):
     (["--model.prior_mean_1", ".nan"], "model.prior_mean_1 must be a finite number"),
     (["--model.betas.entropy", ".inf"], "model.betas.entropy must be a finite number"),
     (["--train.device", "gpu"], "train.device must be cpu, cuda, cuda:N or auto, got 'gpu'"),
-    (["--train.precision", "bogus"], "train.precision must be one of ['32-true', 'bf16-mixed', '16-mixed'], got 'bogus'"),
+    (["--train.precision", "bogus"],
+     "train.precision must be one of ['32-true', 'bf16-mixed', '16-mixed'], got 'bogus'"),
 ])
 def test_bad_overrides_name_the_field(tmp_path, capsys, override, message):
     assert main(["fit", *TOY, "--out", str(tmp_path / "run"), *override]) == 1

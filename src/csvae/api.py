@@ -183,7 +183,8 @@ def load(path: str | os.PathLike, device: str = "cpu") -> LatentModel:
         final = RunFiles(path).final
         if not final.exists():
             raise CheckpointError(f"{path} holds no finished model ({final.name} is missing); the run did not "
-                                  f"finish: resume it with `csvae fit --config {path / 'config.yaml'} --out {path} --resume`")
+                                  f"finish: resume it with `csvae fit --config {path / 'config.yaml'} --out {path} "
+                                  f"--resume`")
         path = final
     state = load_checkpoint(path)
     shape, y_dim = state["x_shape"], state["y_dim"]
