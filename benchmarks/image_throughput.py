@@ -1,68 +1,133 @@
-"""Training images/s of csvae.fit against a plain PyTorch loop on the same conv CSVAE.
+"""Training images/s of csvae.fit, a plain PyTorch loop, and a plain forward+backward of the nets.
 
-Synthetic faces, uint8 images resident on the device, same batch, one process, alternating
-repeats; the median of each and the overhead are printed (target: at most 15% slower). On a GPU
-(--device cuda) use --precision bf16-mixed and --channels-last as the paper-size preset would.
-    python benchmarks/image_throughput.py [--size 32] [--n 2048] [--epochs 3] [--device cpu]
+The network is built from a shipped preset (default: the slim 32 px CSVAE of
+configs/synthetic_faces/csvae.yaml, its model section), so a change of the preset's nets shows
+here; --channels/--dense/--norm/--size override it. Data: synthetic faces, uint8, resident in
+memory. For each thread count (--threads, default 1 and 2) and each repeat, three figures:
+
+- csvae.fit: the library's loop (Fabric, metrics, NaN checks, final class statistics) with
+  ``threads`` and ``precision`` set; it keeps images and conv weights channels_last;
+- plain loop: the same alternation in nothing but torch (plain_loop.py), channels_last unless
+  --contiguous, under bf16 autocast when --precision bf16-mixed;
+- nets fwd+bwd: only the conv encoders and decoder of the same model, forward and backward on a
+  batch, no heads, losses or optimizer: the CPU's practical limit for these nets.
+
+Runs alternate and the median and best of --repeats are printed with the load average (run it on a
+quiet machine; another job on the cores changes every figure). Usage:
+    python benchmarks/image_throughput.py [--threads 1 2] [--precision bf16-mixed] [--contiguous]
 """
 
 import argparse
+import os
 import statistics
 import time
+from pathlib import Path
 
 import torch
 
 import csvae
+from csvae.api import model_from_config
+from csvae.config import load_config
 from csvae.data.synthetic_faces import generate_faces
+from csvae.nets import ConvDecoder, ConvEncoder
 from plain_loop import plain_loop
 
+PRESET = Path(csvae.__file__).parent / "configs" / "synthetic_faces" / "csvae.yaml"
 
-def build(size, channels, dense, device, channels_last):
-    model = csvae.build_model("csvae", x_shape=(3, size, size), y_dim=3, seed=0, z_dim=16, likelihood="bernoulli",
-                              conv_channels=channels, conv_dense=dense).to(device)
-    return model.to(memory_format=torch.channels_last) if channels_last else model
+
+def build(args, y_dim: int, layout=torch.contiguous_format):
+    """The preset's model with the command line's overrides, on the CPU in ``layout``."""
+    config = load_config(args.config).model
+    for field, value in (("conv_channels", args.channels), ("conv_dense", args.dense), ("conv_norm", args.norm)):
+        if value is not None:
+            setattr(config, field, value)
+    model = model_from_config(config, (3, args.size, args.size), y_dim, seed=0)
+    return model.to(memory_format=layout)
+
+
+def run_fit(args, x, y, threads: int) -> float:
+    """Seconds of one csvae.fit."""
+    model = build(args, y.shape[1])
+    start = time.perf_counter()
+    csvae.fit(model, x, y, epochs=args.epochs, batch_size=args.batch_size, precision=args.precision,
+              threads=threads)
+    return time.perf_counter() - start
+
+
+def run_plain(args, x, y, threads: int) -> float:
+    """Seconds of the plain loop over the same steps."""
+    torch.set_num_threads(threads)
+    model = build(args, y.shape[1], args.layout)
+    start = time.perf_counter()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16-mixed"):
+        plain_loop(model, x, y, args.epochs, args.batch_size, 0)
+    return time.perf_counter() - start
+
+
+def run_nets(args, x, y, threads: int) -> float:
+    """Seconds of forward+backward of the conv encoders and decoder alone over the same steps."""
+    torch.set_num_threads(threads)
+    model = build(args, y.shape[1], args.layout)
+    encoders = [m for m in model.modules() if isinstance(m, ConvEncoder)]
+    decoders = [m for m in model.modules() if isinstance(m, ConvDecoder)]
+    steps = (len(x) // args.batch_size) * args.epochs
+    codes = [torch.randn(args.batch_size, d.in_dim) for d in decoders]
+    start = time.perf_counter()
+    for step in range(steps):
+        i = (step % (len(x) // args.batch_size)) * args.batch_size
+        xb = x[i:i + args.batch_size].float().div_(255.0)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16-mixed"):
+            loss = (sum(e(xb).float().mean() for e in encoders)
+                    + sum(d(c).float().mean() for d, c in zip(decoders, codes)))
+        model.zero_grad(set_to_none=True)
+        loss.backward()
+    return time.perf_counter() - start
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--size", type=int, default=32)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, default=PRESET, help="preset whose model section is measured")
+    parser.add_argument("--channels", type=int, nargs="+", help="override model.conv_channels")
+    parser.add_argument("--dense", type=int, help="override model.conv_dense")
+    parser.add_argument("--norm", choices=["batch", "group", "none"], help="override model.conv_norm")
+    parser.add_argument("--size", type=int, help="image side (default: the preset's data.image_size)")
     parser.add_argument("--n", type=int, default=2048)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--channels", type=int, nargs="+", default=[32, 64, 128])
-    parser.add_argument("--dense", type=int, default=256)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--precision", default="32-true")
-    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--precision", default="32-true", choices=["32-true", "bf16-mixed"])
+    parser.add_argument("--contiguous", action="store_true",
+                        help="plain loop and nets in contiguous (NCHW) layout instead of channels_last")
+    parser.add_argument("--only", nargs="+", choices=["fit", "plain", "nets"], default=["fit", "plain", "nets"])
     args = parser.parse_args()
-    x, y, _ = generate_faces(args.n, seed=0, size=args.size)
-    xt, yt = torch.from_numpy(x).to(args.device), torch.from_numpy(y).to(args.device)
+    args.size = args.size or load_config(args.config).data.image_size
+    args.layout = torch.contiguous_format if args.contiguous else torch.channels_last
+    x_np, y_np, _ = generate_faces(args.n, seed=0, size=args.size)
+    x = torch.from_numpy(x_np).contiguous(memory_format=args.layout)
+    y = torch.from_numpy(y_np)
     images = (args.n // args.batch_size) * args.batch_size * args.epochs
-    rates = {"csvae.fit": [], "plain loop": []}
-    for _ in range(args.repeats):
-        model = build(args.size, args.channels, args.dense, args.device, args.channels_last)
-        start = time.perf_counter()
-        csvae.fit(model, x, y, epochs=args.epochs, batch_size=args.batch_size, device=args.device,
-                  precision=args.precision, log_every=100)
-        if args.device.startswith("cuda"):
-            torch.cuda.synchronize()
-        rates["csvae.fit"].append(images / (time.perf_counter() - start))
-        model = build(args.size, args.channels, args.dense, args.device, args.channels_last)
-        start = time.perf_counter()
-        autocast = torch.autocast(args.device.split(":")[0], dtype=torch.bfloat16,
-                                  enabled=args.precision.startswith("bf16"))
-        with autocast:
-            plain_loop(model, xt, yt, args.epochs, args.batch_size, 0)
-        if args.device.startswith("cuda"):
-            torch.cuda.synchronize()
-        rates["plain loop"].append(images / (time.perf_counter() - start))
-    fit_rate, plain_rate = (statistics.median(rates[k]) for k in ("csvae.fit", "plain loop"))
-    print(f"device={args.device} precision={args.precision} size={args.size} batch={args.batch_size} "
-          f"channels={args.channels} threads={torch.get_num_threads()}")
-    print(f"csvae.fit : {fit_rate:10.1f} images/s")
-    print(f"plain loop: {plain_rate:10.1f} images/s")
-    print(f"overhead  : {plain_rate / fit_rate - 1:+.1%} (target <= +15%)")
+    runners = {"fit": ("csvae.fit", run_fit), "plain": ("plain loop", run_plain), "nets": ("nets fwd+bwd", run_nets)}
+    model = build(args, y.shape[1])
+    c = model.config
+    print(f"{args.config.name}: {c.name}, {args.size} px, channels {c.conv_channels}, dense {c.conv_dense}, "
+          f"norm {c.conv_norm}, batch {args.batch_size}, {images} images a run, precision {args.precision}, "
+          f"plain layout {'contiguous' if args.contiguous else 'channels_last'}; load average at start "
+          f"{os.getloadavg()[0]:.2f}")
+    short = argparse.Namespace(**{**vars(args), "n": 4 * args.batch_size, "epochs": 1})
+    for threads in args.threads:
+        for key in args.only:  # warm up: oneDNN builds its kernels on first use
+            runners[key][1](short, x[:short.n], y[:short.n], threads)
+        rates = {key: [] for key in args.only}
+        for _ in range(args.repeats):
+            for key in args.only:
+                rates[key].append(images / runners[key][1](args, x, y, threads))
+        summary = "  ".join(f"{runners[k][0]} {statistics.median(r):6.0f} (best {max(r):4.0f})"
+                            for k, r in rates.items())
+        print(f"threads {threads}: images/s median {summary}; load average {os.getloadavg()[0]:.2f}")
+        if "fit" in rates and "plain" in rates:
+            ratio = statistics.median(rates["fit"]) / statistics.median(rates["plain"])
+            print(f"threads {threads}: csvae.fit / plain loop = {ratio:.2f} (target >= 0.90)")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,8 @@ def main():
     for _ in range(args.repeats):
         model = csvae.build_model("csvae", x_dim=3, y_dim=1, seed=0)
         start = time.perf_counter()
-        csvae.fit(model, x, y, epochs=args.epochs, batch_size=args.batch_size, seed=0, log_every=100)
+        csvae.fit(model, x, y, epochs=args.epochs, batch_size=args.batch_size, seed=0, log_every=100,
+                   threads=args.threads)
         rates["csvae.fit"].append(samples / (time.perf_counter() - start))
         model = csvae.build_model("csvae", x_dim=3, y_dim=1, seed=0)
         model.set_standardization(xt.mean(0), xt.std(0))
