@@ -70,8 +70,7 @@ class LatentModel(nn.Module):
             # starts at 0.5 as a Bernoulli one (logits ~0) does; a shift keeps densities unchanged.
             self.x_shift.fill_(0.5)
         self.likelihood = make_likelihood(config.likelihood, config.gaussian_std, config.calibration)
-        self.density_terms = False
-        """When set, ``recon_nll`` scores a normalised density (see ``bits_per_dim``)."""
+        self.density_terms = False  # when set, recon_nll scores a normalised density (bits_per_dim)
 
     # ----- latent sizes and backbones -------------------------------------------------------
     @property
