@@ -145,14 +145,13 @@ class MetricsLog:
 
 
 @contextmanager
-def training_threads(cfg: TrainConfig) -> Iterator[int]:
+def training_threads(cfg: TrainConfig) -> Iterator[None]:
     """Set torch's intra-op threads to ``cfg.threads`` (None: 1) inside the block; restore the
-    previous count on leaving it, also on error. Yields the count in use."""
+    previous count on leaving it, also on error."""
     previous = torch.get_num_threads()
-    threads = cfg.threads or 1
-    torch.set_num_threads(threads)
+    torch.set_num_threads(cfg.threads or 1)
     try:
-        yield threads
+        yield
     finally:
         torch.set_num_threads(previous)
 
@@ -271,6 +270,7 @@ def train(model: LatentModel, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig
         raise NonFiniteLossError(f"{err}{where}") from None
     finally:
         bar.close()
+        model.to(memory_format=torch.contiguous_format)
     log.flush(total, cfg.epochs - 1)
-    return model.to(memory_format=torch.contiguous_format)
+    return model
 
