@@ -180,13 +180,13 @@ def _untrained_run(out, model_name, data, x_shape, y_dim, **options):
     """A run folder holding an untrained model that claims to come from ``data`` (no training)."""
     from csvae.api import build_model, save_final
     from csvae.config import RunConfig
-    from csvae.train import RunFiles
+    from csvae.rundir import RunDir
 
     shape = {"x_shape": x_shape} if len(x_shape) == 3 else {"x_dim": x_shape[0]}
     small = dict(conv_channels=[4, 8], conv_dense=8, head_hidden=8, adversary_hidden=[8]) if len(x_shape) == 3 else {}
     model = build_model(model_name, y_dim=y_dim, seed=0, **shape, **small, **options)
     out.mkdir(parents=True)
-    save_final(model, RunConfig(model=model.config, data=data), RunFiles(out))
+    save_final(model, RunConfig(model=model.config, data=data), RunDir(out))
     return out
 
 

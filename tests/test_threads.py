@@ -9,7 +9,8 @@ from csvae.checkpoint import load_checkpoint, save_checkpoint
 from csvae.config import ConfigError, TrainConfig, config_from_dict
 from csvae.data.synthetic_faces import generate_faces
 from csvae.data.toy import make_toy
-from csvae.train import NonFiniteLossError, RunFiles, _match_layouts, train, training_threads
+from csvae.rundir import RunDir
+from csvae.train import NonFiniteLossError, _match_layouts, train, training_threads
 
 CONV = dict(conv_channels=[8, 16, 32], conv_dense=32, head_hidden=16, adversary_hidden=[16])
 
@@ -178,7 +179,7 @@ def test_resume_from_a_checkpoint_with_contiguous_optimizer_state(tmp_path):
 
     with training_threads(config(1)):
         straight = train(small_conv(), x, y, config(2))
-        run = RunFiles(tmp_path)
+        run = RunDir(tmp_path)
         train(small_conv(), x, y, config(1), run)
         state = load_checkpoint(run.checkpoint)
         state["model"] = {k: v.contiguous() for k, v in state["model"].items()}

@@ -26,7 +26,8 @@ from csvae.config import (
 from csvae.data.checks import check_xy
 from csvae.models import MODELS
 from csvae.models.base import LatentModel
-from csvae.train import RunFiles, check_fabric, train, training_threads
+from csvae.rundir import RunDir
+from csvae.train import check_fabric, train, training_threads
 
 
 def build_model(name: str, x_dim: Optional[int] = None, y_dim: int = 1, *, x_shape: Optional[Sequence[int]] = None,
@@ -54,10 +55,6 @@ def model_from_config(config: ModelConfig, x_shape: Sequence[int], y_dim: int,
     return MODELS[config.name](config, tuple(x_shape), y_dim)
 
 
-EVALUATION_OUTPUTS = ("metrics.json", "latents.png", "reconstructions.png")
-"""Files of a run folder that describe its finished model; removed when a new model.pt replaces it."""
-
-
 def stored_config(path: Path) -> RunConfig:
     """The config a checkpoint or model.pt was written with (CheckpointError if unreadable)."""
     state = load_checkpoint(path)
@@ -67,13 +64,13 @@ def stored_config(path: Path) -> RunConfig:
         raise CheckpointError(f"{path} holds a config this csvae cannot read: {err}") from err
 
 
-def prepare_run_folder(out: str | os.PathLike, config: RunConfig, resume: bool, overwrite: bool) -> RunFiles:
+def prepare_run_folder(out: str | os.PathLike, config: RunConfig, resume: bool, overwrite: bool) -> RunDir:
     """Make the run folder, refusing one that already holds a run (a config.yaml, a checkpoint or a
     model.pt) unless resuming (same config as config.yaml and as the checkpoint) or overwriting.
     Writes the exact config to config.yaml. Overwriting removes only the old checkpoint: the old
     model.pt (and its evaluation outputs) stay until ``save_final`` replaces them with a complete
     new model. Call it only once everything else has been checked."""
-    run = RunFiles(Path(out))
+    run = RunDir(Path(out))
     if resume and overwrite:
         raise ConfigError("pass either --resume (resume=True) or --overwrite (overwrite=True), not both")
     if run.root.exists() and not run.root.is_dir():
@@ -83,7 +80,7 @@ def prepare_run_folder(out: str | os.PathLike, config: RunConfig, resume: bool, 
         state = "a finished run" if run.final.exists() else "an unfinished run"
         raise ConfigError(f"{run.root} already holds {state}; pass --resume (Python: resume=True) to "
                           f"continue it or --overwrite (overwrite=True) to replace it")
-    stray = [p.name for p in (run.metrics, *(run.root / n for n in EVALUATION_OUTPUTS)) if p.exists()]
+    stray = [p.name for p in (run.metrics, *run.evaluation_outputs()) if p.exists()]
     if stray and not held and not overwrite:
         raise ConfigError(f"{run.root} holds {', '.join(stray)} but no run (no config.yaml, checkpoint or "
                           f"model.pt); training would replace them: choose another folder, or pass --overwrite")
@@ -165,12 +162,11 @@ def check_trainable(model: LatentModel, n: int, cfg: TrainConfig) -> None:
     check_fabric(cfg)
 
 
-def save_final(model: LatentModel, config: RunConfig, run: RunFiles) -> None:
+def save_final(model: LatentModel, config: RunConfig, run: RunDir) -> None:
     """Write the finished model (weights, class statistics, config) to RUN/model.pt, first removing
-    the evaluation outputs of the model it replaces (``EVALUATION_OUTPUTS``; they can be rebuilt)."""
+    the evaluation outputs of the model it replaces (they can be rebuilt)."""
     if run.final.exists():
-        for name in EVALUATION_OUTPUTS:
-            (run.root / name).unlink(missing_ok=True)
+        run.clear_evaluation()
     save_checkpoint({"config": config_to_dict(config), "x_shape": list(model.x_shape), "y_dim": model.y_dim,
                      "model": {k: v.cpu() for k, v in model.state_dict().items()}, "step": -1,
                      "finished": True}, run.final)
@@ -180,7 +176,7 @@ def load(path: str | os.PathLike, device: str = "cpu") -> LatentModel:
     """A trained model from a run folder (its model.pt) or a checkpoint file, loaded without pickle."""
     path = Path(path)
     if path.is_dir():
-        final = RunFiles(path).final
+        final = RunDir(path).final
         if not final.exists():
             raise CheckpointError(f"{path} holds no finished model ({final.name} is missing); the run did not "
                                   f"finish: resume it with `csvae fit --config {path / 'config.yaml'} --out {path} "

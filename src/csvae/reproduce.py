@@ -22,7 +22,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from csvae.config import ConfigError, RunConfig, config_to_dict, load_config
-from csvae.train import RunFiles
+from csvae.rundir import RunDir
 
 MODEL_ORDER = ("vae", "condvae", "condvae_info", "csvae")
 BASELINES = tuple((m, m, ()) for m in MODEL_ORDER)
@@ -171,7 +171,7 @@ def run_job(job: Job) -> dict:
     from csvae.runs import evaluate_run, fit_run
 
     torch.set_num_threads(1)
-    run = RunFiles(Path(job.out))
+    run = RunDir(Path(job.out))
     metrics_path = run.root / "metrics.json"
     # model.pt is this job's only if it was trained with its config (an overwrite that did not
     # finish leaves the old model.pt beside the new config.yaml)

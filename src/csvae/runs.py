@@ -18,7 +18,7 @@ from csvae.api import fit, load, model_from_config
 from csvae.config import ConfigError, RunConfig, atomic_write_bytes
 from csvae.data import Dataset, load_dataset
 from csvae.evaluate.vector import evaluate_model
-from csvae.train import RunFiles
+from csvae.rundir import RunDir
 
 log = logging.getLogger("csvae.runs")
 
@@ -105,7 +105,7 @@ def evaluate_run(run_dir: str | os.PathLike, figures: bool = True, judges: str |
     """Evaluate a finished run on its own data's test split; write RUN/metrics.json (and
     RUN/latents.png). Image runs add the judge-based metrics (see ``image_evaluation``).
     Returns the metrics."""
-    run = RunFiles(Path(run_dir))
+    run = RunDir(Path(run_dir))
     model = load(run.root)
     config = model.run_config  # the exact config, stored with the finished model
     if config.data.name == "arrays":

@@ -19,7 +19,6 @@ import io
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -29,36 +28,11 @@ from lightning_fabric import Fabric
 from csvae.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from csvae.config import ConfigError, RunConfig, TrainConfig, atomic_write_bytes, config_to_dict
 from csvae.models.base import LatentModel
-
-CHECKPOINT = "checkpoints/last.pt"
-FINAL = "model.pt"
+from csvae.rundir import RunDir
 
 
 class NonFiniteLossError(RuntimeError):
     """A loss term became NaN or inf; the message names the term and the step."""
-
-
-@dataclass
-class RunFiles:
-    """The files of a run folder."""
-
-    root: Path
-
-    @property
-    def checkpoint(self) -> Path:
-        return self.root / CHECKPOINT
-
-    @property
-    def final(self) -> Path:
-        return self.root / FINAL
-
-    @property
-    def metrics(self) -> Path:
-        return self.root / "metrics.csv"
-
-    @property
-    def config(self) -> Path:
-        return self.root / "config.yaml"
 
 
 def resolve_device(device: str) -> str:
@@ -174,7 +148,7 @@ def _batch_order(n: int, epoch: int, seed: int, device: torch.device) -> torch.T
 
 
 def train(model: LatentModel, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig,
-          run: Optional[RunFiles] = None, run_config: Optional[RunConfig] = None,
+          run: Optional[RunDir] = None, run_config: Optional[RunConfig] = None,
           resume: bool = False, description: str = "fit") -> LatentModel:
     """Train ``model`` on (x, y) (CPU tensors: float vectors or uint8 images; y (N, k) float).
 
