@@ -2,6 +2,7 @@
 
 import dataclasses
 import logging
+import shutil
 
 import numpy as np
 import pytest
@@ -88,7 +89,7 @@ def test_read_images_like_run_crops_the_largest_centred_square(runs, images):
     face = np.asarray(Image.open(paths[0]).convert("RGB"))[10:60]
     expected = np.asarray(Image.fromarray(face).resize((SIZE, SIZE), Image.Resampling.LANCZOS))
     assert np.abs(x[0].transpose(1, 2, 0).astype(int) - expected.astype(int)).mean() < 3
-    assert apply.run_crop(model.run_config.data) is None
+    assert model.data_card.crop is None and (runs["csvae"] / "data.json").exists()
 
 
 def test_manipulate_writes_a_grid_per_input(runs, images, tmp_path):
@@ -176,15 +177,20 @@ def test_bad_inputs_are_named(runs, images, tmp_path):
     assert apply.attribute_index(load(run), "Smile") == 2  # case-insensitive when unique
 
 
-def _untrained_run(out, model_name, data, x_shape, y_dim, **options):
-    """A run folder holding an untrained model that claims to come from ``data`` (no training)."""
+def _untrained_run(out, model_name, data, x_shape, y_dim, names=None, **options):
+    """A run folder holding an untrained model whose data card says it comes from ``data``
+    (attribute ``names``, default y0, y1, ...; the crop of ``data``'s reader): no data are read."""
     from csvae.api import build_model, save_final
     from csvae.config import RunConfig
+    from csvae.datacard import DataCard, source_crop
     from csvae.rundir import RunDir
 
     shape = {"x_shape": x_shape} if len(x_shape) == 3 else {"x_dim": x_shape[0]}
     small = dict(conv_channels=[4, 8], conv_dense=8, head_hidden=8, adversary_hidden=[8]) if len(x_shape) == 3 else {}
     model = build_model(model_name, y_dim=y_dim, seed=0, **shape, **small, **options)
+    model.data_card = DataCard(name=data.name, attribute_names=list(names or [f"y{i}" for i in range(y_dim)]),
+                               label_kind=model.config.label_kind, x_shape=list(x_shape), crop=source_crop(data),
+                               split_sizes={"train": 1, "valid": 0, "test": 0}, fingerprint="0" * 64)
     out.mkdir(parents=True)
     save_final(model, RunConfig(model=model.config, data=data), RunDir(out))
     return out
@@ -195,9 +201,9 @@ def test_celeba_runs_read_the_centred_148_crop(tmp_path, images):
     from csvae.data.imageio import decode_image
 
     run = _untrained_run(tmp_path / "run", "csvae", DataConfig(name="celeba-glasses", root="/nowhere"),
-                         (3, 32, 32), 1)
+                         (3, 32, 32), 1, names=["Eyeglasses"])
     model = load(run)
-    assert apply.attribute_names(model) == ["Eyeglasses"]  # from the preset: no data needed
+    assert apply.attribute_names(model) == ["Eyeglasses"] and model.data_card.crop == 148
     photo = tmp_path / "photo.jpg"
     rgb = np.random.default_rng(0).integers(0, 256, (218, 178, 3), dtype=np.uint8)
     Image.fromarray(rgb).save(photo, quality=95)
@@ -211,9 +217,10 @@ def test_celeba_runs_read_the_centred_148_crop(tmp_path, images):
 @pytest.mark.slow
 def test_categorical_runs_take_a_class_name(tmp_path, images, caplog):
     from csvae.config import DataConfig
+    from csvae.data.tfd import EXPRESSIONS
 
     run = _untrained_run(tmp_path / "run", "csvae", DataConfig(name="tfd", root="/nowhere"), (1, 32, 32), 7,
-                         label_kind="categorical")
+                         names=EXPRESSIONS, label_kind="categorical")
     paths, _ = images
     out = apply.manipulate_files(run, paths[:2], None, "happy", tmp_path / "m.png", samples=2)
     assert _png_size(out) == _grid_size(rows=2, cols=4, size=32)
@@ -237,22 +244,27 @@ def test_vector_runs_are_refused(tmp_path, images):
         apply.manipulate_files(run, images[0][:1], "a", 1, tmp_path / "m.png")
 
 
-def test_folder_runs_read_names_from_the_label_csv(tmp_path, images):
+def test_folder_runs_take_names_and_crop_from_their_data_card(tmp_path, images, monkeypatch):
+    """The card records the label CSV's names and the crop when the data are read; apply reads the
+    card, so it works after the data are gone."""
     from csvae.config import DataConfig
+    from csvae.data import load_dataset
+    from csvae.datacard import card_of_dataset
 
     from fixtures_images import make_folder
 
+    monkeypatch.setenv("CSVAE_CACHE_DIR", str(tmp_path / "cache"))
     make_folder(tmp_path / "data")
-    run = _untrained_run(tmp_path / "run", "condvae", DataConfig(name="folder", root=str(tmp_path / "data")),
-                         (3, 32, 32), 2)
+    data_config = DataConfig(name="folder", root=str(tmp_path / "data"), crop=40)
+    card = card_of_dataset(load_dataset(data_config), data_config)
+    assert card.attribute_names == ["smile", "hat"] and card.crop == 40 and card.x_shape == [3, 32, 32]
+    run = _untrained_run(tmp_path / "run", "condvae", data_config, (3, 32, 32), 2, names=card.attribute_names)
+    shutil.rmtree(tmp_path / "data")
     assert apply.attribute_names(load(run)) == ["smile", "hat"]
     out = apply.manipulate_files(run, images[0][:1], "hat", 1, tmp_path / "m.png", current=0)
     assert _png_size(out) == _grid_size(rows=1, cols=3)
     with pytest.raises(DataError, match="unknown attribute 'glasses'.*smile, hat"):
         apply.manipulate_files(run, images[0][:1], "glasses", 1, tmp_path / "m.png")
-    (tmp_path / "data" / "labels.csv").unlink()
-    with pytest.raises(DataError, match="attribute names of this run are read from its data"):
-        apply.manipulate_files(run, images[0][:1], "hat", 1, tmp_path / "m.png")
 
 
 def test_command_line_manipulate_and_transfer(runs, images, tmp_path, capsys):

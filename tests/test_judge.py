@@ -172,8 +172,9 @@ def test_hash_depends_on_data_name_and_settings(faces):
     assert data_hash(small, "faces", s) == base
     assert data_hash(small, "other", s) != base
     assert data_hash(small, "faces", judge_settings(**{**TINY_JUDGE, "seed": 3})) != base
-    small.x[0, 0, 0, 0] ^= 1
-    assert data_hash(small, "faces", s) != base
+    changed = dataclasses.replace(small, x=small.x.copy())
+    changed.x[0, 0, 0, 0] ^= 1
+    assert data_hash(changed, "faces", s) != base
 
 
 def test_check_compatible_names_the_mismatch(judge):

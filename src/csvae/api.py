@@ -23,7 +23,8 @@ from csvae.config import (
     model_config,
     save_config,
 )
-from csvae.data.checks import check_xy
+from csvae.data.checks import DataError, check_xy
+from csvae.datacard import ARRAYS, DataCard, card_of_arrays, read_card, write_card
 from csvae.models import MODELS
 from csvae.models.base import LatentModel
 from csvae.rundir import RunDir
@@ -64,10 +65,12 @@ def stored_config(path: Path) -> RunConfig:
         raise CheckpointError(f"{path} holds a config this csvae cannot read: {err}") from err
 
 
-def prepare_run_folder(out: str | os.PathLike, config: RunConfig, resume: bool, overwrite: bool) -> RunDir:
+def prepare_run_folder(out: str | os.PathLike, config: RunConfig, card: DataCard, resume: bool,
+                       overwrite: bool) -> RunDir:
     """Make the run folder, refusing one that already holds a run (a config.yaml, a checkpoint or a
-    model.pt) unless resuming (same config as config.yaml and as the checkpoint) or overwriting.
-    Writes the exact config to config.yaml. Overwriting removes only the old checkpoint: the old
+    model.pt) unless resuming (same config as config.yaml and as the checkpoint, same data as
+    data.json) or overwriting. Writes the exact config to config.yaml and the data card to
+    data.json. Overwriting removes only the old checkpoint: the old
     model.pt (and its evaluation outputs) stay until ``save_final`` replaces them with a complete
     new model. Call it only once everything else has been checked."""
     run = RunDir(Path(out))
@@ -91,21 +94,32 @@ def prepare_run_folder(out: str | os.PathLike, config: RunConfig, resume: bool, 
             if old != config:
                 raise ConfigError(f"{run.root} holds a run with another config ({record}); pass --overwrite "
                                   f"to replace it, or choose another output folder")
+        if run.data_card.exists():
+            try:
+                old_card = read_card(run.data_card)
+            except DataError as err:
+                raise ConfigError(f"cannot resume {run.root}: {err}") from None
+            if old_card.fingerprint != card.fingerprint:
+                raise ConfigError(f"cannot resume {run.root}: its data changed since the run started (the "
+                                  f"fingerprint in {run.data_card.name} differs); pass --overwrite to start again")
     if overwrite:
         run.checkpoint.unlink(missing_ok=True)
     run.root.mkdir(parents=True, exist_ok=True)
     save_config(config, run.config)
+    write_card(card, run.data_card)
     return run
 
 
 def fit(model: LatentModel, x, y, *, epochs: int = 30, batch_size: int = 64, seed: int = 0,
         out: Optional[str | os.PathLike] = None, device: str = "cpu", standardize: Optional[bool] = None,
         resume: bool = False, overwrite: bool = False, data: Optional[DataConfig] = None,
-        **train_options) -> LatentModel:
+        card: Optional[DataCard] = None, **train_options) -> LatentModel:
     """Train ``model`` on x (N, n) float or (N, C, H, W) uint8 and y (N, k) in {0, 1}.
 
     standardize: standardise x with its mean/std, stored in the model (default: yes for float
-    vector data). out: a run folder for config.yaml, metrics.csv and checkpoints. Other keyword
+    vector data). out: a run folder for config.yaml, data.json, metrics.csv and checkpoints.
+    data, card: the DataConfig x and y were read with and their ``DataCard`` (``fit_run`` passes
+    both; default: data "arrays" and a card of the arrays, with label names y0, y1, ...). Other keyword
     arguments are TrainConfig fields (lr, adversary_steps, log_every, precision, threads, ...);
     torch's thread count is set to ``threads`` while fit runs and restored afterwards.
     Returns the trained model on ``device``, with its class statistics set (``finalize``)."""
@@ -126,12 +140,14 @@ def fit(model: LatentModel, x, y, *, epochs: int = 30, batch_size: int = 64, see
         model.set_standardization(x_t.mean(0), x_t.std(0))
     check_likelihood_fits(model.config.likelihood, x_t, standardize)
     run = None
-    run_config = RunConfig(model=model.config, data=data or DataConfig(name="arrays"), train=train_cfg)
+    run_config = RunConfig(model=model.config, data=data or DataConfig(name=ARRAYS), train=train_cfg)
+    card = card or card_of_arrays(x, y, model.config.label_kind)
     if out is not None:
-        run = prepare_run_folder(out, run_config, resume, overwrite)
+        run = prepare_run_folder(out, run_config, card, resume, overwrite)
     with training_threads(train_cfg):
         model = train(model, x_t, y_t, train_cfg, run, run_config, resume=resume)
         model.finalize(x_t, y_t)
+    model.data_card = card
     if run is not None:
         save_final(model, run_config, run)
     return model
@@ -163,13 +179,13 @@ def check_trainable(model: LatentModel, n: int, cfg: TrainConfig) -> None:
 
 
 def save_final(model: LatentModel, config: RunConfig, run: RunDir) -> None:
-    """Write the finished model (weights, class statistics, config) to RUN/model.pt, first removing
+    """Write the finished model (weights, class statistics, config, data card) to RUN/model.pt, first removing
     the evaluation outputs of the model it replaces (they can be rebuilt)."""
     if run.final.exists():
         run.clear_evaluation()
     save_checkpoint({"config": config_to_dict(config), "x_shape": list(model.x_shape), "y_dim": model.y_dim,
                      "model": {k: v.cpu() for k, v in model.state_dict().items()}, "step": -1,
-                     "finished": True}, run.final)
+                     "finished": True, "data_card": model.data_card.to_dict()}, run.final)
 
 
 def load(path: str | os.PathLike, device: str = "cpu") -> LatentModel:
@@ -198,6 +214,12 @@ def load(path: str | os.PathLike, device: str = "cpu") -> LatentModel:
     if bad is not None:
         raise CheckpointError(f"{path} holds NaN or infinite weights (first in {bad}); it cannot be used")
     model.run_config = config
+    model.data_card = None
+    if "data_card" in state:
+        try:
+            model.data_card = DataCard.from_dict(state["data_card"], f"the data card in {path}")
+        except DataError as err:
+            raise CheckpointError(str(err)) from None
     return model.to(device).eval()
 
 

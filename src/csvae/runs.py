@@ -17,6 +17,7 @@ import numpy as np
 from csvae.api import fit, load, model_from_config
 from csvae.config import ConfigError, RunConfig, atomic_write_bytes
 from csvae.data import Dataset, load_dataset
+from csvae.datacard import ARRAYS, card_of_dataset
 from csvae.evaluate.vector import evaluate_model
 from csvae.rundir import RunDir
 
@@ -40,7 +41,7 @@ def fit_run(config: RunConfig, out: str | os.PathLike, resume: bool = False, ove
                                           "log_every", "checkpoint_every")}
     model = fit(model, x, y, epochs=t.epochs, batch_size=t.batch_size, seed=t.seed, device=t.device,
                 out=out, standardize=config.data.standardize and x.ndim == 2, resume=resume,
-                overwrite=overwrite, data=config.data, **options)
+                overwrite=overwrite, data=config.data, card=card_of_dataset(data, config.data), **options)
     if x.ndim == 4:
         save_reconstructions(model, data, Path(out) / "reconstructions.png")
     return model
@@ -108,10 +109,12 @@ def evaluate_run(run_dir: str | os.PathLike, figures: bool = True, judges: str |
     run = RunDir(Path(run_dir))
     model = load(run.root)
     config = model.run_config  # the exact config, stored with the finished model
-    if config.data.name == "arrays":
+    if config.data.name == ARRAYS:
         raise ConfigError(f"{run.root} was trained from arrays in Python, so its data cannot be re-read; "
                           f"use csvae.evaluate.vector.evaluate_model(model, dataset) instead")
     data = load_dataset(config.data)
+    if model.data_card is not None:
+        model.data_card.check_data(data, f"evaluate {run.root}")
     seed = config.train.seed
     metrics = {"model": config.model.name, "data": config.data.name, "seed": seed,
                **evaluate_model(model, data, seed=seed)}

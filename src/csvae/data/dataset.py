@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Literal, Optional
 
 import numpy as np
 
 SPLITS = {"train": 0, "valid": 1, "test": 2}
+HASH_CHUNK = 4096
+"""Examples hashed per step (keeps a memmap out of memory)."""
+
+
+def fingerprint(x: np.ndarray, y: np.ndarray, split: Optional[np.ndarray] = None,
+                factors: Optional[dict[str, np.ndarray]] = None) -> str:
+    """sha256 (hex) of examples x (N, ...), labels y (N, k), the split (N,) and the factors: it
+    changes when any example, label, split assignment or factor value changes."""
+    h = hashlib.sha256(json.dumps({"shape": list(x.shape), "dtype": str(x.dtype)}).encode())
+    for start in range(0, len(x), HASH_CHUNK):
+        h.update(np.ascontiguousarray(x[start:start + HASH_CHUNK]).tobytes())
+    h.update(np.ascontiguousarray(y, dtype=np.float32).tobytes())
+    if split is not None:
+        h.update(np.ascontiguousarray(split, dtype=np.int8).tobytes())
+    for name in sorted(factors or {}):
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(factors[name], dtype=np.float64).tobytes())
+    return h.hexdigest()
 
 
 @dataclass
@@ -30,6 +50,7 @@ class Dataset:
     factors: Optional[dict[str, np.ndarray]] = None
     info: dict = field(default_factory=dict)
     """Free-form facts about how the data were read (counts of skipped rows, crop, ...)."""
+    _fingerprint: Optional[str] = field(default=None, init=False, repr=False, compare=False)
 
     def part(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(x, y) of one split: "train", "valid" or "test"."""
@@ -38,3 +59,10 @@ class Dataset:
 
     def indices(self, name: str) -> np.ndarray:
         return np.flatnonzero(self.split == SPLITS[name])
+
+    def fingerprint(self) -> str:
+        """``fingerprint`` of x, y, split and factors (computed once; the arrays are not changed
+        after reading)."""
+        if self._fingerprint is None:
+            self._fingerprint = fingerprint(self.x, self.y, self.split, self.factors)
+        return self._fingerprint

@@ -36,7 +36,6 @@ from csvae.data.dataset import Dataset
 from csvae.nets.conv import ConvEncoder
 
 FORMAT, VERSION = "csvae-judge", 1
-HASH_CHUNK = 4096  # images hashed per step (keeps a memmap out of memory)
 FLOAT_LIMIT = 1.5  # float images above this look like 0..255 values
 
 
@@ -127,21 +126,11 @@ def r2_by_column(truth: np.ndarray, predicted: np.ndarray, names: Sequence[str])
 
 
 def data_hash(dataset: Dataset, name: str, settings: JudgeSettings) -> str:
-    """sha256 (hex) of the images, labels, split, factors (if any), identity and settings."""
-    h = hashlib.sha256()
-    meta = {"name": name, "shape": list(dataset.x.shape), "dtype": str(dataset.x.dtype),
-            "attributes": list(dataset.attribute_names), "label_kind": dataset.label_kind,
-            "settings": dataclasses.asdict(settings)}
-    h.update(json.dumps(meta, sort_keys=True).encode())
-    for start in range(0, len(dataset.x), HASH_CHUNK):
-        h.update(np.ascontiguousarray(dataset.x[start:start + HASH_CHUNK]).tobytes())
-    h.update(np.ascontiguousarray(dataset.y, dtype=np.float32).tobytes())
-    h.update(np.ascontiguousarray(dataset.split, dtype=np.int8).tobytes())
-    names, factors = factor_matrix(dataset)
-    if factors is not None:
-        h.update(json.dumps(names).encode())
-        h.update(np.ascontiguousarray(factors).tobytes())
-    return h.hexdigest()
+    """sha256 (hex) of the data's fingerprint (images, labels, split, factors), its name, label
+    names and kind, and the settings."""
+    meta = {"name": name, "fingerprint": dataset.fingerprint(), "attributes": list(dataset.attribute_names),
+            "label_kind": dataset.label_kind, "settings": dataclasses.asdict(settings)}
+    return hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()
 
 
 def as_unit_float(x, image_shape: tuple[int, ...]) -> torch.Tensor:

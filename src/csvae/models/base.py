@@ -63,6 +63,8 @@ class LatentModel(nn.Module):
         self.config = config
         self.x_shape = tuple(int(s) for s in x_shape)
         self.y_dim = int(y_dim)
+        self.data_card = None
+        """The ``csvae.datacard.DataCard`` of the training data (set by ``fit`` and ``load``)."""
         self.register_buffer("x_shift", torch.zeros(self.x_shape))
         self.register_buffer("x_scale", torch.ones(self.x_shape))
         if self.is_image and config.likelihood != "bernoulli":
