@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from csvae.data.dataset import Dataset
-from csvae.evaluate import judge as judge_module
+from csvae.evaluate.judge import training as judge_module
 from csvae.evaluate.judge import (
     accuracy_text,
     as_unit_float,
@@ -15,6 +15,7 @@ from csvae.evaluate.judge import (
     data_hash,
     fit_judge,
     judge_settings,
+    judge_state,
     load_judge,
     load_or_fit_judge,
     r2_by_column,
@@ -136,12 +137,12 @@ def test_load_refuses_bad_files(tmp_path):
 
 
 def test_load_refuses_weights_that_disagree_with_the_description(judge, tmp_path):
-    state = judge.to_state()
+    state = judge_state(judge)
     state["factor_names"] = state["factor_names"][:3]  # the stored read-out head has 16 outputs
     torch.save(state, tmp_path / "damaged.pt")
     with pytest.raises(ValueError, match="damaged.pt is a damaged judge file"):
         load_judge(tmp_path / "damaged.pt")
-    state = judge.to_state()
+    state = judge_state(judge)
     del state["dataset_name"]  # used to be a bare KeyError
     torch.save(state, tmp_path / "nameless.pt")
     with pytest.raises(ValueError, match="nameless.pt is a damaged judge file.*KeyError: 'dataset_name'"):
