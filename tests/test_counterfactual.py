@@ -305,13 +305,13 @@ def test_claims_hold_only_when_every_interval_lies_below():
 
     runs = {"csvae": {0: run_metrics(0.05, transfer=0.1)}, "vae": {0: run_metrics(0.2)},
             "condvae": {0: run_metrics(0.1)}}
-    supported = counterfactual_claims(runs)
+    supported = [c.line() for c in counterfactual_claims(runs)]
     assert len(supported) == 2 and all(line.startswith("- Supported") for line in supported)
     assert "all 8 comparisons hold: 2 directions" in supported[0]  # 2 directions x 2 distances x 2 baselines
-    assert all(line in claims(runs, image=True) for line in supported)
+    assert all(line in [c.line() for c in claims(runs, image=True)] for line in supported)
 
     runs["condvae"] = {0: run_metrics({"glasses: 0->1": 0.1, "glasses: 1->0": 0.06}, flip=0.105)}
-    lines = counterfactual_claims(runs)
+    lines = [c.line() for c in counterfactual_claims(runs)]
     assert lines[0].startswith("- Not supported") and "fails in 1 of 8 comparisons, in 1 of 2 directions" in lines[0]
     assert ("glasses: 1->0: pixels vs condvae, seed 0: CSVAE 0.050 [0.040, 0.060], condvae 0.060 [0.050, 0.070]"
             in lines[0])  # judge features: 0.5 [0.49, 0.51] against 0.6 [0.59, 0.61] do not overlap
@@ -319,7 +319,7 @@ def test_claims_hold_only_when_every_interval_lies_below():
 
     runs["csvae"] = {0: run_metrics({"glasses: 0->1": 0.05, "glasses: 1->0": None}, transfer=0.1)}
     runs["condvae"] = {0: run_metrics(0.2)}
-    lines = counterfactual_claims(runs)
+    lines = [c.line() for c in counterfactual_claims(runs)]
     assert "glasses: 1->0: pixels vs vae, seed 0: CSVAE no inputs" in lines[0] and "(+3 more)" in lines[0]
     assert counterfactual_claims({"csvae": runs["csvae"]}) == []  # no baseline, no claim
 

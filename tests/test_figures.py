@@ -1,4 +1,5 @@
-"""Image-grid figures: exact tiling, subspace decoding, and each figure written as a readable PNG."""
+"""Figures: exact tiling, subspace decoding and the arrays a run's figures need (figure_data), each
+figure drawn from arrays alone as a readable PNG, and a run's figures drawn from its files."""
 
 import numpy as np
 import pytest
@@ -6,17 +7,11 @@ import torch
 from PIL import Image
 
 import csvae
-from csvae import figures as figures_module
 from csvae.data.synthetic_faces import generate_faces
-from csvae.figures import (
-    decode_subspace_grid,
-    latent_scatter,
-    manipulation_grid,
-    save_image_grid,
-    style_grid,
-    tile,
-    transfer_grid,
-)
+from csvae.evaluate import figure_data
+from csvae.evaluate.figure_data import decode_subspace_grid, figure_arrays, style_grid_images, transfer_cells
+from csvae.evaluate.manipulation import generate
+from csvae.figures import comparison_grid, latent_scatter, save_image_grid, style_grid, tile, transfer_grid
 
 OPTIONS = dict(x_shape=(3, 32, 32), y_dim=2, z_dim=4, conv_channels=[8, 8, 8], conv_dense=16, head_hidden=8, seed=0)
 
@@ -88,11 +83,16 @@ def test_each_figure_is_a_png(model, data, tmp_path):
     names = ["glasses", "smile"]
     vae = csvae.build_model("vae", **OPTIONS)
     model.train()
+    decoded = style_grid_images(model, x[:3], y[:3], 0, steps=4)
+    cells = transfer_cells(model, x[:3], y[:3], x[3:7], y[3:7], 1)
+    assert decoded.shape == (3, 4, 4, 3, 32, 32) and cells.shape == (3, 4, 3, 32, 32)
+    recon = model.reconstruct(x[:4], y[:4])
+    edits = {name: generate(m, x[:4], y[:4], 1 - y[:4]) for name, m in (("csvae", model), ("vae", vae))}
     figures = {
-        "style": lambda p: style_grid(model, x[:3], y[:3], 0, p, steps=4, names=names),
-        "manipulation": lambda p: manipulation_grid({"csvae": model, "vae": vae}, x[:4], y[:4], 1 - y[:4], p),
-        "transfer": lambda p: transfer_grid(model, x[:3], y[:3], x[3:7], y[3:7], 1, p),
-        "scatter": lambda p: latent_scatter(model, x, y, names, p),
+        "style": lambda p: style_grid(x[:3], decoded, (-1.0, 4.0), "glasses", p),
+        "manipulation": lambda p: comparison_grid(x[:4], recon, edits, p),
+        "transfer": lambda p: transfer_grid(x[:3], x[3:7], cells, p),
+        "scatter": lambda p: latent_scatter(model.latents(x, y)["w"], y, names, 2, p),
         "grid": lambda p: save_image_grid(np.stack([x[:2], x[2:4]]), p, row_labels=["a", "b"],
                                           col_labels=["1", "2"], title="t"),
     }
@@ -102,17 +102,19 @@ def test_each_figure_is_a_png(model, data, tmp_path):
         draw(folder / f"{name}.png")
         width, height = read_png(only_file(folder))
         assert width > 100 and height > 50, name
-    assert model.training and vae.training  # the figures restore the train/eval mode
+    assert model.training and vae.training  # computing the images restores the train/eval mode
+    with pytest.raises(ValueError, match="at least one model"):
+        comparison_grid(x[:1], x[:1], {}, tmp_path / "m.png")
 
 
-def test_style_grid_needs_2d_subspaces(data, tmp_path):
+def test_style_grid_needs_2d_subspaces(data):
     x, y = data
     model = csvae.build_model("csvae", w_dim=1, adversary_hidden=[8], **OPTIONS)
     with pytest.raises(ValueError, match="w_dim=1"):
-        style_grid(model, x[:1], y[:1], 0, tmp_path / "s.png")
+        style_grid_images(model, x[:1], y[:1], 0)
 
 
-def test_style_grid_of_3d_subspaces_varies_two_coordinates(data, tmp_path, monkeypatch):
+def test_style_grid_of_3d_subspaces_varies_two_coordinates(data, monkeypatch):
     x, y = data
     model = csvae.build_model("csvae", w_dim=3, adversary_hidden=[8], **OPTIONS)
     seen = {}
@@ -121,12 +123,24 @@ def test_style_grid_of_3d_subspaces_varies_two_coordinates(data, tmp_path, monke
         seen["points"] = points
         return decode_subspace_grid(model, x, y, attribute, points)
 
-    monkeypatch.setattr(figures_module, "decode_subspace_grid", record, raising=True)
-    style_grid(model, x[:2], y[:2], 1, tmp_path / "s.png", steps=3, extent=(-1.0, 2.0))
+    monkeypatch.setattr(figure_data, "decode_subspace_grid", record, raising=True)
+    decoded = style_grid_images(model, x[:2], y[:2], 1, steps=3, extent=(-1.0, 2.0))
     points = seen["points"]
-    assert points.shape == (9, 3)
+    assert points.shape == (9, 3) and decoded.shape == (2, 3, 3, 3, 32, 32)
     assert sorted(set(points[:, 0].tolist())) == [-1.0, 0.5, 2.0] and set(points[:, 1].tolist()) == {-1.0, 0.5, 2.0}
     assert (points[:, 2] == model.config.prior_mean_1).all()
-    assert (tmp_path / "s.png").exists()
-    with pytest.raises(ValueError, match="at least one model"):
-        manipulation_grid({}, x[:1], y[:1], y[:1], tmp_path / "m.png")
+    assert (points[0, :2] == [-1.0, 2.0]).all()  # top-left cell: smallest w_1, largest w_2
+
+
+def test_figure_arrays_hold_what_every_grid_draws(model, data):
+    x, y = data
+    arrays = figure_arrays(model, x, y, "binary", n_images=6, n_styles=3, steps=3)
+    assert arrays["inputs"].shape == (6, 3, 32, 32) and arrays["reconstructions"].dtype == np.uint8
+    assert arrays["latent_w"].shape == (12, 4) and arrays["labels"].shape == (12, 2)
+    for i in range(2):
+        assert arrays[f"manipulated_{i}"].shape == (6, 3, 32, 32)
+        assert arrays[f"style_{i}"].shape == (3, 3, 3, 3, 32, 32)
+        donors = arrays[f"transfer_donors_{i}"]
+        assert (y[donors, i] == 1).all() and arrays[f"transfer_{i}"].shape == (3, len(donors), 3, 32, 32)
+    vae = figure_arrays(csvae.build_model("vae", **OPTIONS), x, y, "binary", n_images=6)
+    assert "manipulated_0" in vae and not any(k.startswith(("style_", "transfer_")) for k in vae)

@@ -28,8 +28,8 @@ def test_models_train_on_synthetic_faces(tmp_path, model):
     args = ["fit", "--config", f"configs/synthetic_faces/{model}.yaml", "--out", str(run),
             "--data.n_samples", "400", *SHORT]
     assert main(args) == 0
-    assert (run / "reconstructions.png").stat().st_size > 0
     assert main(["evaluate", str(run)]) == 0
+    assert (run / "reconstructions.png").stat().st_size > 0 and (run / "arrays.npz").exists()
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics["per_attribute"]) == {"glasses", "facial_hair", "smile"}
     assert 0.0 < metrics["recon_mse"] < 0.25
@@ -46,8 +46,8 @@ def test_models_train_on_the_real_celeba_subset(tmp_path, model):
     args = ["fit", "--config", f"configs/celeba/{model}.yaml", "--out", str(run), "--data.root", str(subset),
             *SHORT]
     assert main(args) == 0
-    assert (run / "reconstructions.png").stat().st_size > 0
     assert main(["evaluate", str(run)]) == 0
+    assert (run / "reconstructions.png").stat().st_size > 0
     assert "Eyeglasses" in json.loads((run / "metrics.json").read_text())["per_attribute"]
 
 

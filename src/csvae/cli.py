@@ -73,6 +73,12 @@ def cmd_reproduce(args, overrides) -> None:
     print(f"report: {report} (and report.html)")
 
 
+def cmd_report(args, overrides) -> None:
+    from csvae.report import build_report
+
+    print(f"report: {build_report(args.dir)} (and report.html)")
+
+
 def cmd_judge(args, overrides) -> None:
     from csvae.config import DataConfig
     from csvae.data import load_dataset
@@ -128,7 +134,8 @@ def parser() -> argparse.ArgumentParser:
     fit.add_argument("--resume", action="store_true", help="continue the unfinished run in --out")
     fit.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     fit.set_defaults(handler=cmd_fit)
-    evaluate = sub.add_parser("evaluate", help="evaluate a finished run; writes RUN/metrics.json")
+    evaluate = sub.add_parser("evaluate", help="evaluate a finished run; writes RUN/metrics.json, RUN/arrays.npz "
+                              "and the run's figures")
     evaluate.add_argument("run")
     evaluate.set_defaults(handler=cmd_evaluate)
     rep = sub.add_parser("reproduce", help="train, evaluate and report a whole experiment")
@@ -139,6 +146,10 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--jobs", type=int, default=None, help="worker processes (default: one per core)")
     rep.add_argument("--data-root", default=None, help="the data (CelebA folder, TFD .mat) for face experiments")
     rep.set_defaults(handler=cmd_reproduce)
+    report = sub.add_parser("report", help="(re)build DIR/report.md and report.html from an experiment folder's "
+                            "files alone (no model is loaded)")
+    report.add_argument("dir", help="the folder `csvae reproduce --out` wrote")
+    report.set_defaults(handler=cmd_report)
     judge = sub.add_parser("judge", help="attribute classifiers that score manipulations")
     judge_sub = judge.add_subparsers(dest="judge_command", required=True)
     judge_fit = judge_sub.add_parser("fit", help="train (or reuse) the judge of a data set on its real images")

@@ -1,8 +1,11 @@
-"""Image-grid figures of trained models (matplotlib, written atomically as PNG).
+"""The figures stage: image grids and latent plots drawn from files (matplotlib, atomic PNGs).
 
-- ``style_grid``: the paper's style figure: per input, decodings over a 2-D grid of W_j (its first
-  two coordinates when w_dim > 2);
-- ``manipulation_grid``: input, reconstruction and each model's G(x) side by side;
+Nothing here runs a model: ``run_figures`` draws a run's figures from its arrays.npz (written by
+``csvae evaluate``, see ``csvae.evaluate.figure_data``), data.json and config.yaml, and
+``comparison_figures`` puts several runs' manipulations side by side. The grids:
+
+- ``style_grid``: the paper's style figure: per input, decodings over a 2-D grid of W_j;
+- ``comparison_grid``: input, reconstruction and each model's G(x) side by side;
 - ``transfer_grid``: content images (rows) x style images (columns), W_j taken from the style;
 - ``latent_scatter``: each subspace W_i of a CSVAE, coloured by y_i.
 
@@ -12,6 +15,7 @@ Images are (N, C, H, W) uint8 or float in [0, 1]; 1-channel images are drawn gre
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Optional, Sequence
 
 import matplotlib
@@ -19,10 +23,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
-from csvae.evaluate.manipulation import eval_mode, generate, model_device, reconstruct, unit_float  # noqa: E402
-from csvae.plots import save_figure  # noqa: E402
+from csvae.config import load_config  # noqa: E402
+from csvae.datacard import read_card  # noqa: E402
+from csvae.evaluate.figure_data import load_arrays  # noqa: E402
+from csvae.evaluate.manipulation import unit_float  # noqa: E402
+from csvae.plots import plot_latents, save_figure  # noqa: E402
+from csvae.rundir import RunDir  # noqa: E402
 
 PAD = 2
 
@@ -65,61 +72,19 @@ def save_image_grid(images: np.ndarray, path: str | os.PathLike, *, row_labels: 
     save_figure(fig, path)
 
 
-def _tensors(model, *arrays):
-    device = model_device(model)
-    return [torch.as_tensor(np.asarray(a)).to(device) for a in arrays]
-
-
-def decode_subspace_grid(model, x, y, attribute: int, points: np.ndarray) -> np.ndarray:
-    """Decode each x (B, ...) with W_attribute set to each point (P, w_dim), z and the other
-    subspaces at their posterior means: float32 (B, P, C, H, W) in data units."""
-    points = np.asarray(points, dtype=np.float32)
-    d = model.w_dim
-    if points.ndim != 2 or points.shape[1] != d:
-        raise ValueError(f"points must have shape (P, w_dim={d}), got {points.shape}")
-    if not 0 <= attribute < model.n_subspaces:
-        raise ValueError(f"attribute index {attribute} out of range 0..{model.n_subspaces - 1}")
-    xt, yt, pt = _tensors(model, x, np.asarray(y, dtype=np.float32), points)
-    with eval_mode(model), torch.no_grad():
-        post = model.encode(xt, yt)
-        b, p = len(xt), len(pt)
-        z = post.z.mean.repeat_interleave(p, 0)
-        w = post.w.mean.repeat_interleave(p, 0).clone()
-        w[:, attribute * d:(attribute + 1) * d] = pt.repeat(b, 1)
-        out = model.to_data(model.decode(z, w)).float().cpu().numpy()
-    return out.reshape(b, p, *out.shape[1:])
-
-
-def default_extent(model) -> tuple[float, float]:
-    """Grid range covering both prior components: [min mean - 2 s1, max mean + 2 s1]."""
-    c = model.config
-    spread = 2.0 * c.prior_scale_1
-    return (min(c.prior_mean_0, c.prior_mean_1) - spread, max(c.prior_mean_0, c.prior_mean_1) + spread)
-
-
-def style_grid(model, x, y, attribute: int, path: str | os.PathLike, *, steps: int = 5,
-               extent: Optional[tuple[float, float]] = None, names: Optional[Sequence[str]] = None) -> None:
-    """Per input (a row): the input, then decodings over a steps x steps grid of W_attribute
-    spanning ``extent`` on both axes (default ``default_extent``); w_1 grows rightwards, w_2 upwards.
-    For w_dim > 2 the grid covers the first two coordinates and the others stay at the prior mean
-    of y = 1 (the prior is isotropic, so no plane is special before training)."""
-    if model.w_dim < 2:
-        raise ValueError(f"a style grid needs subspaces of at least 2 dimensions, the model has "
-                         f"w_dim={model.w_dim}")
-    lo, hi = extent or default_extent(model)
-    values = np.linspace(lo, hi, steps, dtype=np.float32)
-    w1, w2 = np.meshgrid(values, values[::-1])  # top row: largest w_2
-    points = np.full((steps * steps, model.w_dim), model.config.prior_mean_1, dtype=np.float32)
-    points[:, 0], points[:, 1] = w1.ravel(), w2.ravel()
-    decoded = decode_subspace_grid(model, x, y, attribute, points)
-    label = names[attribute] if names else f"attribute {attribute}"
-    fig, axes = plt.subplots(len(x), 2, figsize=(1.2 + 0.5 * steps, 0.5 * steps * len(x) + 0.4),
+def style_grid(inputs: np.ndarray, decoded: np.ndarray, extent: Sequence[float], label: str,
+               path: str | os.PathLike) -> None:
+    """Per input (a row): the input (B, C, H, W), then its decodings over a steps x steps grid of
+    W[label] (B, steps, steps, C, H, W) spanning ``extent`` on both axes; w_1 grows rightwards,
+    w_2 upwards."""
+    lo, hi = (float(v) for v in extent)
+    steps = decoded.shape[1]
+    fig, axes = plt.subplots(len(inputs), 2, figsize=(1.2 + 0.5 * steps, 0.5 * steps * len(inputs) + 0.4),
                              gridspec_kw={"width_ratios": [1, steps]}, squeeze=False)
     for row, (left, right) in enumerate(axes):
-        left.imshow(tile(unit_float(x[row:row + 1])[None]), interpolation="nearest")
+        left.imshow(tile(unit_float(inputs[row:row + 1])[None]), interpolation="nearest")
         left.axis("off")
-        right.imshow(tile(decoded[row].reshape(steps, steps, *decoded.shape[2:])), interpolation="nearest",
-                     extent=(lo, hi, lo, hi))
+        right.imshow(tile(decoded[row]), interpolation="nearest", extent=(lo, hi, lo, hi))
         right.set_ylabel(f"W[{label}] 2", fontsize=7)
         right.tick_params(labelsize=6)
     axes[-1, 1].set_xlabel(f"W[{label}] 1", fontsize=7)
@@ -128,53 +93,115 @@ def style_grid(model, x, y, attribute: int, path: str | os.PathLike, *, steps: i
     save_figure(fig, path)
 
 
-def manipulation_grid(models: dict, x, y, target_y, path: str | os.PathLike, *, style="sample", seed: int = 0,
-                      title: str = "") -> None:
-    """Rows: inputs. Columns: input, reconstruction by the first model, G(x) of each model."""
-    if not models:
-        raise ValueError("manipulation_grid needs at least one model")
-    first_name, first = next(iter(models.items()))
-    columns = [unit_float(x), reconstruct(first, x, y)]
-    columns += [generate(m, x, y, target_y, style=style, seed=seed) for m in models.values()]
+def comparison_grid(inputs: np.ndarray, reconstructions: np.ndarray, edits: dict[str, np.ndarray],
+                    path: str | os.PathLike, *, recon_name: str = "", title: str = "") -> None:
+    """Rows: inputs (N, C, H, W). Columns: input, reconstruction, then each model's G(x) (``edits``:
+    name -> (N, C, H, W))."""
+    if not edits:
+        raise ValueError("comparison_grid needs at least one model's images")
+    columns = [unit_float(inputs), unit_float(reconstructions), *(unit_float(e) for e in edits.values())]
+    recon = f"recon\n({recon_name})" if recon_name else "recon"
     save_image_grid(np.stack(columns, 1), path, title=title,
-                    col_labels=["input", f"recon\n({first_name})"] + [f"G\n{name}" for name in models])
+                    col_labels=["input", recon] + [f"G\n{name}" for name in edits])
 
 
-def transfer_grid(model, content_x, content_y, style_x, style_y, attribute: int, path: str | os.PathLike, *,
+def transfer_grid(content: np.ndarray, styles: np.ndarray, cells: np.ndarray, path: str | os.PathLike, *,
                   title: str = "") -> None:
-    """Top row: style images; left column: content images; cell (r, c): content r with W_attribute
-    of style c (``model.transfer``)."""
-    cx, cy, sx, sy = _tensors(model, content_x, np.asarray(content_y, np.float32), style_x,
-                              np.asarray(style_y, np.float32))
-    n_c, n_s = len(cx), len(sx)
-    with eval_mode(model), torch.no_grad():
-        cells = np.stack([model.transfer(cx, cy, sx[j:j + 1], sy[j:j + 1], [attribute]).float().cpu().numpy()
-                          for j in range(n_s)], 1)
+    """Top row: style images (S, C, H, W); left column: content images (R, C, H, W); cell (r, c)
+    (``cells`` (R, S, C, H, W)): content r with W_attribute of style c."""
     blank = np.full((1, 1, *cells.shape[2:]), np.nan, np.float32)
-    top = np.concatenate([blank, unit_float(style_x)[None]], 1)
-    body = np.concatenate([unit_float(content_x)[:, None], cells], 1)
+    top = np.concatenate([blank, unit_float(styles)[None]], 1)
+    body = np.concatenate([unit_float(content)[:, None], unit_float(cells)], 1)
     save_image_grid(np.concatenate([top, body], 0), path, title=title,
-                    row_labels=["style"] + [f"content {r + 1}" for r in range(n_c)],
-                    col_labels=[""] + [f"style {c + 1}" for c in range(n_s)])
+                    row_labels=["style"] + [f"content {r + 1}" for r in range(len(content))],
+                    col_labels=[""] + [f"style {c + 1}" for c in range(len(styles))])
 
 
-def latent_scatter(model, x, y, attribute_names: Sequence[str], path: str | os.PathLike, *,
-                   max_points: int = 2000, seed: int = 0) -> None:
-    """One panel per subspace W_i (its first two dimensions), points coloured by y_i."""
-    y = np.asarray(y, dtype=np.float32)
-    keep = np.sort(np.random.default_rng(seed).permutation(len(x))[:max_points])
-    w = model.latents(x[keep], y[keep])["w"]
-    d = model.w_dim
-    if d < 2:
-        raise ValueError(f"latent_scatter needs subspaces of at least 2 dimensions, w_dim={d}")
-    k = model.n_subspaces
+def latent_scatter(w: np.ndarray, y: np.ndarray, attribute_names: Sequence[str], w_dim: int,
+                   path: str | os.PathLike) -> None:
+    """One panel per subspace W_i of w (N, k * w_dim) (its first two dimensions), coloured by y_i."""
+    if w_dim < 2:
+        raise ValueError(f"latent_scatter needs subspaces of at least 2 dimensions, w_dim={w_dim}")
+    k = w.shape[1] // w_dim
     fig, axes = plt.subplots(1, k, figsize=(3.0 * k, 3.0), squeeze=False, layout="constrained")
     for i, ax in enumerate(axes[0]):
-        on = y[keep, i] == 1
+        on = y[:, i] == 1
         for mask, colour, label in ((~on, "tab:blue", "0"), (on, "tab:red", "1")):
-            ax.scatter(w[mask, i * d], w[mask, i * d + 1], s=4, c=colour, alpha=0.6, label=f"y={label}")
+            ax.scatter(w[mask, i * w_dim], w[mask, i * w_dim + 1], s=4, c=colour, alpha=0.6, label=f"y={label}")
         ax.set_title(f"W[{attribute_names[i]}]", fontsize=9)
         ax.set_xlabel("w1", fontsize=8)
         ax.set_ylabel("w2", fontsize=8)
         ax.legend(fontsize=7, markerscale=2)
     save_figure(fig, path)
+
+
+def figure_name(attribute: str) -> str:
+    """An attribute name as a safe file-name part."""
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in attribute)
+
+
+def run_figures(run_dir: str | os.PathLike) -> list[Path]:
+    """Draw a run's figures from its arrays.npz, data.json and config.yaml: latents.png,
+    reconstructions.png (images) and, in RUN/figures, manipulate_<attribute>.png and (CSVAE)
+    styles_<attribute>.png and transfer_<attribute>.png. Returns the files written."""
+    run = RunDir(run_dir)
+    arrays, card, config = load_arrays(run.arrays), read_card(run.data_card), load_config(run.config)
+    latents = {k[len("latent_"):]: v for k, v in arrays.items() if k.startswith("latent_")}
+    names = card.attribute_names
+    plot_latents(latents, arrays["labels"], names, card.label_kind, run.latents_figure,
+                 title=f"{config.model.name} on {card.name}", w_dim=config.model.w_dim)
+    written = [run.latents_figure]
+    if "inputs" not in arrays:
+        return written
+    save_image_grid(np.stack([arrays["inputs"], arrays["reconstructions"]]), run.reconstructions_figure,
+                    row_labels=["input", "reconstruction"])
+    written.append(run.reconstructions_figure)
+    run.figures.mkdir(exist_ok=True)
+    for i, attribute in enumerate(names):
+        written += attribute_grids(arrays, i, attribute, config.model.name, run.figures)
+    return written
+
+
+def attribute_grids(arrays: dict[str, np.ndarray], i: int, attribute: str, model_name: str,
+                    folder: Path) -> list[Path]:
+    """The grids of attribute ``i`` that the arrays hold: manipulate_, styles_ and transfer_<name>.png."""
+    inputs, written = arrays["inputs"], []
+    stem = figure_name(attribute)
+    if f"manipulated_{i}" in arrays:
+        written.append(folder / f"manipulate_{stem}.png")
+        comparison_grid(inputs, arrays["reconstructions"], {model_name: arrays[f"manipulated_{i}"]}, written[-1],
+                        title=f"flip {attribute}")
+    if f"style_{i}" in arrays:
+        written.append(folder / f"styles_{stem}.png")
+        decoded = arrays[f"style_{i}"]
+        style_grid(inputs[:len(decoded)], decoded, arrays["style_extent"], attribute, written[-1])
+    if f"transfer_{i}" in arrays:
+        cells = arrays[f"transfer_{i}"]
+        written.append(folder / f"transfer_{stem}.png")
+        transfer_grid(inputs[:len(cells)], inputs[arrays[f"transfer_donors_{i}"]], cells, written[-1],
+                      title=f"transfer of {attribute}")
+    return written
+
+
+def comparison_figures(runs: dict[str, RunDir], out_dir: Path, prefix: str) -> list[tuple[str, Path]]:
+    """Per binary attribute, one grid of every run's G(x) on the same inputs (from each run's
+    arrays.npz; runs whose inputs differ from the first run's are left out). Returns (title,
+    path) pairs."""
+    arrays = {name: load_arrays(run.arrays) for name, run in runs.items() if run.arrays.exists()}
+    arrays = {name: a for name, a in arrays.items() if "inputs" in a}
+    if not arrays:
+        return []
+    first_name, first = next(iter(arrays.items()))
+    same = {n: a for n, a in arrays.items() if np.array_equal(a["inputs"], first["inputs"])}
+    card = read_card(next(iter(runs.values())).data_card)
+    out = []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for i, attribute in enumerate(card.attribute_names):
+        edits = {n: a[f"manipulated_{i}"] for n, a in same.items() if f"manipulated_{i}" in a}
+        if not edits:
+            continue
+        path = out_dir / f"{prefix}_manipulate_{figure_name(attribute)}.png"
+        comparison_grid(first["inputs"], first["reconstructions"], edits, path, recon_name=first_name,
+                        title=f"flip {attribute}")
+        out.append((f"manipulation of {attribute} (columns: input, reconstruction, then each model)", path))
+    return out

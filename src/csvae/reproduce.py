@@ -1,10 +1,12 @@
 """``csvae reproduce``: train every run of an experiment over seeds, evaluate, write a report.
 
 An experiment is a list of parts (one data set each); a part runs variants (the four models, or
-for ablations one model with one choice changed) for some seeds. Each run goes to
-DIR/runs/<data>/<variant>/seed<s>; a run whose metrics.json exists (with the same config) is
-skipped, an unfinished one is resumed, so a killed reproduction continues where it stopped.
-Runs are spread over worker processes (one torch thread each). Judges are cached in DIR/judges.
+for ablations one model with one choice changed) for some seeds. The experiment folder's layout
+is ``csvae.rundir.ExperimentDir``: DIR/experiment.json (what runs, written first), each run in
+DIR/runs/<data>/<variant>/seed<s>, judges cached in DIR/judges. A run whose metrics.json exists
+(with the same config) is skipped, an unfinished one is resumed, so a killed reproduction
+continues where it stopped. Runs are spread over worker processes (one torch thread each). The
+report is then built from the folder's files alone (``csvae.report.build_report``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from csvae.config import ConfigError, RunConfig, config_to_dict, load_config
-from csvae.rundir import RunDir
+from csvae.rundir import ExperimentDir, ManifestError, RunDir
 
 MODEL_ORDER = ("vae", "condvae", "condvae_info", "csvae")
 BASELINES = tuple((m, m, ()) for m in MODEL_ORDER)
@@ -121,12 +123,6 @@ def with_overrides(config: RunConfig, overrides) -> RunConfig:
     return config_from_dict(values)
 
 
-def run_folder(out: Path, data: str, variant: str, seed: int) -> Path:
-    """DIR/runs/<data>/<variant as a folder name>/seed<s>."""
-    name = variant.replace(" ", "_").replace("=", "").replace("/", "_")
-    return out / "runs" / data / name / f"seed{seed}"
-
-
 @dataclass(frozen=True)
 class Job:
     config: RunConfig
@@ -134,10 +130,12 @@ class Job:
     judges: str
     data_label: str
     variant: str
+    seed: int
 
 
 def plan(experiment: Experiment, out: Path, seeds: Optional[int], data_root: Optional[str]) -> list[Job]:
     """Every run of the experiment; ``seeds`` (when given) replaces every part's number of seeds."""
+    exp = ExperimentDir(out)
     jobs = []
     for part in experiment.parts:
         root = data_root or (default_celeba_root() if part.data.startswith("celeba") else None)
@@ -152,8 +150,8 @@ def plan(experiment: Experiment, out: Path, seeds: Optional[int], data_root: Opt
                 overrides.append(("data.root", str(Path(root).resolve())))
             for seed in range(seeds or part.seeds or experiment.seeds):
                 config = with_overrides(base, [*overrides, ("data.seed", seed), ("train.seed", seed)])
-                jobs.append(Job(config, str(run_folder(out, part.data, label, seed)), str(out / "judges"),
-                                part.data, label))
+                jobs.append(Job(config, str(exp.run(part.data, label, seed).root), str(exp.judges), part.data,
+                                label, seed))
     return jobs
 
 
@@ -166,13 +164,14 @@ def expected_cost(job: Job) -> tuple:
 
 
 def run_job(job: Job) -> dict:
-    """Fit (or resume) and evaluate one run; reuse its metrics.json when it is finished."""
+    """Fit (or resume) and evaluate one run; reuse its metrics.json when it is finished. Returns
+    the run's metrics."""
     from csvae.api import stored_config
     from csvae.runs import evaluate_run, fit_run
 
     torch.set_num_threads(1)
     run = RunDir(Path(job.out))
-    metrics_path = run.root / "metrics.json"
+    metrics_path = run.evaluation
     # model.pt is this job's only if it was trained with its config (an overwrite that did not
     # finish leaves the old model.pt beside the new config.yaml)
     finished = run.final.exists() and stored_config(run.final) == job.config
@@ -180,12 +179,11 @@ def run_job(job: Job) -> dict:
         if load_config(run.config) != job.config:
             raise ConfigError(f"{run.root} holds a run with another config; remove it or choose another --out")
         if metrics_path.exists() and finished:
-            return {**json.loads(metrics_path.read_text()), "variant": job.variant, "data": job.data_label}
+            return json.loads(metrics_path.read_text())
     with threadpool_limits(1):  # sklearn's OpenMP probes too: the workers already fill the cores
         if not finished:
             fit_run(job.config, run.root, resume=run.config.exists())
-        metrics = evaluate_run(run.root, figures=job.config.train.seed == 0, judges=job.judges)
-    return {**metrics, "variant": job.variant, "data": job.data_label}
+        return evaluate_run(run.root, figures=job.config.train.seed == 0, judges=job.judges)
 
 
 def reproduce(name: str, out: str | os.PathLike, seeds: Optional[int] = None, jobs: Optional[int] = None,
@@ -199,26 +197,50 @@ def reproduce(name: str, out: str | os.PathLike, seeds: Optional[int] = None, jo
         raise ConfigError(f"--seeds must be at least 1, got {seeds}")
     if jobs is not None and jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}")
-    todo = sorted(plan(experiment, out, seeds, data_root), key=expected_cost, reverse=True)
-    out.mkdir(parents=True, exist_ok=True)
+    planned = plan(experiment, out, seeds, data_root)
+    exp = prepare_experiment_folder(out, experiment, planned)
+    todo = sorted(planned, key=expected_cost, reverse=True)
     prepare_shared_data(todo)
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     from tqdm.auto import tqdm
 
-    results = []
     with tqdm(total=len(todo), desc=f"reproduce {name}", disable=not sys.stderr.isatty()) as bar:
         if workers == 1:
             for job in todo:
-                results.append(run_job(job))
+                run_job(job)
                 bar.update(1)
         else:
             with multiprocessing.get_context("spawn").Pool(workers) as pool:
-                for metrics in pool.imap(run_job, todo):
-                    results.append(metrics)
+                for _ in pool.imap_unordered(run_job, todo):
                     bar.update(1)
-    from csvae.report import write_report
+    from csvae.report import build_report
 
-    return write_report(out, results, experiment, todo)
+    return build_report(exp.root)
+
+
+def prepare_experiment_folder(out: Path, experiment: Experiment, jobs: list[Job]) -> ExperimentDir:
+    """Make ``out`` and write its experiment.json, refusing a folder that holds another experiment
+    or a report.md that no reproduction wrote (a user's own file is never replaced)."""
+    exp = ExperimentDir(out)
+    if exp.root.exists() and not exp.root.is_dir():
+        raise ConfigError(f"--out {exp.root} is a file; give a folder")
+    if exp.manifest.exists():
+        try:
+            held = exp.read_manifest()["name"]
+        except ManifestError as err:
+            raise ConfigError(f"--out {exp.root}: {err}; choose another folder") from None
+        if held != experiment.name:
+            raise ConfigError(f"--out {exp.root} holds the experiment {held!r}; choose another folder for "
+                              f"{experiment.name!r}")
+    elif any(p.exists() for p in (exp.report, exp.report_html)):
+        raise ConfigError(f"--out {exp.root} holds a report.md or report.html that no `csvae reproduce` wrote there "
+                          f"(no experiment.json); it is not replaced: choose another folder")
+    exp.root.mkdir(parents=True, exist_ok=True)
+    parts = [{"data": p.data, "variants": [label for label, _, _ in p.variants]} for p in experiment.parts
+             if any(j.data_label == p.data for j in jobs)]
+    exp.write_manifest(experiment.name, experiment.description, parts,
+                       [{"data": j.data_label, "variant": j.variant, "seed": j.seed} for j in jobs])
+    return exp
 
 
 def prepare_shared_data(jobs: list[Job]) -> None:

@@ -12,9 +12,16 @@ Every stage learns file names here, never from another stage's module.
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+
+MANIFEST_FORMAT, MANIFEST_VERSION = "csvae-experiment", 1
+
+
+class ManifestError(ValueError):
+    """An experiment.json that is missing or malformed; the message names the file and field."""
 
 EVALUATION_OUTPUTS = ("metrics.json", "arrays.npz", "latents.png", "reconstructions.png", "figures")
 """What describes one finished model (evaluation and figures); removed when a new model.pt replaces it."""
@@ -83,3 +90,92 @@ class RunDir:
                 shutil.rmtree(path)
             else:
                 path.unlink(missing_ok=True)
+
+
+def folder_name(label: str) -> str:
+    """A variant label ("dim w_i = 4") as a folder name ("dim_w_i__4")."""
+    return label.replace(" ", "_").replace("=", "").replace("/", "_")
+
+
+@dataclass(frozen=True)
+class ExperimentDir:
+    """The files of an experiment folder (``csvae reproduce``; ``csvae report`` reads it).
+
+    experiment.json (what was run: name, description, parts and runs, written before the first
+    run starts), runs/<data>/<variant>/seed<s>/ (run folders), judges/ (cached judges), figures/
+    (grids comparing the runs of a part), report.md and report.html."""
+
+    root: Path
+
+    def __post_init__(self):
+        object.__setattr__(self, "root", Path(self.root))
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "experiment.json"
+
+    @property
+    def judges(self) -> Path:
+        return self.root / "judges"
+
+    @property
+    def figures(self) -> Path:
+        return self.root / "figures"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report.md"
+
+    @property
+    def report_html(self) -> Path:
+        return self.root / "report.html"
+
+    def run(self, data: str, variant: str, seed: int) -> RunDir:
+        """The run folder of one (data, variant, seed): runs/<data>/<variant as folder>/seed<s>."""
+        return RunDir(self.root / "runs" / data / folder_name(variant) / f"seed{seed}")
+
+    def write_manifest(self, name: str, description: str, parts: list[dict], runs: list[dict]) -> None:
+        """Write experiment.json atomically. parts: [{"data", "variants": [label, ...]}] in report
+        order; runs: [{"data", "variant", "seed"}] (their folders follow from ``run``)."""
+        from csvae.config import atomic_write_bytes
+
+        manifest = {"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "name": name,
+                    "description": description, "parts": parts,
+                    "runs": [{**r, "path": self.run(r["data"], r["variant"], r["seed"]).root.relative_to(
+                        self.root).as_posix()} for r in runs]}
+        atomic_write_bytes(self.manifest, (json.dumps(manifest, indent=2) + "\n").encode())
+
+    def read_manifest(self) -> dict:
+        """experiment.json, checked: ManifestError naming the file and what is wrong."""
+        path = self.manifest
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ManifestError(f"{path} is missing: {self.root} is not an experiment folder written by "
+                                f"`csvae reproduce`") from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ManifestError(f"{path} is not valid JSON: {err}") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+            raise ManifestError(f"{path} is not a csvae experiment manifest (format {MANIFEST_FORMAT!r})")
+        if manifest.get("version") != MANIFEST_VERSION:
+            raise ManifestError(f"{path} has version {manifest.get('version')!r}; this csvae reads version "
+                                f"{MANIFEST_VERSION}")
+        parts, runs = manifest.get("parts"), manifest.get("runs")
+        good_parts = isinstance(parts, list) and all(
+            isinstance(p, dict) and isinstance(p.get("data"), str) and isinstance(p.get("variants"), list)
+            for p in parts)
+        good_runs = isinstance(runs, list) and all(
+            isinstance(r, dict) and isinstance(r.get("data"), str) and isinstance(r.get("variant"), str)
+            and isinstance(r.get("seed"), int) for r in runs)
+        if not (good_parts and good_runs and isinstance(manifest.get("name"), str)):
+            raise ManifestError(f"{path} is malformed: it needs a name, parts [{{data, variants}}] and runs "
+                                f"[{{data, variant, seed}}]")
+        outside = [r for r in runs if not (_plain_name(r["data"]) and _plain_name(folder_name(r["variant"])))]
+        if outside:
+            raise ManifestError(f"{path}: run {outside[0]} does not name a folder inside {self.root / 'runs'}")
+        return manifest
+
+
+def _plain_name(name: str) -> bool:
+    """A single folder name: no separator, not . or .., not hidden."""
+    return bool(name) and "/" not in name and "\\" not in name and not name.startswith(".")

@@ -1,7 +1,9 @@
-"""Config-driven steps that read and write run folders: fit a run, evaluate a run.
+"""Config-driven steps that read and write run folders (layout: ``csvae.rundir``): fit a run,
+evaluate a run.
 
-A run folder holds config.yaml (the exact config), metrics.csv, checkpoints/last.pt, model.pt
-(the finished model), then metrics.json and figures from ``evaluate_run``.
+``fit_run`` reads the data and writes config.yaml, data.json, metrics.csv, checkpoints and
+model.pt; ``evaluate_run`` reads model.pt and the data named by its card and writes metrics.json
+and arrays.npz, then (``figures``) the figures drawn from those files (``csvae.figures``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 from csvae.api import fit, load, model_from_config
 from csvae.config import ConfigError, RunConfig, atomic_write_bytes
 from csvae.data import Dataset, load_dataset
-from csvae.datacard import ARRAYS, card_of_dataset
+from csvae.datacard import ARRAYS, card_of_dataset, write_card
 from csvae.evaluate.vector import evaluate_model
 from csvae.rundir import RunDir
 
@@ -39,22 +41,9 @@ def fit_run(config: RunConfig, out: str | os.PathLike, resume: bool = False, ove
     t = config.train
     options = {k: getattr(t, k) for k in ("lr", "adversary_lr", "adversary_steps", "precision", "threads",
                                           "log_every", "checkpoint_every")}
-    model = fit(model, x, y, epochs=t.epochs, batch_size=t.batch_size, seed=t.seed, device=t.device,
-                out=out, standardize=config.data.standardize and x.ndim == 2, resume=resume,
-                overwrite=overwrite, data=config.data, card=card_of_dataset(data, config.data), **options)
-    if x.ndim == 4:
-        save_reconstructions(model, data, Path(out) / "reconstructions.png")
-    return model
-
-
-def save_reconstructions(model, data: Dataset, path: Path, n: int = 12) -> None:
-    """Rows of test images and their reconstructions, as a PNG grid."""
-    from csvae.figures import save_image_grid, unit_float
-
-    x, y = data.part("test")
-    x, y = x[:n], y[:n]
-    save_image_grid(np.stack([unit_float(x), model.reconstruct(x, y)]), path,
-                    row_labels=["input", "reconstruction"])
+    return fit(model, x, y, epochs=t.epochs, batch_size=t.batch_size, seed=t.seed, device=t.device,
+               out=out, standardize=config.data.standardize and x.ndim == 2, resume=resume,
+               overwrite=overwrite, data=config.data, card=card_of_dataset(data, config.data), **options)
 
 
 def judge_dir(run_root: Path) -> Path:
@@ -62,7 +51,7 @@ def judge_dir(run_root: Path) -> Path:
     return Path(os.environ.get("CSVAE_JUDGE_DIR") or run_root.resolve().parent / "judges")
 
 
-def image_evaluation(model, data: Dataset, judges: Path, seed: int) -> dict:
+def image_evaluation(model, data: Dataset, name: str, judges: Path, seed: int) -> dict:
     """The paper's evaluation and ours on images: manipulation accuracy judged by a classifier
     trained on real images of the same data (cached in ``judges``), preservation, diversity, and
     on synthetic faces the ground-truth style and transfer scores and the distances to the
@@ -70,7 +59,7 @@ def image_evaluation(model, data: Dataset, judges: Path, seed: int) -> dict:
     from csvae.evaluate.judge import load_or_fit_judge
     from csvae.evaluate.manipulation import manipulation_report
 
-    judge = load_or_fit_judge(data, judges)
+    judge = load_or_fit_judge(data, judges, name)
     out = {"manipulation": manipulation_report(model, judge, data, seed=seed)}
     if data.factors is not None:
         from csvae.evaluate.counterfactual import counterfactual_report
@@ -103,29 +92,35 @@ def json_safe(metrics: dict) -> dict:
 
 
 def evaluate_run(run_dir: str | os.PathLike, figures: bool = True, judges: str | os.PathLike | None = None) -> dict:
-    """Evaluate a finished run on its own data's test split; write RUN/metrics.json (and
-    RUN/latents.png). Image runs add the judge-based metrics (see ``image_evaluation``).
-    Returns the metrics."""
+    """Evaluate a finished run on its own data's test split (the data its card names, refused when
+    they changed since training); write RUN/metrics.json and RUN/arrays.npz and, with
+    ``figures``, draw the run's figures from them. Image runs add the judge-based metrics (see
+    ``image_evaluation``). Returns the metrics."""
+    from csvae.evaluate.figure_data import figure_arrays, save_arrays
+
     run = RunDir(Path(run_dir))
     model = load(run.root)
     config = model.run_config  # the exact config, stored with the finished model
+    card = model.data_card
     if config.data.name == ARRAYS:
         raise ConfigError(f"{run.root} was trained from arrays in Python, so its data cannot be re-read; "
                           f"use csvae.evaluate.vector.evaluate_model(model, dataset) instead")
+    if card is None:
+        raise ConfigError(f"{run.final} carries no data card (written before csvae wrote them); train the run again")
     data = load_dataset(config.data)
-    if model.data_card is not None:
-        model.data_card.check_data(data, f"evaluate {run.root}")
+    card.check_data(data, f"evaluate {run.root}")
     seed = config.train.seed
-    metrics = {"model": config.model.name, "data": config.data.name, "seed": seed,
-               **evaluate_model(model, data, seed=seed)}
+    metrics = {"model": config.model.name, "data": card.name, "seed": seed, **evaluate_model(model, data, seed=seed)}
     if data.x.ndim == 4:
-        metrics.update(image_evaluation(model, data, Path(judges) if judges else judge_dir(run.root), seed))
-    atomic_write_bytes(run.root / "metrics.json", json.dumps(json_safe(metrics), indent=2, allow_nan=False).encode())
+        metrics.update(image_evaluation(model, data, card.name, Path(judges) if judges else judge_dir(run.root), seed))
+    x_test, y_test = data.part("test")
+    arrays = figure_arrays(model, x_test, y_test, card.label_kind, seed=seed)
+    save_arrays(arrays, run.arrays)
+    if not run.data_card.exists():  # a run folder from before data.json: the card of model.pt
+        write_card(card, run.data_card)
+    atomic_write_bytes(run.evaluation, json.dumps(json_safe(metrics), indent=2, allow_nan=False).encode())
     if figures:
-        from csvae.plots import plot_latents
+        from csvae.figures import run_figures
 
-        x_test, y_test = data.part("test")
-        plot_latents(model.latents(x_test, y_test), y_test, data.attribute_names, data.label_kind,
-                     run.root / "latents.png", title=f"{config.model.name} on {config.data.name}",
-                     w_dim=config.model.w_dim)
+        run_figures(run.root)
     return metrics

@@ -1,0 +1,173 @@
+"""The report's tables: metrics over seeds (mean ± sd), manipulation, styles against the ground
+truth, counterfactual distances and transfer fidelity, and the swiss-roll targets."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+VECTOR_METRICS = ("recon_r2", "elbo", "bits_per_dim", "label_chance", "z_label_accuracy_linear",
+                  "z_label_accuracy_nonlinear", "w_label_accuracy")
+
+
+def mean_sd(values: list[float]) -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
+    return f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}"
+
+
+def leakage(metrics: dict) -> float:
+    """Nonlinear-probe accuracy of y from z above the majority rate."""
+    return metrics["z_label_accuracy_nonlinear"] - metrics["label_chance"]
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def toy_targets(runs: dict[str, dict[int, dict]]) -> list[str]:
+    """The core issue's swiss-roll targets, seed by seed (pass: at least 4 of 5 seeds)."""
+    csvae, vae, info = runs.get("csvae", {}), runs.get("vae", {}), runs.get("condvae_info", {})
+    rows, passes = [], defaultdict(int)
+    for s in sorted(csvae):
+        c, v, i = csvae[s], vae.get(s), info.get(s)
+        if not (v and i):
+            continue
+        rows.append([str(s), f"{c['w_label_accuracy']:.3f}", f"{c['recon_r2']:.3f}", f"{leakage(c):.3f}",
+                     f"{leakage(v):.3f}", f"{leakage(i):.3f}"])
+        passes["w"] += c["w_label_accuracy"] >= 0.97
+        passes["r2"] += c["recon_r2"] >= 0.97
+        passes["half"] += leakage(c) <= 0.5 * leakage(v)
+        passes["info"] += leakage(i) < leakage(v)
+    n = len(rows)
+    need = n - 1 if n >= 5 else n
+
+    def verdict(key: str, text: str) -> str:
+        return (f"- {'PASS' if passes[key] >= need else 'MISS'}: {text}: {passes[key]} of {n} seeds "
+                f"(target: at least {need})")
+
+    return table(["seed", "CSVAE w acc", "CSVAE recon R²", "leakage CSVAE", "leakage VAE", "leakage CondVAE-info"],
+                 rows) + ["", verdict("w", "CSVAE w_label_accuracy ≥ 0.97"), verdict("r2", "CSVAE recon_r2 ≥ 0.97"),
+                          verdict("half", "CSVAE leakage ≤ half the VAE's (nonlinear probe, same seed)"),
+                          verdict("info", "CondVAE-info leakage below the VAE's")]
+
+
+def manipulation_rows(variant: str, seeds: dict[int, dict]) -> list[list[str]]:
+    first = seeds[min(seeds)]["manipulation"]
+    rows = []
+    for direction, row in first["directions"].items():
+        accuracies = [m["manipulation"]["directions"][direction]["accuracy"] for m in seeds.values()]
+        diversity = [m["manipulation"]["diversity"].get(direction, {}) for m in seeds.values()]
+        interval = f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]" if row["accuracy"] is not None else "–"
+        rows.append([variant, direction, mean_sd(accuracies), interval,
+                     mean_sd([m["manipulation"]["directions"][direction]["preserved_accuracy"]
+                              for m in seeds.values()]),
+                     mean_sd([m["manipulation"]["directions"][direction]["recon_distance"] for m in seeds.values()]),
+                     mean_sd([d.get("pixel") for d in diversity]), mean_sd([d.get("feature") for d in diversity])])
+    return rows
+
+
+def mean_manipulation(seeds: dict[int, dict]) -> float:
+    return float(np.mean([m["manipulation"]["mean_accuracy"] for m in seeds.values()]))
+
+
+def mean_diversity(seeds: dict[int, dict]) -> float:
+    return float(np.mean([d["feature"] for m in seeds.values() for d in m["manipulation"]["diversity"].values()
+                          if d.get("feature") is not None] or [0.0]))
+
+
+def factor_mean(table: dict | None, factors) -> float | None:
+    """Mean of table[f] over the factors f (None for a missing table)."""
+    return float(np.mean([table[f] for f in factors])) if table else None
+
+
+def style_rows(variant: str, seeds: dict[int, dict]) -> list[list[str]]:
+    """Per attribute: mean R^2 over its style factors from W_i and z, the judge's reading of them on
+    real images and on reconstructions, of the transferred style, and the transfer MSEs."""
+    rows = []
+    styles = [m["styles"] for m in seeds.values()]
+    for attribute, factors in seeds[min(seeds)]["styles"]["r2"]["z_style"].items():
+        w_style = [factor_mean(st["r2"]["w_style"][attribute], factors) for st in styles if "w_style" in st["r2"]]
+        z_style = [factor_mean(st["r2"]["z_style"][attribute], factors) for st in styles]
+        real = [factor_mean(st.get("reader", {}).get("real"), factors) for st in styles]
+        recon = [factor_mean(st.get("reader", {}).get("reconstruction"), factors) for st in styles]
+        transfer = [st.get("transfer", {}).get(attribute, {}) for st in styles]
+        rows.append([variant, attribute, mean_sd(w_style), mean_sd(z_style), mean_sd(recon), mean_sd(real),
+                     mean_sd([factor_mean(t.get("style_r2", {}).get("transfer"), factors) for t in transfer]),
+                     mean_sd([t.get("mse", {}).get("transfer") for t in transfer]),
+                     mean_sd([t.get("mse", {}).get("recon_a") for t in transfer])])
+    return rows
+
+
+BASELINE_MODELS = ("vae", "condvae", "condvae_info")
+DISTANCES = {"pixel": "pixels", "feature": "judge features"}
+
+
+def interval_text(summary: dict | None) -> str:
+    """A bootstrap summary {"mean", "ci_low", "ci_high"} as "[low, high]" ("–" for None)."""
+    return f"[{summary['ci_low']:.3f}, {summary['ci_high']:.3f}]" if summary else "–"
+
+
+def counterfactual_rows(variant: str, seeds: dict[int, dict]) -> list[list[str]]:
+    """Per direction: distance of G(x) to the rendered true counterfactual in pixels and judge
+    features (mean ± sd over seeds, 95% interval of the first seed), beside the distance of the
+    model's reconstruction of x and of x itself (means over seeds)."""
+    first = seeds[min(seeds)]["counterfactual"]["directions"]
+    rows = []
+    for direction, row in first.items():
+        per_seed = [m["counterfactual"]["directions"][direction] for m in seeds.values()]
+        cells = []
+        for metric in DISTANCES:
+            cells += [mean_sd([(r[metric] or {}).get("mean") for r in per_seed]), interval_text(row[metric])]
+        references = [mean_sd([r["reference"].get(k, {}).get("pixel") for r in per_seed])
+                      for k in ("reconstruction", "input")]
+        rows.append([variant, direction, str(row["n"]), str(row["candidates"]), *cells, *references])
+    return rows
+
+
+def transfer_fidelity_rows(variant: str, seeds: dict[int, dict]) -> list[list[str]]:
+    """Per attribute: distance to the rendered truth (a with donor b's style) of the transfer
+    (models with one) and of the label flip, in pixels and judge features (mean ± sd over seeds,
+    95% interval of the first seed)."""
+    first = seeds[min(seeds)]["counterfactual"]["transfer"]
+    rows = []
+    for attribute, row in first.items():
+        per_seed = [m["counterfactual"]["transfer"][attribute] for m in seeds.values()]
+        cells = []
+        for metric in DISTANCES:
+            for method in ("transfer", "label_flip"):
+                cells += [mean_sd([(r[metric].get(method) or {}).get("mean") for r in per_seed]),
+                          interval_text(row[metric].get(method))]
+        rows.append([variant, attribute, str(row["n"]), *cells])
+    return rows
+
+
+def counterfactual_section(runs: dict[str, dict[int, dict]]) -> list[str]:
+    """The counterfactual-distance and transfer-fidelity tables of a synthetic-face part."""
+    runs = {v: s for v, s in runs.items() if all("counterfactual" in m for m in s.values())}
+    if not runs:
+        return []
+    grid = next(iter(next(iter(runs.values())).values()))["counterfactual"]["grid"]
+    values = ", ".join(f"{v:.2f}" for v in grid["values"])
+    lines = ["", "### Counterfactual distance against the rendered truth", "",
+             "Each test face re-rendered with the attribute changed and everything else kept is the image G(x) "
+             "should be. Distance of G(x) to it: RMS over pixels (images in [0, 1]) and Euclidean between judge "
+             "features; lower is better. For 0->1 the added style is not determined by x, so every model is scored "
+             f"against the closest of a grid of styles (each style factor at {values}: `candidates` styles). "
+             "References: the model's reconstruction of x and x itself (doing nothing), in pixels. Mean ± sd over "
+             "seeds; 95% bootstrap interval of the first seed.", ""]
+    lines += table(["variant", "direction", "n", "candidates", "pixels", "95% interval", "features", "95% interval",
+                    "recon of x (pixels)", "x itself (pixels)"],
+                   [row for v, s in runs.items() for row in counterfactual_rows(v, s)])
+    lines += ["", "### Transfer fidelity against the rendered truth", "",
+              "Pairs (a, b) with b showing the attribute; the truth is a's face with b's label and style. Transfer: "
+              "a with W_i of b (CSVAE only); label flip: a manipulated to b's label (all a baseline can do; for a that "
+              "already has the attribute, its reconstruction). Distances as above.", ""]
+    lines += table(["variant", "attribute", "pairs", "transfer (pixels)", "95% interval", "label flip (pixels)",
+                    "95% interval", "transfer (features)", "95% interval", "label flip (features)", "95% interval"],
+                   [row for v, s in runs.items() for row in transfer_fidelity_rows(v, s)])
+    return lines

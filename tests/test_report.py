@@ -1,0 +1,142 @@
+"""The report is built from an experiment folder's files alone: written here by hand, with no
+training, no model and no data set; the layout, the manifest's checks and reproduce's refusals."""
+
+import json
+
+import numpy as np
+import pytest
+
+from csvae.cli import main
+from csvae.config import ConfigError, RunConfig, model_config, save_config
+from csvae.datacard import DataCard, write_card
+from csvae.evaluate.figure_data import save_arrays
+from csvae.report import build_report
+from csvae.rundir import ExperimentDir, ManifestError
+
+VECTOR = {"recon_r2": 0.99, "elbo": -3.0, "bits_per_dim": 1.5, "label_chance": 0.5,
+          "z_label_accuracy_linear": 0.55, "w_label_accuracy": 0.99}
+
+
+def _card(name, x_shape, names):
+    return DataCard(name=name, attribute_names=names, label_kind="binary", x_shape=x_shape, crop=None,
+                    split_sizes={"train": 80, "valid": 0, "test": 20}, fingerprint="f" * 64)
+
+
+def _image_arrays(csvae_model: bool, shade: int) -> dict:
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (4, 3, 32, 32), dtype=np.uint8)
+    arrays = {"labels": np.array([[0.0], [1.0]] * 10, np.float32), "latent_z": rng.normal(size=(20, 4)),
+              "inputs": images, "input_labels": np.array([[0.0], [1.0], [0.0], [1.0]], np.float32),
+              "reconstructions": images // 2, "manipulated_0": np.full_like(images, shade)}
+    if csvae_model:
+        arrays.update(latent_w=rng.normal(size=(20, 2)), style_extent=np.array([-1.0, 4.0], np.float32),
+                      style_0=np.zeros((2, 3, 3, 3, 32, 32), np.uint8),
+                      transfer_0=np.zeros((2, 2, 3, 32, 32), np.uint8), transfer_donors_0=np.array([1, 3]))
+    return arrays
+
+
+@pytest.fixture
+def experiment(tmp_path):
+    """A toy part (vae, csvae; metrics only) and an image part (vae, csvae; arrays and metrics) of
+    seed 0, and one toy run of seed 1 that was never evaluated."""
+    exp = ExperimentDir(tmp_path / "exp")
+    parts = [{"data": "swiss_roll", "variants": ["vae", "csvae"]}, {"data": "faces", "variants": ["vae", "csvae"]}]
+    runs = [{"data": d, "variant": v, "seed": 0} for d in ("swiss_roll", "faces") for v in ("vae", "csvae")]
+    exp.root.mkdir()
+    exp.write_manifest("demo", "a hand-written experiment", parts,
+                       [*runs, {"data": "swiss_roll", "variant": "csvae", "seed": 1}])
+    leakage = {"vae": 0.9, "csvae": 0.6}
+    for r in runs:
+        run = exp.run(r["data"], r["variant"], 0)
+        run.root.mkdir(parents=True)
+        image = r["data"] == "faces"
+        save_config(RunConfig(model=model_config(name=r["variant"])), run.config)
+        write_card(_card(r["data"], [3, 32, 32] if image else [3], ["smile"]), run.data_card)
+        metrics = {"model": r["variant"], "data": r["data"], "seed": 0, **VECTOR,
+                   "z_label_accuracy_nonlinear": leakage[r["variant"]]}
+        run.evaluation.write_text(json.dumps(metrics))
+        if image:
+            save_arrays(_image_arrays(r["variant"] == "csvae", 40 if r["variant"] == "vae" else 200), run.arrays)
+    return exp
+
+
+def test_the_report_is_built_from_files_alone(experiment, monkeypatch):
+    import csvae.api
+    import csvae.data
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the report must not load a model or a data set")
+
+    monkeypatch.setattr(csvae.api, "load", forbidden)
+    monkeypatch.setattr(csvae.data, "load_dataset", forbidden)
+    text = build_report(experiment.root).read_text()
+    summary = text[text.index("## Summary"):text.index("## swiss_roll")]
+    assert "| swiss_roll | z is (more) label-free in CSVAE | **Supported** | nonlinear leakage above chance: " \
+           "CSVAE 0.100, VAE 0.400 |" in summary
+    assert "Not evaluated yet, so not in any table: runs/swiss_roll/csvae/seed1." in summary
+    assert text.index("## swiss_roll") < text.index("## faces")  # the manifest's order
+    for figure in ("runs/faces/csvae/seed0/latents.png", "runs/faces/vae/seed0/reconstructions.png",
+                   "figures/faces_manipulate_smile.png", "runs/faces/csvae/seed0/figures/styles_smile.png",
+                   "runs/faces/csvae/seed0/figures/transfer_smile.png"):
+        assert f"]({figure})" in text and (experiment.root / figure).stat().st_size > 0, figure
+    assert "[csvae, seed 0](runs/faces/csvae/seed0/config.yaml)" in text
+    assert "<table>" in experiment.report_html.read_text()
+
+
+def test_a_report_is_rebuilt_after_its_figures_are_deleted(experiment, capsys):
+    assert main(["report", str(experiment.root)]) == 0
+    figure = experiment.root / "figures" / "faces_manipulate_smile.png"
+    first = experiment.report.read_text()
+    figure.unlink()
+    (experiment.root / "runs/faces/csvae/seed0/latents.png").unlink()
+    assert main(["report", str(experiment.root)]) == 0
+    assert figure.exists() and (experiment.root / "runs/faces/csvae/seed0/latents.png").exists()
+    assert experiment.report.read_text() == first
+    assert "report.md" in capsys.readouterr().out
+
+
+def test_the_comparison_grid_takes_each_runs_own_manipulation(experiment):
+    from PIL import Image
+
+    build_report(experiment.root)
+    with Image.open(experiment.root / "figures" / "faces_manipulate_smile.png") as image:
+        assert image.size[0] > 200  # input, recon, G vae, G csvae
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda m: m.pop("runs"), "is malformed"),
+    (lambda m: m.update(format="other"), "is not a csvae experiment manifest"),
+    (lambda m: m.update(version=99), "has version 99"),
+    (lambda m: m["runs"].append({"data": "..", "variant": "x", "seed": 0}), "does not name a folder inside"),
+    (lambda m: m["runs"].append({"data": "d", "variant": "../../x", "seed": 0}), None),
+])
+def test_a_bad_manifest_is_named(experiment, change, message, capsys):
+    manifest = json.loads(experiment.manifest.read_text())
+    change(manifest)
+    experiment.manifest.write_text(json.dumps(manifest))
+    if message is None:  # a variant label is made a folder name: "/" cannot climb out
+        assert experiment.run("d", "../../x", 0).root.parent.parent == experiment.root / "runs" / "d"
+        return
+    with pytest.raises(ManifestError, match=message):
+        build_report(experiment.root)
+    assert main(["report", str(experiment.root)]) == 1
+    assert "experiment.json" in capsys.readouterr().err
+
+
+def test_report_of_a_folder_without_manifest_is_refused(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 1
+    assert "experiment.json is missing" in capsys.readouterr().err
+
+
+def test_reproduce_never_replaces_a_users_own_report(tmp_path, capsys):
+    from csvae.reproduce import EXPERIMENTS, plan, prepare_experiment_folder
+
+    (tmp_path / "report.md").write_text("my notes")
+    with pytest.raises(ConfigError, match="holds a report.md or report.html that no `csvae reproduce` wrote"):
+        prepare_experiment_folder(tmp_path, EXPERIMENTS["toy"], plan(EXPERIMENTS["toy"], tmp_path, 1, None))
+    assert (tmp_path / "report.md").read_text() == "my notes"
+    other = tmp_path / "other"
+    prepare_experiment_folder(other, EXPERIMENTS["toy"], plan(EXPERIMENTS["toy"], other, 1, None))
+    assert ExperimentDir(other).read_manifest()["name"] == "toy"
+    with pytest.raises(ConfigError, match="holds the experiment 'toy'"):
+        prepare_experiment_folder(other, EXPERIMENTS["demo"], plan(EXPERIMENTS["demo"], other, 1, None))
