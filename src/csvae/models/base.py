@@ -53,6 +53,8 @@ class LatentModel(nn.Module):
     """Base class: subclasses set ``adversarial`` and implement encode/decode/_terms/manipulate."""
 
     adversarial = False
+    has_subspaces = False
+    """True for models with a code block per label (CSVAE's w, CCVAE's z_c; ``models.subspace``)."""
 
     def __init__(self, config: ModelConfig, x_shape: tuple[int, ...], y_dim: int):
         super().__init__()
@@ -77,7 +79,7 @@ class LatentModel(nn.Module):
     def z_dim(self) -> int:
         """Size of z; the baselines get the CSVAE's w dims added when ``match_latent_size``."""
         c = self.config
-        extra = c.w_dim * self.y_dim if (c.match_latent_size and c.name != "csvae") else 0
+        extra = c.w_dim * self.y_dim if (c.match_latent_size and not self.has_subspaces) else 0
         return c.z_dim + extra
 
     def make_encoder(self) -> nn.Module:
