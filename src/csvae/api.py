@@ -32,7 +32,7 @@ from csvae.train import check_fabric, train, training_threads
 
 def build_model(name: str, x_dim: Optional[int] = None, y_dim: int = 1, *, x_shape: Optional[Sequence[int]] = None,
                 seed: Optional[int] = None, **options) -> LatentModel:
-    """A fresh model: "vae" | "condvae" | "condvae_info" | "csvae".
+    """A fresh model: "vae" | "condvae" | "condvae_info" | "csvae" | "ccvae".
 
     x_dim: size of vector data (or x_shape=(C, H, W) for images; the backbone is then "conv"
     unless given). y_dim: number of label columns k. options: any ModelConfig field, e.g.
@@ -125,6 +125,7 @@ def fit(model: LatentModel, x, y, *, epochs: int = 30, batch_size: int = 64, see
     if standardize:
         model.set_standardization(x_t.mean(0), x_t.std(0))
     check_likelihood_fits(model.config.likelihood, x_t, standardize)
+    model.observe_labels(y_t)
     run = None
     run_config = RunConfig(model=model.config, data=data or DataConfig(name="arrays"), train=train_cfg)
     if out is not None:

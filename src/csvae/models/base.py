@@ -71,7 +71,8 @@ class LatentModel(nn.Module):
             # Gaussian means of images are centred on mid-grey, so an untrained decoder (output ~0)
             # starts at 0.5 as a Bernoulli one (logits ~0) does; a shift keeps densities unchanged.
             self.x_shift.fill_(0.5)
-        self.likelihood = make_likelihood(config.likelihood, config.gaussian_std, config.calibration)
+        self.likelihood = make_likelihood(config.likelihood, config.gaussian_std, config.calibration,
+                                          config.laplace_scale)
         self.density_terms = False  # when set, recon_nll scores a normalised density (bits_per_dim)
 
     # ----- latent sizes and backbones -------------------------------------------------------
@@ -179,6 +180,10 @@ class LatentModel(nn.Module):
 
     def adversary_parameters(self) -> list[nn.Parameter]:
         return list(self.adversary.parameters()) if self.adversarial else []
+
+    def observe_labels(self, y: torch.Tensor) -> None:
+        """See the training labels (N, k) before training (NaN: unknown); CCVAE takes p(y) from
+        them. Called by ``csvae.fit``."""
 
     def finalize(self, x: torch.Tensor, y: torch.Tensor) -> None:
         """Compute statistics of the trained model on its training data (e.g. class means used by
