@@ -154,7 +154,8 @@ def direct_supervised_objective(model, x, y, n=200_000):
         z, c = qz.sample((n,)), qc.sample((n,))
         prior = model.prior(y[None].expand(n, -1))
         log_px = -model.recon_nll(model.to_model(x[None]).expand(n, -1), model.decode(z, c), "sum")
-        log_pz = D.Normal(0.0, 1.0).log_prob(z).sum(-1) + D.Normal(prior.mean, (0.5 * prior.logvar).exp()).log_prob(c).sum(-1)
+        p_c = D.Normal(prior.mean, (0.5 * prior.logvar).exp())
+        log_pz = D.Normal(0.0, 1.0).log_prob(z).sum(-1) + p_c.log_prob(c).sum(-1)
         log_q = qz.log_prob(z).sum(-1) + qc.log_prob(c).sum(-1)
         log_qyc = qy_given_c(c[:, 0])
         weight = (log_qyc - log_qyx).exp()
@@ -269,7 +270,8 @@ def test_manipulate_sets_changed_blocks_to_the_prior_and_keeps_the_rest():
         expected = model.to_data(model.decode(post.z.mean, w))
     torch.testing.assert_close(model.manipulate(x, y, target, style="prior_mean"), expected)
     g1, g2 = (torch.Generator().manual_seed(4) for _ in range(2))
-    torch.testing.assert_close(model.manipulate(x, y, target, generator=g1), model.manipulate(x, y, target, generator=g2))
+    torch.testing.assert_close(model.manipulate(x, y, target, generator=g1),
+                               model.manipulate(x, y, target, generator=g2))
 
 
 def test_transfer_swaps_characteristic_blocks_between_two_images():
@@ -314,8 +316,10 @@ def test_conditional_generation_and_predict_labels_shapes():
 def test_config_defaults_and_errors_name_the_field():
     assert tiny().config.w_dim == 1 and csvae.build_model("csvae", x_dim=3).config.w_dim == 2
     assert tiny().latents(np.zeros((2, 3), np.float32), np.zeros((2, 1), np.float32))["w"].shape == (2, 1)
-    for options, field in [({"ccvae_k": 0}, "model.ccvae_k"), ({"ccvae_unlabelled": "gumbel"}, "model.ccvae_unlabelled"),
-                           ({"reduction": "mean"}, "model.reduction"), ({"ccvae_kl": "exact"}, "model.ccvae_kl")]:
+    for options, field in [({"ccvae_k": 0}, "model.ccvae_k"),
+                           ({"ccvae_unlabelled": "gumbel"}, "model.ccvae_unlabelled"),
+                           ({"reduction": "mean"}, "model.reduction"), ({"ccvae_kl": "exact"}, "model.ccvae_kl"),
+                           ({"ccvae_detach": "all"}, "model.ccvae_detach")]:
         with pytest.raises(ConfigError, match=field):
             tiny(**options)
     with pytest.raises(ConfigError, match="model.ccvae_k is a setting of model.name 'ccvae'"):
@@ -362,4 +366,5 @@ def test_tiny_conv_fit_runs():
                               conv_dense=32, head_hidden=16, conv_kernel=3, likelihood="laplace")
     model = csvae.fit(model, x, y, epochs=2, batch_size=16)
     assert model.predict_labels(x).shape == (32, 2)
-    assert model.manipulate(torch.from_numpy(x[:4]), torch.from_numpy(y[:4]), torch.from_numpy(1 - y[:4])).shape == (4, 3, 32, 32)
+    moved = model.manipulate(torch.from_numpy(x[:4]), torch.from_numpy(y[:4]), torch.from_numpy(1 - y[:4]))
+    assert moved.shape == (4, 3, 32, 32) and torch.isfinite(moved).all()
