@@ -368,3 +368,20 @@ def test_tiny_conv_fit_runs():
     assert model.predict_labels(x).shape == (32, 2)
     moved = model.manipulate(torch.from_numpy(x[:4]), torch.from_numpy(y[:4]), torch.from_numpy(1 - y[:4]))
     assert moved.shape == (4, 3, 32, 32) and torch.isfinite(moved).all()
+
+
+@pytest.mark.slow
+def test_cli_fits_and_evaluates_the_toy_preset(tmp_path, monkeypatch, request):
+    """`csvae fit` with model.name ccvae, then `csvae evaluate`: w_label_accuracy reads z_c."""
+    import json
+
+    from csvae.cli import main
+
+    monkeypatch.chdir(request.config.rootpath)
+    run = tmp_path / "run"
+    assert main(["fit", "--config", "configs/toy/ccvae.yaml", "--data.n_samples", "600", "--train.epochs", "2",
+                 "--model.hidden", "[16]", "--out", str(run)]) == 0
+    assert csvae.load(run).config.w_dim == 1
+    assert main(["evaluate", str(run)]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert 0.0 <= metrics["w_label_accuracy"] <= 1.0 and np.isfinite(metrics["elbo"])
