@@ -385,3 +385,52 @@ def test_cli_fits_and_evaluates_the_toy_preset(tmp_path, monkeypatch, request):
     assert main(["evaluate", str(run)]) == 0
     metrics = json.loads((run / "metrics.json").read_text())
     assert 0.0 <= metrics["w_label_accuracy"] <= 1.0 and np.isfinite(metrics["elbo"])
+
+
+# ----- partly labelled data -----------------------------------------------------------------------
+def test_unknown_labels_are_checked_and_refused_where_they_cannot_be_used():
+    from csvae.config import DataConfig
+    from csvae.data.checks import DataError, check_xy
+
+    x = np.zeros((4, 3), np.float32)
+    y = np.array([[1.0], [np.nan], [0.0], [np.nan]], np.float32)
+    _, kept = check_xy(x, y, allow_unknown=True)
+    assert np.isnan(kept[[1, 3]]).all() and (kept[[0, 2]] == [[1.0], [0.0]]).all()
+    with pytest.raises(DataError, match="row 1.*model.name 'csvae' cannot use them"):
+        check_xy(x, y, who="model.name 'csvae'")
+    with pytest.raises(DataError, match="nothing to learn"):
+        check_xy(x, np.full((4, 1), np.nan), allow_unknown=True)
+    with pytest.raises(DataError, match="row 0 is partly unknown"):
+        check_xy(x, np.array([[1.0, np.nan]] * 4), allow_unknown=True)
+    onehot = np.eye(3, dtype=np.float32)[[0, 1, 2, 0]]
+    onehot[1] = np.nan
+    assert np.isnan(check_xy(x, onehot, "categorical", allow_unknown=True)[1][1]).all()
+    with pytest.raises(DataError, match="cannot use them"):
+        csvae.fit(csvae.build_model("vae", x_dim=3), x, y, epochs=1)
+    for bad in (0.0, 1.5, float("nan")):
+        with pytest.raises(ConfigError, match="data.labelled_fraction"):
+            DataConfig(labelled_fraction=bad)
+    with pytest.raises(ConfigError, match="data.labelled_fraction is 0.5 but model.name 'csvae'"):
+        csvae.fit(csvae.build_model("csvae", x_dim=3), x, np.ones((4, 1)), epochs=1,
+                  data=DataConfig(labelled_fraction=0.5))
+
+
+def test_hide_labels_keeps_a_seeded_share():
+    from csvae.api import hide_labels
+
+    y = np.ones((100, 2), np.float32)
+    a, b = hide_labels(y, 0.2, seed=3), hide_labels(y, 0.2, seed=3)
+    assert np.isfinite(a).all(1).sum() == 20 and np.array_equal(np.isnan(a), np.isnan(b))
+    assert not np.array_equal(np.isnan(a), np.isnan(hide_labels(y, 0.2, seed=4)))
+    assert np.isfinite(y).all()  # the input is not changed
+
+
+def test_swiss_roll_with_five_percent_of_labels(tmp_path):
+    from csvae.config import DataConfig
+
+    data = make_toy("swiss_roll", n_samples=2000, seed=0)
+    x, y = data.part("train")
+    model = csvae.build_model("ccvae", x_dim=3, y_dim=1, seed=0, z_dim=3, hidden=[64, 64], head_hidden=64)
+    model = csvae.fit(model, x, y, epochs=8, batch_size=64, data=DataConfig(labelled_fraction=0.05))
+    xt, yt = data.part("test")
+    assert ((model.predict_labels(xt) > 0.5) == (yt > 0.5)).mean() > 0.8

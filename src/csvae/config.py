@@ -218,6 +218,9 @@ class DataConfig:
     """folder: the label CSV, relative to root (None: labels.csv or the only .csv in root)."""
     filename_column: Optional[str] = None
     """folder: the CSV column of image file names (None: the first column)."""
+    labelled_fraction: float = 1.0
+    """Share of the training rows whose labels the model sees (in (0, 1]); the others, a seeded
+    choice (``seed``), become unknown (NaN). Only model.name ccvae learns from unknown labels."""
     workers: Optional[int] = None
     """Image sets: processes that decode the cache (None: every available core)."""
 
@@ -233,6 +236,9 @@ class DataConfig:
             raise ConfigError(f"data.holdout_fraction must be in [0, 0.5), got {self.holdout_fraction!r}")
         if isinstance(self.fold, bool) or self.fold not in range(5):
             raise ConfigError(f"data.fold must be 0, 1, 2, 3 or 4, got {self.fold!r}")
+        _finite("data", "labelled_fraction", self.labelled_fraction)
+        if not 0 < self.labelled_fraction <= 1:
+            raise ConfigError(f"data.labelled_fraction must be in (0, 1], got {self.labelled_fraction!r}")
         if not 0 < self.test_fraction < 1:
             raise ConfigError(f"data.test_fraction must be in (0, 1), got {self.test_fraction!r}")
 

@@ -54,6 +54,8 @@ class LatentModel(nn.Module):
 
     adversarial = False
     has_subspaces = False
+    learns_from_unlabelled = False
+    """True for a model whose losses accept rows of y that are all NaN (label unknown)."""
     """True for models with a code block per label (CSVAE's w, CCVAE's z_c; ``models.subspace``)."""
 
     def __init__(self, config: ModelConfig, x_shape: tuple[int, ...], y_dim: int):
