@@ -182,7 +182,7 @@ def test_manipulate_rejects_wrong_target_shape():
     ({"betas": {"recon": -1.0}}, "model.betas.recon must be non-negative"),
     ({"zdim": 2}, "unknown key model.zdim"),
     ({"hidden": "wide"}, "model.hidden must be a list"),
-    ({"likelihood": "laplace"}, "model.likelihood must be one of"),
+    ({"likelihood": "poisson"}, "model.likelihood must be one of"),
 ])
 def test_build_model_rejects_bad_options(options, match):
     with pytest.raises(ConfigError, match=match):

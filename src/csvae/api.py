@@ -33,7 +33,7 @@ from csvae.train import check_fabric, train, training_threads
 
 def build_model(name: str, x_dim: Optional[int] = None, y_dim: int = 1, *, x_shape: Optional[Sequence[int]] = None,
                 seed: Optional[int] = None, **options) -> LatentModel:
-    """A fresh model: "vae" | "condvae" | "condvae_info" | "csvae".
+    """A fresh model: "vae" | "condvae" | "condvae_info" | "csvae" | "ccvae".
 
     x_dim: size of vector data (or x_shape=(C, H, W) for images; the backbone is then "conv"
     unless given). y_dim: number of label columns k. options: any ModelConfig field, e.g.
@@ -123,7 +123,13 @@ def fit(model: LatentModel, x, y, *, epochs: int = 30, batch_size: int = 64, see
     arguments are TrainConfig fields (lr, adversary_steps, log_every, precision, threads, ...);
     torch's thread count is set to ``threads`` while fit runs and restored afterwards.
     Returns the trained model on ``device``, with its class statistics set (``finalize``)."""
-    x, y = check_xy(x, y, model.config.label_kind)
+    who = f"model.name {model.config.name!r}"
+    x, y = check_xy(x, y, model.config.label_kind, allow_unknown=model.learns_from_unlabelled, who=who)
+    if data is not None and data.labelled_fraction < 1:
+        if not model.learns_from_unlabelled:
+            raise ConfigError(f"data.labelled_fraction is {data.labelled_fraction:g} but {who} cannot learn from "
+                              f"unlabelled rows (only model.name 'ccvae' can); use 1")
+        y = hide_labels(y, data.labelled_fraction, data.seed)
     if tuple(x.shape[1:]) != model.x_shape:
         raise ConfigError(f"x has examples of shape {tuple(x.shape[1:])} but the model expects {model.x_shape}")
     if y.shape[1] != model.y_dim:
@@ -139,6 +145,7 @@ def fit(model: LatentModel, x, y, *, epochs: int = 30, batch_size: int = 64, see
     if standardize:
         model.set_standardization(x_t.mean(0), x_t.std(0))
     check_likelihood_fits(model.config.likelihood, x_t, standardize)
+    model.observe_labels(y_t)
     run = None
     run_config = RunConfig(model=model.config, data=data or DataConfig(name=ARRAYS), train=train_cfg)
     card = card or card_of_arrays(x, y, model.config.label_kind)
@@ -151,6 +158,17 @@ def fit(model: LatentModel, x, y, *, epochs: int = 30, batch_size: int = 64, see
     if run is not None:
         save_final(model, run_config, run)
     return model
+
+
+def hide_labels(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """A copy of y (N, k) in which all but round(fraction * N) rows, a seeded choice among the
+    known rows (at least one kept), are unknown (NaN)."""
+    y = np.array(y, dtype=np.float32)
+    known = np.flatnonzero(np.isfinite(y).all(1))
+    keep = max(1, int(round(fraction * len(y))))
+    hidden = np.random.default_rng(seed).permutation(known)[keep:]
+    y[hidden] = np.nan
+    return y
 
 
 def check_likelihood_fits(likelihood: str, x: torch.Tensor, standardized: bool) -> None:

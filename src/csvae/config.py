@@ -19,7 +19,10 @@ from typing import Any, Literal, Optional
 
 import yaml
 
-MODEL_NAMES = ("vae", "condvae", "condvae_info", "csvae")
+MODEL_NAMES = ("vae", "condvae", "condvae_info", "csvae", "ccvae")
+CCVAE_DEFAULTS = {"ccvae_k": 100, "ccvae_unlabelled": "enumerate", "ccvae_kl": "sampled", "ccvae_detach": "weight",
+                  "ccvae_prior_init": 2.0}
+"""The CCVAE-only fields and their defaults; another model refuses any other value."""
 
 
 class ConfigError(ValueError):
@@ -70,20 +73,22 @@ class Betas:
 class ModelConfig:
     """What a model is: its latents, prior, likelihood, losses and networks."""
 
-    name: Literal["vae", "condvae", "condvae_info", "csvae"] = "csvae"
+    name: Literal["vae", "condvae", "condvae_info", "csvae", "ccvae"] = "csvae"
     z_dim: int = 2
     """Size of z. For the baselines, ``build_model`` adds ``w_dim * n_subspaces`` to it by default
     (``match_latent_size``) so that all four models have the same total latent size."""
-    w_dim: int = 2
-    """Size of each subspace W_i of CSVAE (the paper: 2)."""
+    w_dim: Optional[int] = None
+    """Size of each label's block of the characteristic code: CSVAE's subspace W_i (the paper: 2),
+    CCVAE's z_c,i (the paper: 1; more is our generalisation). None: 1 for ccvae, else 2."""
     match_latent_size: bool = True
     label_kind: Literal["binary", "categorical"] = "binary"
     """binary: y in {0,1}^k, k independent attributes; categorical: y one-hot over C classes."""
-    likelihood: Literal["gaussian", "bernoulli", "calibrated_gaussian"] = "gaussian"
-    """Reconstruction term: Gaussian with fixed std ``gaussian_std``, Bernoulli (x in [0, 1]) or
-    the sigma-VAE's calibrated Gaussian (one shared std, see ``calibration``;
-    ``csvae.models.likelihoods``)."""
+    likelihood: Literal["gaussian", "bernoulli", "calibrated_gaussian", "laplace"] = "gaussian"
+    """Reconstruction term: Gaussian with fixed std ``gaussian_std``, Bernoulli (x in [0, 1]), the
+    sigma-VAE's calibrated Gaussian (one shared std, see ``calibration``) or Laplace with fixed
+    scale ``laplace_scale`` (CCVAE's official choice; ``csvae.models.likelihoods``)."""
     gaussian_std: float = 1.0
+    laplace_scale: float = 1.0
     calibration: Literal["optimal", "learned"] = "optimal"
     """calibrated_gaussian: the shared std is the batch's optimum sqrt(MSE) (optimal) or a learned
     parameter (learned)."""
@@ -105,6 +110,21 @@ class ModelConfig:
     encoder_objective: Literal["entropy", "cross_entropy"] = "entropy"
     """What CSVAE's encoder does to the adversary: maximise its entropy (paper, M2) or its
     cross-entropy (as CondVAE-info does)."""
+    ccvae_k: int = 100
+    """CCVAE: samples of z_c ~ q(z_c|x) in the estimate log q(y|x) = logsumexp_k log q(y|z_c^k) - log K."""
+    ccvae_unlabelled: Literal["enumerate", "sample", "score"] = "enumerate"
+    """CCVAE, examples without labels: the expectation over y ~ q(y|z_c) computed exactly by
+    enumerating each label's values (ours), or one sampled y without a score-function term (the
+    official PyTorch code), or with one (the official Pyro code's Trace_ELBO)."""
+    ccvae_kl: Literal["sampled", "analytic"] = "sampled"
+    """CCVAE: log p(z|y) - log q(z|x) inside the weighted expectation at the sampled z (the
+    official Pyro code; unbiased) or as -KL in closed form (the official PyTorch code)."""
+    ccvae_detach: Literal["weight", "classifier"] = "weight"
+    """CCVAE: z_c reaches q(y|z_c) detached inside the weight only (the official PyTorch code), or
+    in every ELBO term (the official Pyro code; the encoder then learns y only from log q(y|x))."""
+    ccvae_prior_init: float = 2.0
+    """CCVAE: p(z_c,i | y_i) starts at mean +v for y_i = 1 and -v for y_i = 0 (official Pyro code:
+    2; official PyTorch code: 0); its scales start at softplus(1) in both."""
     backbone: Literal["mlp", "conv"] = "mlp"
     hidden: list[int] = field(default_factory=lambda: [64, 64])
     """MLP backbones: widths of the hidden layers of encoders and decoder."""
@@ -123,13 +143,16 @@ class ModelConfig:
     def __post_init__(self):
         _one_of("model", "name", self.name, MODEL_NAMES)
         _one_of("model", "label_kind", self.label_kind, ("binary", "categorical"))
-        _one_of("model", "likelihood", self.likelihood, ("gaussian", "bernoulli", "calibrated_gaussian"))
+        _one_of("model", "likelihood", self.likelihood, ("gaussian", "bernoulli", "calibrated_gaussian", "laplace"))
         _one_of("model", "calibration", self.calibration, ("optimal", "learned"))
         _one_of("model", "reduction", self.reduction, ("sum", "mean"))
         _one_of("model", "conv_upsample", self.conv_upsample, ("transpose", "resize", "subpixel"))
         if isinstance(self.conv_kernel, bool) or self.conv_kernel not in range(3, 8):
             raise ConfigError(f"model.conv_kernel must be an integer in 3..7, got {self.conv_kernel!r}")
-        for name in ("z_dim", "w_dim", "gaussian_std", "head_hidden", "conv_dense"):
+        if self.w_dim is None:
+            self.w_dim = 1 if self.name == "ccvae" else 2
+        self._check_ccvae()
+        for name in ("z_dim", "w_dim", "gaussian_std", "laplace_scale", "head_hidden", "conv_dense"):
             _positive("model", name, getattr(self, name))
         for name in ("prior_scale_0", "prior_scale_1"):
             _positive("model", name, getattr(self, name))
@@ -140,6 +163,23 @@ class ModelConfig:
                 _positive("model", name, width)
         if isinstance(self.betas, dict):
             self.betas = Betas(**self.betas)
+
+    def _check_ccvae(self) -> None:
+        if self.name != "ccvae":
+            for name, default in CCVAE_DEFAULTS.items():
+                if getattr(self, name) != default:
+                    raise ConfigError(f"model.{name} is a setting of model.name 'ccvae', not of {self.name!r}; "
+                                      f"remove it")
+            return
+        _one_of("model", "ccvae_unlabelled", self.ccvae_unlabelled, ("enumerate", "sample", "score"))
+        _one_of("model", "ccvae_kl", self.ccvae_kl, ("sampled", "analytic"))
+        _one_of("model", "ccvae_detach", self.ccvae_detach, ("weight", "classifier"))
+        _finite("model", "ccvae_prior_init", self.ccvae_prior_init)
+        if isinstance(self.ccvae_k, bool) or not isinstance(self.ccvae_k, int) or self.ccvae_k < 1:
+            raise ConfigError(f"model.ccvae_k (samples for log q(y|x)) must be an integer >= 1, got {self.ccvae_k!r}")
+        if self.reduction != "sum":
+            raise ConfigError("model.reduction must be 'sum' for ccvae: its weight q(y|z_c)/q(y|x) multiplies "
+                              f"log-densities of whole examples, got {self.reduction!r}")
 
 
 @dataclass
@@ -178,6 +218,9 @@ class DataConfig:
     """folder: the label CSV, relative to root (None: labels.csv or the only .csv in root)."""
     filename_column: Optional[str] = None
     """folder: the CSV column of image file names (None: the first column)."""
+    labelled_fraction: float = 1.0
+    """Share of the training rows whose labels the model sees (in (0, 1]); the others, a seeded
+    choice (``seed``), become unknown (NaN). Only model.name ccvae learns from unknown labels."""
     workers: Optional[int] = None
     """Image sets: processes that decode the cache (None: every available core)."""
 
@@ -193,6 +236,9 @@ class DataConfig:
             raise ConfigError(f"data.holdout_fraction must be in [0, 0.5), got {self.holdout_fraction!r}")
         if isinstance(self.fold, bool) or self.fold not in range(5):
             raise ConfigError(f"data.fold must be 0, 1, 2, 3 or 4, got {self.fold!r}")
+        _finite("data", "labelled_fraction", self.labelled_fraction)
+        if not 0 < self.labelled_fraction <= 1:
+            raise ConfigError(f"data.labelled_fraction must be in (0, 1], got {self.labelled_fraction!r}")
         if not 0 < self.test_fraction < 1:
             raise ConfigError(f"data.test_fraction must be in (0, 1), got {self.test_fraction!r}")
 

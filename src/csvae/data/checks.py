@@ -19,11 +19,15 @@ def as_numpy(values, name: str) -> np.ndarray:
         raise DataError(f"{name} must be an array or tensor, got {type(values).__name__}") from err
 
 
-def check_xy(x, y, label_kind: str = "binary") -> tuple[np.ndarray, np.ndarray]:
+def check_xy(x, y, label_kind: str = "binary", allow_unknown: bool = False,
+             who: str = "this step") -> tuple[np.ndarray, np.ndarray]:
     """Validate training inputs and return them as numpy arrays.
 
     x: (N, ...) float without NaN/inf, or uint8 images; y: (N, k) in {0, 1} (a 1-D y is read as
-    k = 1), and for a categorical label every row sums to 1."""
+    k = 1), and for a categorical label every row sums to 1. A row of y that is all NaN is an
+    example whose label is unknown: kept (as NaN) with ``allow_unknown``, else refused naming
+    ``who`` (the model or step that cannot use it). A row partly NaN, or a y without any known
+    row, is refused."""
     x, y = as_numpy(x, "x"), as_numpy(y, "y")
     if x.ndim < 2:
         raise DataError(f"x must have shape (N, n) or (N, C, H, W), got shape {x.shape}")
@@ -46,13 +50,31 @@ def check_xy(x, y, label_kind: str = "binary") -> tuple[np.ndarray, np.ndarray]:
         y = y.astype(np.float32)
     if not np.issubdtype(y.dtype, np.number) or np.iscomplexobj(y):
         raise DataError(f"y must be numeric 0/1, got dtype {y.dtype}")
+    y = y.astype(np.float32) if not np.issubdtype(y.dtype, np.floating) else y
+    unknown = np.isnan(y)
+    if unknown.any():
+        rows = unknown.any(1)
+        partial = rows & ~unknown.all(1)
+        if partial.any():
+            row = int(np.flatnonzero(partial)[0])
+            raise DataError(f"y row {row} is partly unknown (NaN in some columns only); a row's label is either "
+                            f"known in every column or all NaN")
+        if not allow_unknown:
+            raise DataError(f"y has unknown labels (NaN), first in row {int(np.flatnonzero(rows)[0])}, and {who} "
+                            f"cannot use them (only model.name 'ccvae' learns from unlabelled rows)")
+        if rows.all():
+            raise DataError("every label of y is unknown (NaN): there is nothing to learn the labels from")
+        y = np.where(unknown, 0.0, y).astype(np.float32)
     binary = (y == 0) | (y == 1)
     if not binary.all():
         row, col = (int(i) for i in np.argwhere(~binary)[0])
         raise DataError(f"y must hold only 0 and 1; row {row}, column {col} is {y[row, col]!r}")
     if label_kind == "categorical":
-        sums = y.sum(axis=1)
+        sums = np.where(unknown.any(1), 1.0, y.sum(axis=1))
         if not (sums == 1).all():
             row = int(np.flatnonzero(sums != 1)[0])
             raise DataError(f"a categorical y must be one-hot: row {row} sums to {sums[row]:g}, not 1")
-    return x, y.astype(np.float32)
+    y = y.astype(np.float32)
+    if unknown.any():
+        y[unknown] = np.nan
+    return x, y

@@ -1,11 +1,12 @@
-"""The four models, all plain ``torch.nn.Module``s with one interface (see ``LatentModel``)."""
+"""The five models, all plain ``torch.nn.Module``s with one interface (see ``LatentModel``)."""
 
 from csvae.models.base import LatentModel, Posterior
+from csvae.models.ccvae import CCVAE
 from csvae.models.condvae import CondVAE
 from csvae.models.condvae_info import CondVAEInfo
 from csvae.models.csvae import CSVAE
 from csvae.models.vae import VAE
 
-MODELS = {"vae": VAE, "condvae": CondVAE, "condvae_info": CondVAEInfo, "csvae": CSVAE}
+MODELS = {"vae": VAE, "condvae": CondVAE, "condvae_info": CondVAEInfo, "csvae": CSVAE, "ccvae": CCVAE}
 
-__all__ = ["LatentModel", "Posterior", "VAE", "CondVAE", "CondVAEInfo", "CSVAE", "MODELS"]
+__all__ = ["LatentModel", "Posterior", "VAE", "CondVAE", "CondVAEInfo", "CSVAE", "CCVAE", "MODELS"]

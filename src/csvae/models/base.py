@@ -53,6 +53,10 @@ class LatentModel(nn.Module):
     """Base class: subclasses set ``adversarial`` and implement encode/decode/_terms/manipulate."""
 
     adversarial = False
+    has_subspaces = False
+    learns_from_unlabelled = False
+    """True for a model whose losses accept rows of y that are all NaN (label unknown)."""
+    """True for models with a code block per label (CSVAE's w, CCVAE's z_c; ``models.subspace``)."""
 
     def __init__(self, config: ModelConfig, x_shape: tuple[int, ...], y_dim: int):
         super().__init__()
@@ -71,7 +75,8 @@ class LatentModel(nn.Module):
             # Gaussian means of images are centred on mid-grey, so an untrained decoder (output ~0)
             # starts at 0.5 as a Bernoulli one (logits ~0) does; a shift keeps densities unchanged.
             self.x_shift.fill_(0.5)
-        self.likelihood = make_likelihood(config.likelihood, config.gaussian_std, config.calibration)
+        self.likelihood = make_likelihood(config.likelihood, config.gaussian_std, config.calibration,
+                                          config.laplace_scale)
         self.density_terms = False  # when set, recon_nll scores a normalised density (bits_per_dim)
 
     # ----- latent sizes and backbones -------------------------------------------------------
@@ -79,7 +84,7 @@ class LatentModel(nn.Module):
     def z_dim(self) -> int:
         """Size of z; the baselines get the CSVAE's w dims added when ``match_latent_size``."""
         c = self.config
-        extra = c.w_dim * self.y_dim if (c.match_latent_size and c.name != "csvae") else 0
+        extra = c.w_dim * self.y_dim if (c.match_latent_size and not self.has_subspaces) else 0
         return c.z_dim + extra
 
     def make_encoder(self) -> nn.Module:
@@ -179,6 +184,10 @@ class LatentModel(nn.Module):
 
     def adversary_parameters(self) -> list[nn.Parameter]:
         return list(self.adversary.parameters()) if self.adversarial else []
+
+    def observe_labels(self, y: torch.Tensor) -> None:
+        """See the training labels (N, k) before training (NaN: unknown); CCVAE takes p(y) from
+        them. Called by ``csvae.fit``."""
 
     def finalize(self, x: torch.Tensor, y: torch.Tensor) -> None:
         """Compute statistics of the trained model on its training data (e.g. class means used by

@@ -6,13 +6,11 @@ q_delta(y | z) whose entropy the encoder maximises, so that z carries no label i
 
 from __future__ import annotations
 
-from typing import Sequence, Union
-
 import torch
 from torch import nn
 
 from csvae.config import ModelConfig
-from csvae.models.base import LatentModel, Posterior, check_target, class_means, inference
+from csvae.models.base import Posterior
 from csvae.models.parts import (
     Gaussian,
     GaussianHead,
@@ -23,13 +21,13 @@ from csvae.models.parts import (
     negative_entropy,
     reduce_dims,
 )
+from csvae.models.subspace import STYLES, Style, SubspaceModel
 from csvae.nets.mlp import MLP
 
-Style = Union[str, torch.Tensor]
-STYLES = ("sample", "class_mean", "prior_mean")
+__all__ = ["CSVAE", "STYLES", "Style"]
 
 
-class CSVAE(LatentModel):
+class CSVAE(SubspaceModel):
     """Objectives (batch means; see docs/models.md):
     model = beta1 * recon + beta2 * KL(q(w|x,y) || p(w|y)) + beta3 * KL(q(z|x) || N(0,I)) + beta4 * M2,
     M2 = E[sum_y q(y|z) log q(y|z)] (the adversary's negative entropy, adversary frozen);
@@ -41,8 +39,7 @@ class CSVAE(LatentModel):
     def __init__(self, config: ModelConfig, x_shape: tuple[int, ...], y_dim: int):
         super().__init__(config, x_shape, y_dim)
         c = config
-        self.n_subspaces = y_dim
-        self.w_dim = c.w_dim
+        self._init_subspaces(y_dim, c.w_dim)
         self.z_encoder = self.make_encoder()
         self.z_head = GaussianHead(self.z_encoder.out_dim, self.z_dim, c.head_hidden)
         self.w_encoder = self.make_encoder()
@@ -55,9 +52,6 @@ class CSVAE(LatentModel):
         self.adversary = MLP(self.z_dim, c.adversary_hidden, y_dim)
         self.prior = SubspacePrior(y_dim, c.w_dim, c.prior_mean_0, c.prior_scale_0, c.prior_mean_1,
                                    c.prior_scale_1, c.prior_scale_is, c.prior_learned)
-        # Mean of mu_w over training examples with y_i = 1 / 0, (k, w_dim); set by finalize().
-        self.register_buffer("w_means_1", torch.zeros(y_dim, c.w_dim))
-        self.register_buffer("w_means_0", torch.zeros(y_dim, c.w_dim))
 
     # ----- inference and generation -------------------------------------------------------------
     def encode(self, x: torch.Tensor, y: torch.Tensor) -> Posterior:
@@ -97,69 +91,3 @@ class CSVAE(LatentModel):
         b = self.config.betas
         return (b.recon * terms["recon"] + b.kl_w * terms["kl_w"] + b.kl_z * terms["kl_z"]
                 + b.entropy * terms["m2"])
-
-    def decode_posterior_mean(self, x, y):
-        post = self.encode(x, y)
-        return self.decode(post.z.mean, post.w.mean)
-
-    def latents(self, x, y, batch_size: int = 1024):
-        """Posterior means: "z" (N, z_dim) and "w" (N, k * w_dim)."""
-        codes = self._map(lambda xb, yb: torch.cat([m.mean for m in self.encode(xb, yb)], -1), x, y,
-                          batch_size=batch_size)
-        return {"z": codes[:, :self.z_dim].numpy(), "w": codes[:, self.z_dim:].numpy()}
-
-    @inference
-    def finalize(self, x, y):
-        w = torch.as_tensor(self.latents(x, y)["w"]).view(-1, self.n_subspaces, self.w_dim)
-        mean_1, mean_0 = class_means(w, torch.as_tensor(y))
-        self.w_means_1.copy_(mean_1)
-        self.w_means_0.copy_(mean_0)
-
-    # ----- manipulation and transfer ------------------------------------------------------------
-    def subspace_values(self, target_y: torch.Tensor, style: Style = "sample",
-                        generator: torch.Generator | None = None) -> torch.Tensor:
-        """A point p_i in every subspace for the labels target_y (B, k): (B, k * w_dim).
-
-        style: "sample" from p(w_i | target y_i) (default), "class_mean" (mean of encoded w over
-        training examples with that label), "prior_mean", or a tensor of points, (k * w_dim,) or
-        (B, k * w_dim)."""
-        target_y = target_y.float()
-        if torch.is_tensor(style):
-            return style.to(target_y).expand(len(target_y), self.n_subspaces * self.w_dim)
-        if style == "class_mean":
-            bit = target_y.unsqueeze(-1)
-            return torch.lerp(self.w_means_0, self.w_means_1, bit).flatten(1)
-        prior = self.prior(target_y)
-        if style == "prior_mean":
-            return prior.mean
-        if style == "sample":
-            noise = torch.randn(prior.mean.shape, generator=generator, device=prior.mean.device)
-            return prior.mean + (0.5 * prior.logvar).exp() * noise
-        raise ValueError(f"style must be one of {list(STYLES)} or a tensor of points, got {style!r}")
-
-    @inference
-    def manipulate(self, x: torch.Tensor, y: torch.Tensor, target_y: torch.Tensor, style: Style = "sample",
-                   generator: torch.Generator | None = None) -> torch.Tensor:
-        """The paper's G(x, p) = decoder mean(mu_z(x), p), in data units (B, *x_shape).
-
-        Subspaces whose label changes get p_i from ``style`` (for a one-hot label the subspaces
-        that switch off get their y = 0 value, as the paper's p_l = 0); the others keep mu_w(x)."""
-        check_target(y, target_y)
-        post = self.encode(x, y)
-        new = self.subspace_values(target_y, style, generator)
-        changed = (target_y != y).repeat_interleave(self.w_dim, dim=1)
-        w = torch.where(changed, new, post.w.mean)
-        return self.to_data(self.decode(post.z.mean, w))
-
-    @inference
-    def transfer(self, x: torch.Tensor, y: torch.Tensor, reference_x: torch.Tensor, reference_y: torch.Tensor,
-                 attributes: Sequence[int]) -> torch.Tensor:
-        """x's z and x's w, except the subspaces of ``attributes``, taken from reference_x.
-
-        reference_x broadcasts against x (one reference for the batch, or one per row)."""
-        post = self.encode(x, y)
-        ref = self.encode(reference_x, reference_y).w.mean.expand_as(post.w.mean)
-        mask = torch.zeros(self.n_subspaces, dtype=torch.bool, device=ref.device)
-        mask[list(attributes)] = True
-        w = torch.where(mask.repeat_interleave(self.w_dim), ref, post.w.mean)
-        return self.to_data(self.decode(post.z.mean, w))

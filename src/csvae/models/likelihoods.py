@@ -7,6 +7,8 @@ log-likelihood of x (same shape, model units) and to the mean of p(x | params):
   (0, 1) this is not a normalised density; ``density_nll`` adds the continuous-Bernoulli
   normaliser (Loaiza-Ganem & Cunningham 2019) so that bits per dimension compare.
 - ``gaussian``: params are means, the standard deviation is fixed (``model.gaussian_std``).
+- ``laplace``: params are means, the scale b is fixed (``model.laplace_scale``): -log p = |x - mean| / b
+  + log 2b, an L1 reconstruction (CCVAE's official code: b = 1 on pixels in [0, 1]).
 - ``calibrated_gaussian``: the sigma-VAE (Rybkin, Daniilidis, Levine 2021): one standard deviation
   shared by every pixel, either set to its optimum for each training batch, sigma^2 = the batch's
   mean squared error (``calibration: optimal``), or learned as a parameter (``learned``). log sigma
@@ -31,7 +33,7 @@ MIN_LOG_SIGMA = -6.0
 """Lower bound of the calibrated log sigma (the sigma-VAE's value)."""
 SIGMA_MOMENTUM = 0.05
 """Weight of each training batch in the running log sigma of ``calibration: optimal``."""
-LIKELIHOODS = ("gaussian", "bernoulli", "calibrated_gaussian")
+LIKELIHOODS = ("gaussian", "bernoulli", "calibrated_gaussian", "laplace")
 CALIBRATIONS = ("optimal", "learned")
 
 
@@ -86,6 +88,15 @@ class FixedGaussian(Likelihood):
         return gaussian_nll(x, params, torch.tensor(self.log_sigma, device=x.device))
 
 
+class Laplace(Likelihood):
+    def __init__(self, scale: float):
+        super().__init__()
+        self.scale = float(scale)
+
+    def nll(self, x, params):
+        return (x - params).abs() / self.scale + math.log(2.0 * self.scale)
+
+
 class CalibratedGaussian(Likelihood):
     """The sigma-VAE's Gaussian with one shared sigma (see the module docstring)."""
 
@@ -122,7 +133,8 @@ class CalibratedGaussian(Likelihood):
         return gaussian_nll(x, params, log_sigma)
 
 
-def make_likelihood(name: str, gaussian_std: float = 1.0, calibration: str = "optimal") -> Likelihood:
+def make_likelihood(name: str, gaussian_std: float = 1.0, calibration: str = "optimal",
+                    laplace_scale: float = 1.0) -> Likelihood:
     """The likelihood called ``name`` (``model.likelihood``)."""
     if name == "bernoulli":
         return Bernoulli()
@@ -130,6 +142,8 @@ def make_likelihood(name: str, gaussian_std: float = 1.0, calibration: str = "op
         return FixedGaussian(gaussian_std)
     if name == "calibrated_gaussian":
         return CalibratedGaussian(calibration)
+    if name == "laplace":
+        return Laplace(laplace_scale)
     raise ValueError(f"model.likelihood must be one of {list(LIKELIHOODS)}, got {name!r}")
 
 

@@ -54,6 +54,11 @@ def kl_gaussians(q: Gaussian, p_mean: torch.Tensor, p_logvar: torch.Tensor) -> t
     return 0.5 * (p_logvar - q.logvar + (q.logvar.exp() + (q.mean - p_mean) ** 2) / p_logvar.exp() - 1.0)
 
 
+def log_normal(x: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Elementwise log N(x; mean, exp logvar), all three broadcasting."""
+    return -0.5 * ((x - mean) ** 2 * torch.exp(-logvar) + logvar + math.log(2 * math.pi))
+
+
 def kl_standard_normal(q: Gaussian) -> torch.Tensor:
     """Elementwise KL(q || N(0, I)), (B, d)."""
     return 0.5 * (q.logvar.exp() + q.mean**2 - 1.0 - q.logvar)
