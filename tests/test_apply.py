@@ -146,7 +146,7 @@ def test_transfer_writes_one_row_and_refuses_baselines(runs, images, tmp_path):
     paths, _ = images
     out = apply.transfer_files(runs["csvae"], paths[0], paths[1], "glasses", tmp_path / "t.png")
     assert _png_size(out) == _grid_size(rows=1, cols=4)
-    with pytest.raises(DataError, match="transfer needs a CSVAE run.*condvae"):
+    with pytest.raises(DataError, match="transfer needs a CSVAE or CCVAE run.*condvae"):
         apply.transfer_files(runs["condvae"], paths[0], paths[1], "glasses", tmp_path / "u.png")
     assert not (tmp_path / "u.png").exists()
 
@@ -339,3 +339,18 @@ def test_out_format_follows_the_suffix(runs, images, tmp_path):
     for name in ("g.gif", "grid"):
         with pytest.raises(DataError, match=r"unknown image suffix .*PNG \(.png\) or JPEG \(.jpg, .jpeg\)"):
             apply.manipulate_files(runs["csvae"], paths[:1], "glasses", 1, tmp_path / name)
+
+
+def test_ccvae_runs_infer_labels_with_their_own_classifier(tmp_path, images):
+    from csvae.config import DataConfig
+
+    run = _untrained_run(tmp_path / "run", "ccvae", DataConfig(name="synthetic_faces"), (3, 32, 32), 2,
+                         names=["glasses", "smile"])
+    model = load(run)
+    x = apply.read_images_like_run(model, images[0])
+    expected = (model.predict_labels(x) > 0.5).astype(np.float32)
+    np.testing.assert_array_equal(apply.infer_labels(model, x), expected)
+    fixed = apply.infer_labels(model, x, {1: 1})
+    assert (fixed[:, 1] == 1).all() and (fixed[:, 0] == expected[:, 0]).all()
+    out = apply.transfer_files(run, images[0][0], images[0][1], "smile", tmp_path / "t.png")
+    assert _png_size(out) == _grid_size(rows=1, cols=4, size=32)

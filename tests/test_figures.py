@@ -144,3 +144,11 @@ def test_figure_arrays_hold_what_every_grid_draws(model, data):
         assert (y[donors, i] == 1).all() and arrays[f"transfer_{i}"].shape == (3, len(donors), 3, 32, 32)
     vae = figure_arrays(csvae.build_model("vae", **OPTIONS), x, y, "binary", n_images=6)
     assert "manipulated_0" in vae and not any(k.startswith(("style_", "transfer_")) for k in vae)
+
+
+def test_ccvae_figure_arrays_hold_transfers_but_no_style_grid(data):
+    x, y = data
+    ccvae = csvae.build_model("ccvae", **{**OPTIONS, "z_dim": 2})
+    arrays = figure_arrays(ccvae, x, y, "binary", n_images=6, n_styles=3)
+    assert arrays["transfer_0"].shape[:2] == (3, len(arrays["transfer_donors_0"]))
+    assert "style_extent" not in arrays and "style_0" not in arrays  # its prior is learned: no fixed range

@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from csvae.data.dataset import Dataset
-from csvae.evaluate.judge import training as judge_module
 from csvae.evaluate.judge import (
     accuracy_text,
     as_unit_float,
@@ -20,6 +19,7 @@ from csvae.evaluate.judge import (
     load_or_fit_judge,
     r2_by_column,
 )
+from csvae.evaluate.judge import training as judge_module
 
 from conftest import TINY_JUDGE
 

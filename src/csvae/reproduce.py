@@ -1,6 +1,6 @@
 """``csvae reproduce``: train every run of an experiment over seeds, evaluate, write a report.
 
-An experiment is a list of parts (one data set each); a part runs variants (the four models, or
+An experiment is a list of parts (one data set each); a part runs variants (the five models, or
 for ablations one model with one choice changed) for some seeds. The experiment folder's layout
 is ``csvae.rundir.ExperimentDir``: DIR/experiment.json (what runs, written first), each run in
 DIR/runs/<data>/<variant>/seed<s>, judges cached in DIR/judges. A run whose metrics.json exists
@@ -26,8 +26,8 @@ from threadpoolctl import threadpool_limits
 from csvae.config import ConfigError, RunConfig, config_to_dict, load_config
 from csvae.rundir import ExperimentDir, ManifestError, RunDir
 
-MODEL_ORDER = ("vae", "condvae", "condvae_info", "csvae")
-BASELINES = tuple((m, m, ()) for m in MODEL_ORDER)
+MODEL_ORDER = ("vae", "condvae", "condvae_info", "csvae", "ccvae")
+MODEL_VARIANTS = tuple((m, m, ()) for m in MODEL_ORDER)
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Part:
 
     data: str
     presets: str
-    variants: tuple = BASELINES
+    variants: tuple = MODEL_VARIANTS
     overrides: tuple = ()
     needs_root: bool = False
     seeds: Optional[int] = None
@@ -159,7 +159,7 @@ def expected_cost(job: Job) -> tuple:
     """A sort key for scheduling: image runs before vector runs, longer and two-encoder (CSVAE) runs
     first, so the workers finish together (the report does not depend on the order)."""
     c = job.config
-    encoders = 2 if c.model.name == "csvae" else 1
+    encoders = 2 if c.model.name in ("csvae", "ccvae") else 1  # CCVAE: one encoder, but K classifier samples
     return c.model.backbone == "conv", c.data.n_samples * c.train.epochs * encoders
 
 

@@ -22,7 +22,7 @@ from csvae.apply.run import (
     read_images_like_run,
 )
 from csvae.data.checks import DataError
-from csvae.models.csvae import CSVAE, STYLES
+from csvae.models.csvae import STYLES
 
 log = logging.getLogger("csvae.apply")
 
@@ -94,16 +94,16 @@ def manipulate_files(run: PathLike, images: Sequence[PathLike], attribute: Optio
         log.warning("%s: its %s is already %s (%s), so there is nothing to change; its row shows the "
                     "reconstruction", path, "class" if categorical else f"attribute {what}", target_name,
                     "given by --current" if current is not None else "inferred")
-    deterministic = not isinstance(model, CSVAE) or style != "sample"
+    deterministic = not model.has_subspaces or style != "sample"
     if samples > 1 and deterministic:
         log.warning("%s is deterministic (%s), so the %d manipulations of each image are identical",
-                    model.config.name, "style " + style if isinstance(model, CSVAE) else "no sampled style",
+                    model.config.name, "style " + style if model.has_subspaces else "no sampled style",
                     samples)
 
     x_t, y_t, target_t = (torch.as_tensor(a) for a in (x, y, target_y))
     generator = torch.Generator().manual_seed(int(seed))
     recon = model.reconstruct(x_t, y_t)
-    options = {"style": style, "generator": generator} if isinstance(model, CSVAE) else {}
+    options = {"style": style, "generator": generator} if model.has_subspaces else {}
     edits = [model.manipulate(x_t, y_t, target_t, **options) for _ in range(samples)]
     rows = [np.stack([x[i], to_uint8(recon[i]), *(to_uint8(e[i]) for e in edits)]) for i in range(len(x))]
     return write_grid(rows, out, scale)
@@ -120,8 +120,8 @@ def transfer_files(run: PathLike, content: PathLike, style_image: PathLike, attr
     (``infer_labels``, or the ``judge`` file)."""
     out = check_out(out, [content, style_image, run, judge])
     model = load(run)
-    if not isinstance(model, CSVAE):
-        raise DataError(f"transfer needs a CSVAE run: {run} holds a {model.config.name} model, which has no "
+    if not model.has_subspaces:
+        raise DataError(f"transfer needs a CSVAE or CCVAE run: {run} holds a {model.config.name} model, which has no "
                         f"attribute subspaces to swap; use `csvae manipulate` to change its attributes")
     names = attribute_names(model)
     categorical = is_categorical(model)

@@ -25,8 +25,9 @@ LABEL_RULE = """\
 CSVAE, CondVAE, CondVAE-info: the label y (over all attributes) under which the model explains the
 image best, i.e. the highest ELBO at the posterior means with unit weights:
 -(recon NLL of decode(mu) + KL(q(w|x,y) || p(w|y)) [CSVAE] + KL(q(z|x[,y]) || N(0, I))), with a
-uniform p(y). VAE: per attribute, the nearer of the training class means of mu_z (z_means_0/1;
-categorical: the nearest class mean)."""
+uniform p(y). CCVAE: its own classifier q(y | z_c) at the posterior mean of z_c (``predict_labels``;
+p > 0.5 per attribute, or the most probable class). VAE: per attribute, the nearer of the training
+class means of mu_z (z_means_0/1; categorical: the nearest class mean)."""
 
 
 
@@ -119,22 +120,30 @@ def infer_labels(model: LatentModel, x: np.ndarray, fixed: Optional[dict[int, in
     fixed = dict(fixed or {})
     categorical = is_categorical(model)
     if judge is not None:
-        y = np.asarray(judge.classify(x), dtype=np.float32)
-        if categorical and fixed:
-            y[:] = np.eye(model.y_dim, dtype=np.float32)[fixed[0]]
-        elif not categorical:
-            for j, v in fixed.items():
-                y[:, j] = v
-        return y
+        return _with_fixed(np.asarray(judge.classify(x), dtype=np.float32), fixed, categorical)
     was_training = model.training
     model.eval()
     try:
+        if hasattr(model, "predict_labels"):  # a model with its own classifier (CCVAE)
+            p = np.asarray(model.predict_labels(np.ascontiguousarray(x)), dtype=np.float32)
+            y = np.eye(model.y_dim, dtype=np.float32)[p.argmax(1)] if categorical else (p > 0.5).astype(np.float32)
+            return _with_fixed(y, fixed, categorical)
         x_t = torch.as_tensor(np.ascontiguousarray(x)).to(model.x_shift.device)
         if isinstance(model, VAE):
             return _nearest_class_mean(model, x_t, fixed, categorical)
         return _best_by_elbo(model, x_t, fixed, categorical)
     finally:
         model.train(was_training)
+
+
+def _with_fixed(y: np.ndarray, fixed: dict[int, int], categorical: bool) -> np.ndarray:
+    """Labels y (N, k) with the known values ``fixed`` put in."""
+    if categorical and fixed:
+        y[:] = np.eye(y.shape[1], dtype=np.float32)[fixed[0]]
+    elif not categorical:
+        for j, v in fixed.items():
+            y[:, j] = v
+    return y
 
 
 def load_run_judge(judge: Optional[PathLike], model: LatentModel, names: Sequence[str]):

@@ -7,11 +7,11 @@ data set. Keys (N test examples, at most ``MAX_POINTS``; k labels; images uint8 
 - images: ``inputs`` (n, C, H, W) the first n test images, ``input_labels`` (n, k),
   ``reconstructions`` (n, C, H, W);
 - binary labels: ``manipulated_<i>`` (n, C, H, W), G(x) with attribute i flipped (one drawn style);
-- CSVAE with 2-D or larger subspaces: ``style_<i>`` (m, steps, steps, C, H, W), the first m inputs
-  decoded over a steps x steps grid of W_i (top row: largest second coordinate) with
-  ``style_extent`` (2,) its range; ``transfer_<i>`` (m, s, C, H, W), content r with W_i of style
-  image c, where ``transfer_donors_<i>`` (s,) are the indices in ``inputs`` of the donors (inputs
-  with attribute i).
+- models with label subspaces (CSVAE, CCVAE): ``transfer_<i>`` (m, s, C, H, W), content r with
+  W_i of style image c, where ``transfer_donors_<i>`` (s,) are the indices in ``inputs`` of the
+  donors (inputs with attribute i); CSVAE with 2-D or larger subspaces also ``style_<i>`` (m,
+  steps, steps, C, H, W), the first m inputs decoded over a steps x steps grid of W_i (top row:
+  largest second coordinate) with ``style_extent`` (2,) its range.
 """
 
 from __future__ import annotations
@@ -110,8 +110,9 @@ def figure_arrays(model, x_test: np.ndarray, y_test: np.ndarray, label_kind: str
     out.update(inputs=x, input_labels=y, reconstructions=to_uint8(reconstruct(model, x, y)))
     if label_kind != "binary":
         return out
-    subspaces = model.config.name == "csvae" and model.w_dim >= 2
-    if subspaces:
+    subspaces = getattr(model, "has_subspaces", False)
+    style_grids = model.config.name == "csvae" and model.w_dim >= 2  # a grid over CSVAE's fixed prior's range
+    if style_grids:
         out["style_extent"] = np.asarray(default_extent(model), dtype=np.float32)
     for i in range(y.shape[1]):
         target = y.copy()
@@ -120,7 +121,8 @@ def figure_arrays(model, x_test: np.ndarray, y_test: np.ndarray, label_kind: str
         if not subspaces:
             continue
         m = min(n_styles, len(x))
-        out[f"style_{i}"] = to_uint8(style_grid_images(model, x[:m], y[:m], i, steps))
+        if style_grids:
+            out[f"style_{i}"] = to_uint8(style_grid_images(model, x[:m], y[:m], i, steps))
         donors = np.flatnonzero(y[:, i] == 1)[:n_styles]
         if len(donors):
             out[f"transfer_{i}"] = to_uint8(transfer_cells(model, x[:m], y[:m], x[donors], y[donors], i))

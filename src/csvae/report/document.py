@@ -63,12 +63,12 @@ def part_figures(exp: ExperimentDir, data: str, runs: dict[str, dict[int, dict]]
                 lines.append(f"![{variant} {path.name}]({path.relative_to(exp.root).as_posix()})")
     for title, path in comparison_figures(folders, exp.figures, data):
         lines.append(f"![{title}]({path.relative_to(exp.root).as_posix()})")
-    if "csvae" in folders and folders["csvae"].figures.is_dir():
-        for path in sorted(folders["csvae"].figures.glob("styles_*.png")) + sorted(
-                folders["csvae"].figures.glob("transfer_*.png")):
+    for variant, run in folders.items():
+        grids = sorted(run.figures.glob("styles_*.png")) + sorted(run.figures.glob("transfer_*.png"))
+        for path in grids:
             kind, attribute = path.stem.split("_", 1)
-            title = (f"CSVAE style grid over W_{attribute}" if kind == "styles"
-                     else f"CSVAE transfer of {attribute} (content × style)")
+            title = (f"{variant} style grid over W_{attribute}" if kind == "styles"
+                     else f"{variant} transfer of {attribute} (content × style)")
             lines.append(f"![{title}]({path.relative_to(exp.root).as_posix()})")
     return lines
 
