@@ -76,7 +76,7 @@ class ModelConfig:
     name: Literal["vae", "condvae", "condvae_info", "csvae", "ccvae"] = "csvae"
     z_dim: int = 2
     """Size of z. For the baselines, ``build_model`` adds ``w_dim * n_subspaces`` to it by default
-    (``match_latent_size``) so that all four models have the same total latent size."""
+    (``match_latent_size``) so that all models have the same total latent size."""
     w_dim: Optional[int] = None
     """Size of each label's block of the characteristic code: CSVAE's subspace W_i (the paper: 2),
     CCVAE's z_c,i (the paper: 1; more is our generalisation). None: 1 for ccvae, else 2."""

@@ -1,4 +1,4 @@
-"""What the four models share: input scaling, backbones, and the public numpy/torch methods.
+"""What the models share: input scaling, backbones, and the public numpy/torch methods.
 
 Conventions for every model:
 - ``encode(x, y)``, ``losses(x, y)``, ``manipulate`` and ``reconstruct`` take x in *data units*:
