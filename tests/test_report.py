@@ -140,3 +140,11 @@ def test_reproduce_never_replaces_a_users_own_report(tmp_path, capsys):
     assert ExperimentDir(other).read_manifest()["name"] == "toy"
     with pytest.raises(ConfigError, match="holds the experiment 'toy'"):
         prepare_experiment_folder(other, EXPERIMENTS["demo"], plan(EXPERIMENTS["demo"], other, 1, None))
+
+
+def test_a_damaged_run_costs_its_figures_not_the_report(experiment):
+    arrays = experiment.run("faces", "csvae", 0).arrays
+    arrays.write_bytes(b"not a zip")
+    text = build_report(experiment.root).read_text()
+    assert "(the figures of csvae cannot be drawn:" in text and "arrays.npz is not a readable arrays file" in text
+    assert "figures/faces_manipulate_smile.png" in text  # the other run's grid is still drawn

@@ -25,6 +25,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from csvae.config import load_config  # noqa: E402
+from csvae.data.checks import DataError  # noqa: E402
 from csvae.datacard import read_card  # noqa: E402
 from csvae.evaluate.figure_data import load_arrays  # noqa: E402
 from csvae.evaluate.manipulation import unit_float  # noqa: E402
@@ -185,15 +186,19 @@ def attribute_grids(arrays: dict[str, np.ndarray], i: int, attribute: str, model
 
 def comparison_figures(runs: dict[str, RunDir], out_dir: Path, prefix: str) -> list[tuple[str, Path]]:
     """Per binary attribute, one grid of every run's G(x) on the same inputs (from each run's
-    arrays.npz; runs whose inputs differ from the first run's are left out). Returns (title,
-    path) pairs."""
-    arrays = {name: load_arrays(run.arrays) for name, run in runs.items() if run.arrays.exists()}
-    arrays = {name: a for name, a in arrays.items() if "inputs" in a}
-    if not arrays:
+    arrays.npz and data.json; runs whose files cannot be read, or whose inputs differ from the
+    first run's, are left out). Returns (title, path) pairs."""
+    readable = {}
+    for name, run in runs.items():
+        try:
+            readable[name] = (load_arrays(run.arrays), read_card(run.data_card))
+        except DataError:
+            continue
+    readable = {n: (a, c) for n, (a, c) in readable.items() if "inputs" in a}
+    if not readable:
         return []
-    first_name, first = next(iter(arrays.items()))
-    same = {n: a for n, a in arrays.items() if np.array_equal(a["inputs"], first["inputs"])}
-    card = read_card(next(iter(runs.values())).data_card)
+    first_name, (first, card) = next(iter(readable.items()))
+    same = {n: a for n, (a, _) in readable.items() if np.array_equal(a["inputs"], first["inputs"])}
     out = []
     out_dir.mkdir(parents=True, exist_ok=True)
     for i, attribute in enumerate(card.attribute_names):

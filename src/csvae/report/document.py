@@ -8,6 +8,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from csvae.config import atomic_write_bytes
+from csvae.data.checks import DataError
 from csvae.evaluate.judge.metrics import accuracy_text
 from csvae.report.claims import Claim, claims
 from csvae.report.html import markdown_to_html
@@ -57,7 +58,10 @@ def part_figures(exp: ExperimentDir, data: str, runs: dict[str, dict[int, dict]]
     lines = []
     for variant, run in folders.items():
         if run.arrays.exists():
-            run_figures(run.root)
+            try:
+                run_figures(run.root)
+            except DataError as err:  # one damaged run must not cost the whole report
+                lines.append(f"- (the figures of {variant} cannot be drawn: {err})")
         for path in (run.latents_figure, run.reconstructions_figure):
             if path.exists():
                 lines.append(f"![{variant} {path.name}]({path.relative_to(exp.root).as_posix()})")
