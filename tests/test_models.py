@@ -192,3 +192,13 @@ def test_build_model_rejects_bad_options(options, match):
 def test_build_model_rejects_unknown_name():
     with pytest.raises(ConfigError, match="model.name must be one of"):
         csvae.build_model("gan", x_dim=3)
+
+
+@pytest.mark.parametrize("w_encoder", ["shared", "per_subspace"])
+def test_csvae_encodes_its_subspaces_alone_as_in_the_whole_posterior(w_encoder):
+    """finalize reads w through encode_subspaces, which skips the z encoder: same numbers."""
+    model = csvae.build_model("csvae", x_dim=3, y_dim=2, seed=0, w_encoder=w_encoder).eval()
+    x, y = torch.randn(16, 3), torch.randint(0, 2, (16, 2)).float()
+    whole, alone = model.encode(x, y).w, model.encode_subspaces(x, y)
+    torch.testing.assert_close(alone.mean, whole.mean)
+    torch.testing.assert_close(alone.logvar, whole.logvar)

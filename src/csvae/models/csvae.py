@@ -57,15 +57,19 @@ class CSVAE(SubspaceModel):
     def encode(self, x: torch.Tensor, y: torch.Tensor) -> Posterior:
         """q(z|x) over (B, z_dim) and q(w|x,y) over (B, k * w_dim), subspace i at [i*w_dim:(i+1)*w_dim]."""
         x_model = self.to_model(x)
-        q_z = self.z_head(self.z_encoder(x_model))
+        return Posterior(self.z_head(self.z_encoder(x_model)), self._encode_w(x_model, y))
+
+    def encode_subspaces(self, x: torch.Tensor, y: torch.Tensor) -> Gaussian:
+        """q(w|x,y) alone (B, k * w_dim): the z encoder is not run."""
+        return self._encode_w(self.to_model(x), y)
+
+    def _encode_w(self, x_model: torch.Tensor, y: torch.Tensor) -> Gaussian:
         h = self.w_encoder(x_model)
         y = y.to(h.dtype)
         if self.config.w_encoder == "shared":
-            q_w = self.w_heads[0](torch.cat([h, y], dim=-1))
-        else:
-            parts = [head(torch.cat([h, y[:, i:i + 1]], dim=-1)) for i, head in enumerate(self.w_heads)]
-            q_w = Gaussian(torch.cat([p.mean for p in parts], -1), torch.cat([p.logvar for p in parts], -1))
-        return Posterior(q_z, q_w)
+            return self.w_heads[0](torch.cat([h, y], dim=-1))
+        parts = [head(torch.cat([h, y[:, i:i + 1]], dim=-1)) for i, head in enumerate(self.w_heads)]
+        return Gaussian(torch.cat([p.mean for p in parts], -1), torch.cat([p.logvar for p in parts], -1))
 
     def decode(self, z: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         """[z, w] (B, z_dim + k * w_dim) -> likelihood parameters (B, *x_shape); y is never seen."""

@@ -44,11 +44,16 @@ class SubspaceModel(LatentModel):
         return {"z": codes[:, :self.z_dim].numpy(), "w": codes[:, self.z_dim:].numpy()}
 
     @inference
+    def encode_subspaces(self, x: torch.Tensor, y: torch.Tensor):
+        """q(w|x, y) over the label subspaces (B, k * w_dim); models with a cheaper path than the
+        whole ``encode`` override it."""
+        return self.encode(x, y).w
+
     def finalize(self, x, y):
         """Class means of w over the training examples whose label is known (rows without NaN)."""
         y = torch.as_tensor(y)
         known = torch.isfinite(y).all(1)
-        w = torch.as_tensor(self.latents(x, y)["w"]).view(-1, self.n_subspaces, self.w_dim)
+        w = self._map(lambda xb, yb: self.encode_subspaces(xb, yb).mean, x, y).view(-1, self.n_subspaces, self.w_dim)
         mean_1, mean_0 = class_means(w[known], y[known])
         self.w_means_1.copy_(mean_1)
         self.w_means_0.copy_(mean_0)
