@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from csvae.api import fit, load, model_from_config
 from csvae.config import ConfigError, RunConfig, atomic_write_bytes
@@ -22,6 +23,7 @@ from csvae.data import Dataset, load_dataset
 from csvae.datacard import ARRAYS, card_of_dataset, write_card
 from csvae.evaluate.vector import evaluate_model
 from csvae.rundir import RunDir
+from csvae.train import training_threads
 
 log = logging.getLogger("csvae.runs")
 
@@ -96,7 +98,7 @@ def evaluate_run(run_dir: str | os.PathLike, figures: bool = True, judges: str |
     they changed since training); write RUN/metrics.json and RUN/arrays.npz and, with
     ``figures``, draw the run's figures from them. Image runs add the judge-based metrics (see
     ``image_evaluation``). Returns the metrics."""
-    from csvae.evaluate.figure_data import figure_arrays, save_arrays
+    from csvae.evaluate.figure_data import save_arrays
 
     run = RunDir(Path(run_dir))
     model = load(run.root)
@@ -109,12 +111,9 @@ def evaluate_run(run_dir: str | os.PathLike, figures: bool = True, judges: str |
         raise ConfigError(f"{run.final} carries no data card (written before csvae wrote them); train the run again")
     data = load_dataset(config.data)
     card.check_data(data, f"evaluate {run.root}")
-    seed = config.train.seed
-    metrics = {"model": config.model.name, "data": card.name, "seed": seed, **evaluate_model(model, data, seed=seed)}
-    if data.x.ndim == 4:
-        metrics.update(image_evaluation(model, data, card.name, Path(judges) if judges else judge_dir(run.root), seed))
-    x_test, y_test = data.part("test")
-    arrays = figure_arrays(model, x_test, y_test, card.label_kind, seed=seed)
+    # the run's thread count (default 1) for torch and for sklearn's OpenMP probes: no thrashing under load
+    with training_threads(config.train), threadpool_limits(config.train.threads or 1):
+        metrics, arrays = _evaluate(model, data, card, config, judges or judge_dir(run.root))
     save_arrays(arrays, run.arrays)
     if not run.data_card.exists():  # a run folder from before data.json: the card of model.pt
         write_card(card, run.data_card)
@@ -124,3 +123,15 @@ def evaluate_run(run_dir: str | os.PathLike, figures: bool = True, judges: str |
 
         run_figures(run.root)
     return metrics
+
+
+def _evaluate(model, data: Dataset, card, config: RunConfig, judges) -> tuple[dict, dict]:
+    """(metrics, figure arrays) of a model on its data's test split."""
+    from csvae.evaluate.figure_data import figure_arrays
+
+    seed = config.train.seed
+    metrics = {"model": config.model.name, "data": card.name, "seed": seed, **evaluate_model(model, data, seed=seed)}
+    if data.x.ndim == 4:
+        metrics.update(image_evaluation(model, data, card.name, Path(judges), seed))
+    x_test, y_test = data.part("test")
+    return metrics, figure_arrays(model, x_test, y_test, card.label_kind, seed=seed)
