@@ -6,6 +6,7 @@ A run folder holds config.yaml (the exact config), metrics.csv, checkpoints/last
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -13,10 +14,12 @@ import os
 from pathlib import Path
 
 import numpy as np
+from lightning_fabric.utilities.rank_zero import rank_zero_only
 
 from csvae.api import fit, load, model_from_config
 from csvae.config import ConfigError, RunConfig, atomic_write_bytes
 from csvae.data import Dataset, load_dataset
+from csvae.data.cache import IMAGES, source_guard
 from csvae.evaluate.vector import evaluate_model
 from csvae.rundir import RunDir
 
@@ -33,15 +36,14 @@ def fit_run(config: RunConfig, out: str | os.PathLike, resume: bool = False, ove
     """Read the data of ``config``, build its model and train it into the run folder ``out``."""
     data = load_dataset(config.data)
     check_label_kind(config, data)
-    x, y = data.part("train")
+    x, y = data.part_view("train")
     model = model_from_config(config.model, x.shape[1:], y.shape[1], seed=config.train.seed)
-    t = config.train
-    options = {k: getattr(t, k) for k in ("lr", "adversary_lr", "adversary_steps", "precision", "threads",
-                                          "log_every", "checkpoint_every")}
-    model = fit(model, x, y, epochs=t.epochs, batch_size=t.batch_size, seed=t.seed, device=t.device,
-                out=out, standardize=config.data.standardize and x.ndim == 2, resume=resume,
-                overwrite=overwrite, data=config.data, **options)
-    if x.ndim == 4:
+    options = {f.name: getattr(config.train, f.name) for f in dataclasses.fields(config.train)}
+    cache = data.info.get("cache")
+    model = fit(model, x, y, out=out, standardize=config.data.standardize and x.ndim == 2, resume=resume,
+                overwrite=overwrite, data=config.data,
+                check_source=source_guard(Path(cache) / IMAGES) if cache else None, **options)
+    if x.ndim == 4 and rank_zero_only.rank == 0:
         save_reconstructions(model, data, Path(out) / "reconstructions.png")
     return model
 
