@@ -157,11 +157,17 @@ def data_parallel(fabric: Fabric, model: nn.Module, adversary: list[nn.Parameter
     others. One process: ``model`` itself."""
     if not is_parallel(fabric):
         return model
-    ignored = {id(p) for p in adversary}
-    names = [name for name, p in model.named_parameters() if id(p) in ignored]
-    torch.nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(model, names)
+    ignore_in_ddp(model, adversary)
     broadcast_parameters(adversary)
     return fabric.strategy.setup_module(model)
+
+
+def ignore_in_ddp(model: nn.Module, params: list[nn.Parameter]) -> None:
+    """Have a DistributedDataParallel made of ``model`` afterwards leave ``params`` alone: neither
+    broadcast at its start nor all-reduced (torch's documented way until it has a public one)."""
+    ignored = {id(p) for p in params}
+    names = [name for name, p in model.named_parameters() if id(p) in ignored]
+    torch.nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(model, names)
 
 
 def broadcast_parameters(params: list[nn.Parameter]) -> None:
