@@ -176,12 +176,13 @@ def _load_state(path: Path, total: int, model: LatentModel, optimizers: list, fa
             opt.load_state_dict(opt_state)
             _match_layouts(opt)
         rank, world = fabric.global_rank, fabric.world_size
-        ranks = state.get("rng_ranks", state["rng_cpu"][None])
+        ranks = state.get("rng_cpu_ranks", state["rng_cpu"][None])
         if len(ranks) != world:
             raise ValueError(f"it was written by {len(ranks)} processes, this run has {world}")
-        torch.set_rng_state(ranks[rank])
+        torch.set_rng_state(ranks[rank].clone())  # a view of a row would be read from its storage's start
         if "rng_cuda" in state and fabric.device.type == "cuda":
-            torch.cuda.set_rng_state(state.get("rng_cuda_ranks", state["rng_cuda"][None])[rank], fabric.device)
+            torch.cuda.set_rng_state(state.get("rng_cuda_ranks", state["rng_cuda"][None])[rank].clone(),
+                                    fabric.device)
     except KeyError as err:
         raise CheckpointError(f"{path} cannot be resumed: it lacks the training state "
                               f"{err.args[0]!r} (optimisers and random state)") from err
