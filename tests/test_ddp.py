@@ -83,6 +83,7 @@ def rows(out):
     return [line.split(",")[:2] + line.split(",")[3:] for line in RunDir(out).metrics.read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_two_processes_train_and_only_rank_zero_writes(tmp_path):
     rc, log = fit(tmp_path, tmp_path / "run", *TOY)
     assert rc == 0, log
@@ -114,6 +115,7 @@ def test_a_killed_two_process_run_resumes_as_if_never_stopped(tmp_path):
     assert rows(tmp_path / "whole") == rows(tmp_path / "cut")  # the metrics too, but for their times
 
 
+@pytest.mark.slow
 def test_a_nan_on_rank_one_stops_both_ranks(tmp_path):
     rc, log = fit(tmp_path, tmp_path / "run", *TOY, fault=("nan", 14))
     assert rc != 0
