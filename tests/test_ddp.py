@@ -84,26 +84,18 @@ def rows(out):
 
 
 @pytest.mark.slow
-def test_two_processes_train_and_only_rank_zero_writes(tmp_path):
-    rc, log = fit(tmp_path, tmp_path / "run", *TOY)
-    assert rc == 0, log
-    assert log.count("trained csvae on swiss_roll") == 1  # printed by rank 0 alone
-    run = RunDir(tmp_path / "run")
-    assert sorted(p.name for p in run.root.iterdir()) == ["checkpoints", "config.yaml", "metrics.csv", "model.pt"]
-    assert [p.name for p in run.checkpoint.parent.iterdir()] == ["last.pt"]  # no temporary files left
-    steps = [r[0] for r in rows(run.root)[1:]]
-    assert steps == [str(s) for s in range(3, 28, 3)]  # one row per window, written once
-    state = torch.load(run.checkpoint, weights_only=True)
-    ranks = state["rng_cpu_ranks"]
-    assert ranks.shape[0] == 2 and not torch.equal(ranks[0], ranks[1])  # every rank's own random state
-    model = csvae.load(run.root)
-    assert all(torch.isfinite(p).all() for p in model.parameters())
-
-
-@pytest.mark.slow
-def test_a_killed_two_process_run_resumes_as_if_never_stopped(tmp_path):
+def test_two_processes_train_only_rank_zero_writes_and_a_killed_run_resumes_as_if_never_stopped(tmp_path):
     rc, log = fit(tmp_path, tmp_path / "whole", *TOY)
     assert rc == 0, log
+    assert log.count("trained csvae on swiss_roll") == 1  # printed by rank 0 alone
+    run = RunDir(tmp_path / "whole")
+    assert sorted(p.name for p in run.root.iterdir()) == ["checkpoints", "config.yaml", "metrics.csv", "model.pt"]
+    assert [p.name for p in run.checkpoint.parent.iterdir()] == ["last.pt"]  # no temporary files left
+    assert [r[0] for r in rows(run.root)[1:]] == [str(s) for s in range(3, 28, 3)]  # each window written once
+    ranks = torch.load(run.checkpoint, weights_only=True)["rng_cpu_ranks"]
+    assert ranks.shape[0] == 2 and not torch.equal(ranks[0], ranks[1])  # every rank's own random state
+    assert all(torch.isfinite(p).all() for p in csvae.load(run.root).parameters())
+
     rc, log = fit(tmp_path, tmp_path / "cut", *TOY, fault=("kill", 18))
     assert rc == -signal.SIGKILL, log
     assert torch.load(RunDir(tmp_path / "cut").checkpoint, weights_only=True)["step"] == 18
