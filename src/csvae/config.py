@@ -231,6 +231,9 @@ class TrainConfig:
     strategy: Literal["auto", "ddp"] = "auto"
     """auto: DDP when more than one process trains, else one device; ddp: DDP (one process: the
     same as auto)."""
+    compile: bool = False
+    """Run the training forward through ``torch.compile`` (the first steps pay the compilation;
+    worth it for long runs of the paper-size nets on a GPU). Off by default."""
     loader: Literal["auto", "device", "stream"] = "auto"
     """device: the training set lives on the device, batches are indexed there; stream: batches
     are gathered from host memory (or the memory-mapped cache) by a prefetching thread and copied

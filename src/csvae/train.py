@@ -10,6 +10,8 @@ Speed (figures in docs/performance.md): images and conv weights are kept ``chann
 training; the model is called directly under ``fabric.autocast()`` rather than through Fabric's
 module wrapper, which on one device only adds per-output hooks (~9% of a toy step) and, under
 bf16-mixed, would round float inputs and labels to bf16; ``threads`` sets torch's intra-op threads.
+On CUDA, cuDNN autotunes its convolutions (every batch has one shape); ``train.compile`` runs the
+forward through ``torch.compile``.
 
 Several processes (``train.devices`` / ``train.num_nodes``, see ``csvae.distributed``): each rank
 trains on its slice of every global batch (``csvae.loader``), the model goes through DDP, the
@@ -231,6 +233,12 @@ def train(model: LatentModel, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig
     net = data_parallel(fabric, model, model.adversary_parameters())
     opt_model, *rest = [fabric.setup_optimizers(opt) for opt in optimizers]
     opt_adversary = rest[0] if rest else None
+    if cfg.compile:
+        net = torch.compile(net)
+    # A compiled forward can be backpropagated once, so both losses go into one backward: their
+    # parameters and graphs are disjoint (the adversary is frozen in the model loss and sees a
+    # detached z), so the gradients are those of the two backwards of the eager schedule.
+    joint = cfg.compile and opt_adversary is not None
 
     log = MetricsLog(run.metrics if run and rank == 0 else None, start, lambda values: gather_rows(fabric, values))
 
@@ -248,23 +256,30 @@ def train(model: LatentModel, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig
                leave=False)
     model.train()
     batches = loader.batches(start, total)
+    autotune = torch.backends.cudnn.benchmark
+    # every batch has one shape (the last partial batch is dropped), so cuDNN's autotuned
+    # convolution kernels, chosen on the first steps, serve the whole run
+    torch.backends.cudnn.benchmark = autotune or fabric.device.type == "cuda"
     try:
         for step, (xb, yb) in zip(range(start, total), batches):
             epoch = step // loader.steps_per_epoch
             with fabric.autocast():
                 terms = net(xb, yb)
             opt_model.zero_grad(set_to_none=True)
-            fabric.backward(terms["model"])
+            if joint:
+                opt_adversary.zero_grad(set_to_none=True)
+            fabric.backward(terms["model"] + terms["adversary"] if joint else terms["model"])
             opt_model.step()
             if opt_adversary is not None:
                 for extra in range(cfg.adversary_steps):
-                    if extra == 0:
-                        loss = terms["adversary"]
-                    else:
-                        with fabric.autocast():
-                            loss = model.adversary_loss(xb, yb)
-                    opt_adversary.zero_grad(set_to_none=True)
-                    fabric.backward(loss)
+                    if extra > 0 or not joint:
+                        if extra == 0:
+                            loss = terms["adversary"]
+                        else:
+                            with fabric.autocast():
+                                loss = model.adversary_loss(xb, yb)
+                        opt_adversary.zero_grad(set_to_none=True)
+                        fabric.backward(loss)
                     average_gradients(fabric, model.adversary_parameters())
                     opt_adversary.step()
             log.add(terms)
@@ -279,6 +294,7 @@ def train(model: LatentModel, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig
         where = f"; the last good checkpoint is {run.checkpoint}" if run and run.checkpoint.exists() else ""
         raise NonFiniteLossError(f"{err}{where}") from None
     finally:
+        torch.backends.cudnn.benchmark = autotune
         batches.close()
         bar.close()
         model.to(memory_format=torch.contiguous_format)
