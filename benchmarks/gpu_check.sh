@@ -7,6 +7,7 @@ set -u
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
 LOGS=${LOGS:-$(mktemp -d)}
+mkdir -p "$LOGS"
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 summary=()
 note() { summary+=("$1"); }
