@@ -239,6 +239,7 @@ def train(model: LatentModel, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig
     # parameters and graphs are disjoint (the adversary is frozen in the model loss and sees a
     # detached z), so the gradients are those of the two backwards of the eager schedule.
     joint = cfg.compile and opt_adversary is not None
+    parallel, adversary_params = is_parallel(fabric), model.adversary_parameters()
 
     log = MetricsLog(run.metrics if run and rank == 0 else None, start, lambda values: gather_rows(fabric, values))
 
@@ -280,7 +281,8 @@ def train(model: LatentModel, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig
                                 loss = model.adversary_loss(xb, yb)
                         opt_adversary.zero_grad(set_to_none=True)
                         fabric.backward(loss)
-                    average_gradients(fabric, model.adversary_parameters())
+                    if parallel:
+                        average_gradients(fabric, adversary_params)
                     opt_adversary.step()
             log.add(terms)
             done = step + 1
