@@ -13,8 +13,14 @@ memory. For each thread count (--threads, default 1 and 2) and each repeat, thre
   batch, no heads, losses or optimizer: the CPU's practical limit for these nets.
 
 Runs alternate and the median and best of --repeats are printed with the load average (run it on a
-quiet machine; another job on the cores changes every figure). Usage:
+quiet machine; another job on the cores changes every figure). It also prints the FLOPs of one
+training step per image (``csvae.flops``: matrix products and convolutions, forward and backward)
+and what share of the device's peak csvae.fit reaches (peak: --peak-tflops, else the datasheet's
+dense bf16 figure of a known GPU). --paper measures the paper-size 64 px nets (64-128-256, dense
+2048); --device cuda runs csvae.fit on the GPU (the plain loop and nets figures are CPU-only).
+Usage:
     python benchmarks/image_throughput.py [--threads 1 2] [--precision bf16-mixed] [--contiguous]
+    python benchmarks/image_throughput.py --device cuda --precision bf16-mixed --paper --only fit
 """
 
 import argparse
@@ -29,10 +35,30 @@ import csvae
 from csvae.api import model_from_config
 from csvae.config import load_config
 from csvae.data.synthetic_faces import generate_faces
+from csvae.flops import training_step_flops
 from csvae.nets import ConvDecoder, ConvEncoder
 from plain_loop import plain_loop
 
 PRESET = Path(csvae.__file__).parent / "configs" / "synthetic_faces" / "csvae.yaml"
+PAPER = {"channels": [64, 128, 256], "dense": 2048, "size": 64}
+"""Larsen's (the paper's) 64 px nets."""
+PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}
+"""Dense bf16 tensor-core peaks of NVIDIA's datasheets (SXM parts), by a word of the device name."""
+
+
+def peak_tflops(args) -> float | None:
+    """The device's peak for the share-of-peak figure: --peak-tflops, else a known GPU's."""
+    if args.peak_tflops or args.device != "cuda" or args.precision != "bf16-mixed":
+        return args.peak_tflops
+    name = torch.cuda.get_device_name()
+    return next((peak for key, peak in PEAK_TFLOPS.items() if key in name), None)
+
+
+def flops_per_image(args, x, y) -> float:
+    """FLOPs of one training step per image, counted on a small batch on the CPU."""
+    model = build(args, y.shape[1])
+    batch = 4
+    return training_step_flops(model, x[:batch], y[:batch]) / batch
 
 
 def build(args, y_dim: int, layout=torch.contiguous_format):
@@ -50,7 +76,9 @@ def run_fit(args, x, y, threads: int) -> float:
     model = build(args, y.shape[1])
     start = time.perf_counter()
     csvae.fit(model, x, y, epochs=args.epochs, batch_size=args.batch_size, precision=args.precision,
-              threads=threads)
+              threads=threads, device=args.device)
+    if args.device == "cuda":
+        torch.cuda.synchronize()
     return time.perf_counter() - start
 
 
@@ -100,7 +128,15 @@ def main():
     parser.add_argument("--contiguous", action="store_true",
                         help="plain loop and nets in contiguous (NCHW) layout instead of channels_last")
     parser.add_argument("--only", nargs="+", choices=["fit", "plain", "nets"], default=["fit", "plain", "nets"])
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where csvae.fit trains")
+    parser.add_argument("--paper", action="store_true", help="the paper-size 64 px nets (64-128-256, dense 2048)")
+    parser.add_argument("--peak-tflops", type=float, help="the device's peak, for the share-of-peak figure")
     args = parser.parse_args()
+    if args.paper:
+        args.channels, args.dense, args.size = PAPER["channels"], PAPER["dense"], PAPER["size"]
+    if args.device == "cuda" and args.only != ["fit"]:
+        print("--device cuda: measuring csvae.fit only (the plain loop and nets figures are CPU-only)")
+        args.only = ["fit"]
     args.size = args.size or load_config(args.config).data.image_size
     args.layout = torch.contiguous_format if args.contiguous else torch.channels_last
     x_np, y_np, _ = generate_faces(args.n, seed=0, size=args.size)
@@ -114,6 +150,9 @@ def main():
           f"norm {c.conv_norm}, batch {args.batch_size}, {images} images a run, precision {args.precision}, "
           f"plain layout {'contiguous' if args.contiguous else 'channels_last'}; load average at start "
           f"{os.getloadavg()[0]:.2f}")
+    gflop = flops_per_image(args, x, y) / 1e9
+    peak = peak_tflops(args)
+    print(f"GFLOP per image (one training step, forward and backward): {gflop:.4f}")
     short = argparse.Namespace(**{**vars(args), "n": 4 * args.batch_size, "epochs": 1})
     for threads in args.threads:
         for key in args.only:  # warm up: oneDNN builds its kernels on first use
@@ -125,6 +164,11 @@ def main():
         summary = "  ".join(f"{runners[k][0]} {statistics.median(r):6.0f} (best {max(r):4.0f})"
                             for k, r in rates.items())
         print(f"threads {threads}: images/s median {summary}; load average {os.getloadavg()[0]:.2f}")
+        if "fit" in rates:
+            tflops = statistics.median(rates["fit"]) * gflop / 1e3
+            share = f", {tflops / peak:.1%} of the peak {peak:g} TFLOP/s" if peak else " (peak unknown: --peak-tflops)"
+            print(f"threads {threads}: csvae.fit {statistics.median(rates['fit']):.0f} images/s x {gflop:.4f} GFLOP "
+                  f"= {tflops:.3f} TFLOP/s{share}")
         if "fit" in rates and "plain" in rates:
             ratio = statistics.median(rates["fit"]) / statistics.median(rates["plain"])
             print(f"threads {threads}: csvae.fit / plain loop = {ratio:.2f} (target >= 0.90)")

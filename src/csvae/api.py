@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
+from lightning_fabric import Fabric
 
 from csvae.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from csvae.config import (
@@ -25,6 +27,7 @@ from csvae.config import (
 )
 from csvae.data.checks import DataError, check_xy
 from csvae.datacard import ARRAYS, DataCard, card_of_arrays, read_card, write_card
+from csvae.distributed import launch, on_rank_zero
 from csvae.models import MODELS
 from csvae.models.base import LatentModel
 from csvae.rundir import RunDir
@@ -113,16 +116,21 @@ def prepare_run_folder(out: str | os.PathLike, config: RunConfig, card: DataCard
 def fit(model: LatentModel, x, y, *, epochs: int = 30, batch_size: int = 64, seed: int = 0,
         out: Optional[str | os.PathLike] = None, device: str = "cpu", standardize: Optional[bool] = None,
         resume: bool = False, overwrite: bool = False, data: Optional[DataConfig] = None,
-        card: Optional[DataCard] = None, **train_options) -> LatentModel:
+        card: Optional[DataCard] = None, check_source: Optional[Callable[[], None]] = None,
+        **train_options) -> LatentModel:
     """Train ``model`` on x (N, n) float or (N, C, H, W) uint8 and y (N, k) in {0, 1}.
 
     standardize: standardise x with its mean/std, stored in the model (default: yes for float
     vector data). out: a run folder for config.yaml, data.json, metrics.csv and checkpoints.
     data, card: the DataConfig x and y were read with and their ``DataCard`` (``fit_run`` passes
     both; default: data "arrays" and a card of the arrays, with label names y0, y1, ...). Other keyword
-    arguments are TrainConfig fields (lr, adversary_steps, log_every, precision, threads, ...);
-    torch's thread count is set to ``threads`` while fit runs and restored afterwards.
-    Returns the trained model on ``device``, with its class statistics set (``finalize``)."""
+    arguments are TrainConfig fields (lr, adversary_steps, log_every, precision, threads, devices,
+    loader, ...); torch's thread count is set to ``threads`` while fit runs and restored afterwards.
+    x may be a memory map (``loader: stream`` reads it in place; ``check_source`` is then called
+    at each epoch start, to refuse a cache that changed). With ``devices`` > 1 this process starts
+    the others by re-running its own command (or joins those torchrun started), and only rank 0
+    writes to ``out``. Returns the trained model on ``device``, with its class statistics set
+    (``finalize``)."""
     who = f"model.name {model.config.name!r}"
     x, y = check_xy(x, y, model.config.label_kind, allow_unknown=model.learns_from_unlabelled, who=who)
     if data is not None and data.labelled_fraction < 1:
@@ -135,8 +143,10 @@ def fit(model: LatentModel, x, y, *, epochs: int = 30, batch_size: int = 64, see
     if y.shape[1] != model.y_dim:
         raise ConfigError(f"y has {y.shape[1]} columns but the model was built with y_dim={model.y_dim}")
     train_cfg = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed, device=device, **train_options)
-    check_trainable(model, len(x), train_cfg)
-    x_t = torch.from_numpy(np.ascontiguousarray(x))
+    fabric = check_trainable(model, len(x), train_cfg)
+    with warnings.catch_warnings():  # a read-only memory map stays read-only: training never writes x
+        warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+        x_t = torch.from_numpy(np.ascontiguousarray(x))
     if x_t.dtype != torch.uint8:
         x_t = x_t.float()
     y_t = torch.from_numpy(y)
@@ -149,14 +159,17 @@ def fit(model: LatentModel, x, y, *, epochs: int = 30, batch_size: int = 64, see
     run = None
     run_config = RunConfig(model=model.config, data=data or DataConfig(name=ARRAYS), train=train_cfg)
     card = card or card_of_arrays(x, y, model.config.label_kind)
+    launch(fabric)
     if out is not None:
-        run = prepare_run_folder(out, run_config, card, resume, overwrite)
+        run = on_rank_zero(fabric, lambda: prepare_run_folder(out, run_config, card, resume, overwrite)) \
+            or RunDir(Path(out))
     with training_threads(train_cfg):
-        model = train(model, x_t, y_t, train_cfg, run, run_config, resume=resume)
+        model = train(model, x_t, y_t, train_cfg, run, run_config, resume=resume, fabric=fabric,
+                      check_source=check_source)
         model.finalize(x_t, y_t)
     model.data_card = card
     if run is not None:
-        save_final(model, run_config, run)
+        on_rank_zero(fabric, lambda: save_final(model, run_config, run))
     return model
 
 
@@ -184,16 +197,22 @@ def check_likelihood_fits(likelihood: str, x: torch.Tensor, standardized: bool) 
                           f"use a gaussian likelihood or rescale x")
 
 
-def check_trainable(model: LatentModel, n: int, cfg: TrainConfig) -> None:
+def check_trainable(model: LatentModel, n: int, cfg: TrainConfig) -> Fabric:
     """Refuse, before any file is touched, what would fail only once training runs: fewer than 2
-    examples, batches of 1 for a model with batch norm, a precision or device Fabric refuses."""
-    if n < 2:
-        raise ConfigError(f"x has {n} example; training needs at least 2")
+    examples (per process), batches of 1 for a model with batch norm, a precision or devices
+    Fabric refuses. Returns the Fabric to train with (not launched)."""
+    world = cfg.world_size
+    if n < 2 * world:
+        raise ConfigError(f"x has {n} example{'s' if n != 1 else ''}; training needs at least 2"
+                          + (f" per process ({world}: train.devices x train.num_nodes)" if world > 1 else ""))
     batch_norm = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
-    if batch_norm and min(cfg.batch_size, n) < 2:
-        raise ConfigError(f"train.batch_size is {cfg.batch_size} with {n} examples, but the model's batch norm "
-                          f"needs batches of at least 2 (or set model.conv_norm: group)")
-    check_fabric(cfg)
+    local = min(cfg.batch_size, n) // world
+    if batch_norm and local < 2:
+        raise ConfigError(f"train.batch_size is {cfg.batch_size} with {n} examples"
+                          + (f" over {world} processes" if world > 1 else "")
+                          + ", but the model's batch norm needs batches of at least 2 (per process; or set "
+                            "model.conv_norm: group)")
+    return check_fabric(cfg)
 
 
 def save_final(model: LatentModel, config: RunConfig, run: RunDir) -> None:

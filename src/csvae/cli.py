@@ -54,8 +54,11 @@ def cmd_fit(args, overrides) -> None:
 
     config = load_config(args.config) if args.config else RunConfig()
     config = apply_overrides(config, overrides)
+    from lightning_fabric.utilities.rank_zero import rank_zero_only
+
     fit_run(config, args.out, resume=args.resume, overwrite=args.overwrite)
-    print(f"trained {config.model.name} on {config.data.name}: {args.out}")
+    if rank_zero_only.rank == 0:  # with train.devices > 1 every process runs this command
+        print(f"trained {config.model.name} on {config.data.name}: {args.out}")
 
 
 def cmd_evaluate(args, overrides) -> None:

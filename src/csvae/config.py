@@ -15,7 +15,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
 import yaml
 
@@ -268,11 +268,42 @@ class TrainConfig:
     Set it to the number of cores of a machine you have to yourself."""
     log_every: int = 50
     checkpoint_every: int = 500
+    devices: Union[int, list[int]] = 1
+    """Processes per node: a count, or (CUDA) a list of GPU indices. Above 1 (or with num_nodes
+    above 1) training is data-parallel (DDP): ``batch_size`` stays the global batch, split evenly
+    over the processes, and ``lr`` applies unchanged (docs/performance.md, "Several devices")."""
+    num_nodes: int = 1
+    """Machines; above 1 the job must be started by torchrun or SLURM's srun on every node."""
+    strategy: Literal["auto", "ddp"] = "auto"
+    """auto: DDP when more than one process trains, else one device; ddp: DDP (one process: the
+    same as auto)."""
+    compile: bool = False
+    """Run the training forward through ``torch.compile`` (the first steps pay the compilation;
+    worth it for long runs of the paper-size nets on a GPU). Off by default."""
+    loader: Literal["auto", "device", "stream"] = "auto"
+    """device: the training set lives on the device, batches are indexed there; stream: batches
+    are gathered from host memory (or the memory-mapped cache) by a prefetching thread and copied
+    to the device; auto: device when the set takes at most half of the device's free memory
+    (host: of the available RAM), shared by the node's processes, else stream."""
+
+    @property
+    def world_size(self) -> int:
+        """Processes training together: devices per node times nodes."""
+        count = len(self.devices) if isinstance(self.devices, list) else self.devices
+        return count * self.num_nodes
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "lr", "adversary_lr", "adversary_steps", "log_every",
                      "checkpoint_every"):
             _positive("train", name, getattr(self, name))
+        _check_devices(self.devices)
+        if isinstance(self.num_nodes, bool) or not isinstance(self.num_nodes, int) or self.num_nodes < 1:
+            raise ConfigError(f"train.num_nodes must be a positive integer, got {self.num_nodes!r}")
+        _one_of("train", "strategy", self.strategy, ("auto", "ddp"))
+        _one_of("train", "loader", self.loader, ("auto", "device", "stream"))
+        if self.batch_size % self.world_size:
+            raise ConfigError(f"train.batch_size {self.batch_size} is the global batch and must divide evenly "
+                              f"over the {self.world_size} processes (train.devices x train.num_nodes)")
         if not isinstance(self.device, str) or not re.fullmatch(r"cpu|auto|cuda(:\d+)?", self.device):
             raise ConfigError(f"train.device must be cpu, cuda, cuda:N or auto, got {self.device!r}")
         _one_of("train", "precision", self.precision, ("32-true", "bf16-mixed", "16-mixed"))
@@ -280,6 +311,17 @@ class TrainConfig:
                                          or self.threads < 1):
             raise ConfigError(f"train.threads must be a positive integer (or null: one thread), "
                               f"got {self.threads!r}")
+
+
+def _check_devices(devices) -> None:
+    """A positive count, or a non-empty list of distinct GPU indices."""
+    if isinstance(devices, int) and not isinstance(devices, bool) and devices >= 1:
+        return
+    if (isinstance(devices, list) and devices and len(set(devices)) == len(devices)
+            and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in devices)):
+        return
+    raise ConfigError(f"train.devices must be a positive count or a list of distinct GPU indices such as "
+                      f"[0, 1], got {devices!r}")
 
 
 @dataclass

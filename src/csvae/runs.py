@@ -8,6 +8,7 @@ and arrays.npz, then (``figures``) the figures drawn from those files (``csvae.f
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -20,6 +21,7 @@ from threadpoolctl import threadpool_limits
 from csvae.api import fit, load, model_from_config
 from csvae.config import ConfigError, RunConfig, atomic_write_bytes
 from csvae.data import Dataset, load_dataset
+from csvae.data.cache import IMAGES, source_guard
 from csvae.datacard import ARRAYS, card_of_dataset, write_card
 from csvae.evaluate.vector import evaluate_model
 from csvae.rundir import RunDir
@@ -38,14 +40,13 @@ def fit_run(config: RunConfig, out: str | os.PathLike, resume: bool = False, ove
     """Read the data of ``config``, build its model and train it into the run folder ``out``."""
     data = load_dataset(config.data)
     check_label_kind(config, data)
-    x, y = data.part("train")
+    x, y = data.part_view("train")
     model = model_from_config(config.model, x.shape[1:], y.shape[1], seed=config.train.seed)
-    t = config.train
-    options = {k: getattr(t, k) for k in ("lr", "adversary_lr", "adversary_steps", "precision", "threads",
-                                          "log_every", "checkpoint_every")}
-    return fit(model, x, y, epochs=t.epochs, batch_size=t.batch_size, seed=t.seed, device=t.device,
-               out=out, standardize=config.data.standardize and x.ndim == 2, resume=resume,
-               overwrite=overwrite, data=config.data, card=card_of_dataset(data, config.data), **options)
+    options = {f.name: getattr(config.train, f.name) for f in dataclasses.fields(config.train)}
+    cache = data.info.get("cache")
+    return fit(model, x, y, out=out, standardize=config.data.standardize and x.ndim == 2, resume=resume,
+               overwrite=overwrite, data=config.data, card=card_of_dataset(data, config.data),
+               check_source=source_guard(Path(cache) / IMAGES) if cache else None, **options)
 
 
 def judge_dir(run_root: Path) -> Path:

@@ -151,6 +151,29 @@ def check_images_file(path: Path, shape: Optional[list[int]] = None) -> tuple[in
     return found
 
 
+def source_guard(path: Path):
+    """A check that raises CacheError once the file at ``path`` is no longer the one it was when the
+    guard was made (replaced, rewritten or resized): a job streaming from a cache refuses one
+    that changed under it rather than mixing two caches' rows."""
+    def stamp():
+        info = path.stat()
+        return info.st_ino, info.st_size, info.st_mtime_ns
+
+    first = stamp()
+
+    def check() -> None:
+        try:
+            now = stamp()
+        except OSError as err:
+            raise CacheError(f"the cache file {path} that this job streams from is gone: {err.strerror}") from err
+        if now != first:
+            raise CacheError(f"the cache file {path} changed while this job streamed from it (inode, size, "
+                             f"modification time {first} -> {now}); it was rebuilt or rewritten: resume the run "
+                             f"once the cache is complete (csvae fit ... --resume)")
+
+    return check
+
+
 def cache_is_current(out: str | os.PathLike, settings: dict, sources: dict) -> bool:
     """True if ``out`` holds a complete cache built from these settings and unchanged sources."""
     try:

@@ -57,6 +57,14 @@ class Dataset:
         index = np.flatnonzero(self.split == SPLITS[name])
         return self.x[index], self.y[index]
 
+    def part_view(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """``part(name)``, but x is a view of ``self.x`` (a memory map stays one, nothing is read)
+        when the split's rows are one contiguous range; else a copy as ``part`` makes."""
+        index = np.flatnonzero(self.split == SPLITS[name])
+        if len(index) and index[-1] - index[0] + 1 == len(index):
+            return self.x[index[0]:index[-1] + 1], self.y[index]
+        return self.x[index], self.y[index]
+
     def indices(self, name: str) -> np.ndarray:
         return np.flatnonzero(self.split == SPLITS[name])
 
