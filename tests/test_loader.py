@@ -1,15 +1,19 @@
-"""Batches per rank (csvae.loader), the DDP wrapping of the alternating schedule, FLOP counts and
-the refusals of train.devices / num_nodes / strategy / loader: all in one process."""
+"""Batches per rank (csvae.loader), the DDP wrapping of the alternating schedule, FLOP counts, the
+refusals of train.devices / num_nodes / strategy / loader and the paper-size presets: all in one
+process."""
 
+import dataclasses
 import os
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 import csvae
-from csvae.config import ConfigError, TrainConfig
+from csvae.api import model_from_config
+from csvae.config import ConfigError, TrainConfig, load_config
 from csvae.data.cache import CacheError, source_guard
 from csvae.distributed import ignore_in_ddp, make_fabric
 from csvae.flops import count_flops
@@ -156,3 +160,15 @@ def test_device_settings_are_refused_with_what_exists(monkeypatch):
     with pytest.raises(ConfigError, match=r"a launcher started 2 processes, but train.devices x train.num_nodes "
                                           r"is 1"):
         make_fabric(TrainConfig())
+
+
+@pytest.mark.parametrize("size", [64, 128])
+def test_paper_size_presets_build(size):
+    """The full-CelebA presets load, and their nets fit their image size (the dense layer is
+    shrunk here: the real one holds about 100 M weights)."""
+    config = load_config(Path(csvae.__file__).parent / "configs" / "celeba" / f"csvae-paper-{size}.yaml")
+    assert (config.data.image_size, config.model.conv_dense, config.model.conv_kernel) == (size, 2048, 5)
+    small = dataclasses.replace(config.model, conv_dense=8, head_hidden=8, adversary_hidden=[8])
+    model = model_from_config(small, (3, size, size), 1)
+    terms = model(torch.zeros(2, 3, size, size, dtype=torch.uint8), torch.tensor([[0.0], [1.0]]))
+    assert torch.isfinite(terms["model"])
