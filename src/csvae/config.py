@@ -105,6 +105,13 @@ class ModelConfig:
     encoder_objective: Literal["entropy", "cross_entropy"] = "entropy"
     """What CSVAE's encoder does to the adversary: maximise its entropy (paper, M2) or its
     cross-entropy (as CondVAE-info does)."""
+    swap_cycle: float = 0.0
+    """CSVAE, our extension beyond the paper (0: off): weight of the swap cycle, which decodes each
+    example with one subspace W_i of another example and asks the encoders to read back the codes
+    that drew it (``csvae.models.swaps``; docs/models.md)."""
+    w_independence: float = 0.0
+    """CSVAE, our extension beyond the paper (0: off): weight of a discriminator's estimate of the
+    total correlation between z and the subspaces W_i given y (``csvae.models.swaps``)."""
     backbone: Literal["mlp", "conv"] = "mlp"
     hidden: list[int] = field(default_factory=lambda: [64, 64])
     """MLP backbones: widths of the hidden layers of encoders and decoder."""
@@ -133,6 +140,10 @@ class ModelConfig:
             _positive("model", name, getattr(self, name))
         for name in ("prior_scale_0", "prior_scale_1"):
             _positive("model", name, getattr(self, name))
+        for name in ("swap_cycle", "w_independence"):
+            _positive("model", name, getattr(self, name), allow_zero=True)
+            if getattr(self, name) and self.name != "csvae":
+                raise ConfigError(f"model.{name} is a CSVAE term; model.name is {self.name!r}")
         for name in ("prior_mean_0", "prior_mean_1"):
             _finite("model", name, getattr(self, name))
         for name in ("hidden", "adversary_hidden", "conv_channels"):
