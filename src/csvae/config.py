@@ -79,10 +79,10 @@ class ModelConfig:
     match_latent_size: bool = True
     label_kind: Literal["binary", "categorical"] = "binary"
     """binary: y in {0,1}^k, k independent attributes; categorical: y one-hot over C classes."""
-    likelihood: Literal["gaussian", "bernoulli", "calibrated_gaussian"] = "gaussian"
+    likelihood: Literal["gaussian", "bernoulli", "calibrated_gaussian", "discretized_logistic"] = "gaussian"
     """Reconstruction term: Gaussian with fixed std ``gaussian_std``, Bernoulli (x in [0, 1]) or
-    the sigma-VAE's calibrated Gaussian (one shared std, see ``calibration``;
-    ``csvae.models.likelihoods``)."""
+    the sigma-VAE's calibrated Gaussian (one shared std, see ``calibration``), or a discretised
+    logistic over the 256 levels of 8-bit images with one learned scale (``csvae.models.likelihoods``)."""
     gaussian_std: float = 1.0
     calibration: Literal["optimal", "learned"] = "optimal"
     """calibrated_gaussian: the shared std is the batch's optimum sqrt(MSE) (optimal) or a learned
@@ -130,7 +130,8 @@ class ModelConfig:
     def __post_init__(self):
         _one_of("model", "name", self.name, MODEL_NAMES)
         _one_of("model", "label_kind", self.label_kind, ("binary", "categorical"))
-        _one_of("model", "likelihood", self.likelihood, ("gaussian", "bernoulli", "calibrated_gaussian"))
+        _one_of("model", "likelihood", self.likelihood,
+                ("gaussian", "bernoulli", "calibrated_gaussian", "discretized_logistic"))
         _one_of("model", "calibration", self.calibration, ("optimal", "learned"))
         _one_of("model", "reduction", self.reduction, ("sum", "mean"))
         _one_of("model", "conv_upsample", self.conv_upsample, ("transpose", "resize", "subpixel"))
