@@ -1,7 +1,5 @@
 """Our CSVAE extensions (csvae.models.swaps): the swap cycle and the independence discriminator."""
 
-import math
-
 import pytest
 import torch
 
@@ -9,10 +7,11 @@ import csvae
 from csvae.config import ConfigError, model_config
 from csvae.models.parts import Gaussian
 from csvae.models.swaps import (
+    MIN_VARIANCE,
     cycle_term,
     discriminator_loss,
     independence_pairs,
-    mahalanobis,
+    relative_error,
     shuffle_within_labels,
     swap_codes,
 )
@@ -66,13 +65,13 @@ def test_swap_codes_takes_one_subspace_and_its_label_bit_from_one_partner():
         assert torch.equal(y_swapped[row, others], y[row, others])
 
 
-def test_mahalanobis_is_the_gaussian_negative_log_density_less_its_normaliser():
-    target = Gaussian(torch.randn(5, 4), torch.randn(5, 4))
-    read = Gaussian(torch.randn(5, 4), torch.zeros(5, 4))
-    normal = torch.distributions.Normal(target.mean, (0.5 * target.logvar).exp())
-    expected = -normal.log_prob(read.mean) - 0.5 * math.log(2 * math.pi) - 0.5 * target.logvar
-    torch.testing.assert_close(mahalanobis(read, target), expected)
-    assert torch.equal(cycle_term(target, target, target, target, "sum"), torch.zeros(5))
+def test_relative_error_divides_by_the_batch_variance_of_each_target_dimension():
+    target = torch.tensor([[0.0, 1.0], [2.0, 1.0], [4.0, 1.0]])
+    read = torch.tensor([[1.0, 1.0], [2.0, 1.5], [4.0, 1.0]])
+    expected = torch.tensor([[0.5 * 1 / 4.0, 0.0], [0.0, 0.5 * 0.25 / MIN_VARIANCE], [0.0, 0.0]])
+    torch.testing.assert_close(relative_error(read, target), expected)
+    assert torch.equal(cycle_term(target, target, target, target, "sum"), torch.zeros(3))
+    torch.testing.assert_close(cycle_term(read, target, target, target, "sum"), expected.sum(1))
 
 
 def test_discriminator_loss_is_the_binary_cross_entropy():

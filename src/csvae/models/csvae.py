@@ -110,12 +110,12 @@ class CSVAE(LatentModel):
     def swap_cycle(self, post: Posterior, y: torch.Tensor, reduction: str) -> torch.Tensor:
         """Our extension (``csvae.models.swaps``), per example (B,): decode the posterior means
         with one subspace W_i swapped in from another example, read the image back with the
-        swapped labels, and score the read-back means against the codes that drew it."""
+        swapped labels, and score the read-back means against the codes that drew it (each
+        dimension relative to its spread over the batch)."""
         w, y_swapped = swap_codes(Gaussian(post.w.mean.detach(), post.w.logvar), y, self.w_dim)
-        z = Gaussian(post.z.mean.detach(), post.z.logvar)
-        drawn = self.to_data(self.decode(z.mean, w.mean))
-        read = self.encode(drawn, y_swapped)
-        return cycle_term(read.z, read.w, z, w, reduction)
+        z = post.z.mean.detach()
+        read = self.encode(self.to_data(self.decode(z, w.mean)), y_swapped)
+        return cycle_term(read.z.mean, read.w.mean, z, w.mean, reduction)
 
     def weighted_loss(self, terms):
         b, c = self.config.betas, self.config

@@ -24,6 +24,9 @@ import torch.nn.functional as F
 
 from csvae.models.parts import Gaussian, reduce_dims
 
+MIN_VARIANCE = 1e-4
+"""Floor of a code dimension's batch variance in the swap cycle (a dimension the batch does not vary)."""
+
 
 def shuffle_within_labels(y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """For each label column i of y (B, k) in {0, 1}, a permutation of the rows (B,) that maps every
@@ -71,13 +74,17 @@ def swap_codes(w: Gaussian, y: torch.Tensor, w_dim: int,
     return swapped, torch.where(bits, y[partner], y)
 
 
-def mahalanobis(read: Gaussian, target: Gaussian) -> torch.Tensor:
-    """0.5 * (read.mean - target.mean)^2 / target variance, elementwise (B, d); the target is
-    detached (the codes that drew the image), gradients reach the read-back means."""
-    return 0.5 * (read.mean - target.mean.detach()) ** 2 / target.logvar.detach().exp()
+def relative_error(read: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """0.5 * (read - target)^2 / the batch variance of each target dimension, elementwise (B, d):
+    an error as large as the spread of that code over the batch costs 0.5. The target and its
+    variance are detached (the codes that drew the image); gradients reach ``read``."""
+    target = target.detach()
+    spread = target.var(0, keepdim=True).clamp_min(MIN_VARIANCE)
+    return 0.5 * (read - target) ** 2 / spread
 
 
-def cycle_term(read_z: Gaussian, read_w: Gaussian, z: Gaussian, w: Gaussian, reduction: str) -> torch.Tensor:
-    """The swap cycle per example (B,): Mahalanobis distance of the codes read back from x̃ to the
-    codes z (B, z_dim) and swapped w (B, k * w_dim) that drew it."""
-    return reduce_dims(torch.cat([mahalanobis(read_z, z), mahalanobis(read_w, w)], -1), reduction)
+def cycle_term(read_z: torch.Tensor, read_w: torch.Tensor, z: torch.Tensor, w: torch.Tensor,
+               reduction: str) -> torch.Tensor:
+    """The swap cycle per example (B,): relative error of the means read back from x̃ against
+    the codes z (B, z_dim) and swapped w (B, k * w_dim) that drew it."""
+    return reduce_dims(torch.cat([relative_error(read_z, z), relative_error(read_w, w)], -1), reduction)
