@@ -104,3 +104,44 @@ def test_unknown_likelihood_and_calibration_are_refused():
         csvae.build_model("vae", x_dim=3, likelihood="poisson")
     with pytest.raises(ConfigError, match="model.calibration"):
         csvae.build_model("vae", x_dim=3, likelihood="calibrated_gaussian", calibration="best")
+
+
+def logistic(loc, scale):
+    """torch.distributions' logistic: sigmoid^-1 of a uniform, shifted and scaled."""
+    return D.TransformedDistribution(D.Uniform(torch.zeros_like(loc), torch.ones_like(loc)),
+                                     [D.transforms.SigmoidTransform().inv, D.transforms.AffineTransform(loc, scale)])
+
+
+def test_discretized_logistic_matches_the_logistic_cdf_per_bin():
+    lik = make_likelihood("discretized_logistic")
+    with torch.no_grad():
+        lik.raw_log_scale.fill_(math.log(0.05))
+    levels = torch.tensor([0, 1, 77, 128, 254, 255], dtype=torch.float64)
+    x = (levels / 255 - 0.5).float()
+    loc = torch.tensor([-0.4, -0.5, 0.0, 0.1, 0.45, 0.2])
+    cdf = logistic(loc.double(), torch.tensor(0.05, dtype=torch.float64)).cdf
+    half = 0.5 / 255
+    upper = torch.where(levels == 255, torch.ones(6, dtype=torch.float64), cdf(x.double() + half))
+    lower = torch.where(levels == 0, torch.zeros(6, dtype=torch.float64), cdf(x.double() - half))
+    torch.testing.assert_close(lik.nll(x, loc).double(), -torch.log(upper - lower), rtol=1e-4, atol=1e-5)
+
+
+def test_discretized_logistic_is_normalised_over_the_levels_and_finite_in_the_tails():
+    lik = make_likelihood("discretized_logistic")
+    with torch.no_grad():
+        lik.raw_log_scale.fill_(math.log(0.02))
+    x = torch.arange(256).float() / 255 - 0.5
+    for loc in (-0.3, 0.0, 0.49):
+        mass = torch.exp(-lik.nll(x, torch.full_like(x, loc)).double()).sum()
+        torch.testing.assert_close(mass, torch.tensor(1.0, dtype=torch.float64), rtol=1e-4, atol=1e-4)
+    far = lik.nll(x, torch.full_like(x, 5.0))  # every level deep in the left tail of the logistic
+    assert torch.isfinite(far).all() and far[0] > far[-1]
+    # density over bins of width 1/256: bits per dimension of the pmf are -log2 P
+    torch.testing.assert_close(lik.density_nll(x, x), lik.nll(x, x) - math.log(256))
+
+
+def test_discretized_logistic_is_refused_for_float_data():
+    x = torch.rand(20, 3)
+    with pytest.raises(ConfigError, match="model.likelihood"):
+        csvae.fit(csvae.build_model("vae", x_dim=3, likelihood="discretized_logistic"), x, torch.zeros(20, 1),
+                  epochs=1)

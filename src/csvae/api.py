@@ -185,7 +185,11 @@ def hide_labels(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
 
 
 def check_likelihood_fits(likelihood: str, x: torch.Tensor, standardized: bool) -> None:
-    """Refuse a Bernoulli likelihood for data that are not in [0, 1] in model units."""
+    """Refuse a Bernoulli likelihood for data that are not in [0, 1] in model units, and a
+    discretised logistic for anything but 8-bit images."""
+    if likelihood == "discretized_logistic" and x.dtype != torch.uint8:
+        raise ConfigError(f"model.likelihood 'discretized_logistic' is defined for 8-bit images (uint8), got "
+                          f"{x.dtype} data; use a gaussian likelihood")
     if likelihood != "bernoulli" or x.dtype == torch.uint8:
         return
     if standardized:

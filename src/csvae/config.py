@@ -83,10 +83,11 @@ class ModelConfig:
     match_latent_size: bool = True
     label_kind: Literal["binary", "categorical"] = "binary"
     """binary: y in {0,1}^k, k independent attributes; categorical: y one-hot over C classes."""
-    likelihood: Literal["gaussian", "bernoulli", "calibrated_gaussian", "laplace"] = "gaussian"
+    likelihood: Literal["gaussian", "bernoulli", "calibrated_gaussian", "laplace", "discretized_logistic"] = "gaussian"
     """Reconstruction term: Gaussian with fixed std ``gaussian_std``, Bernoulli (x in [0, 1]), the
-    sigma-VAE's calibrated Gaussian (one shared std, see ``calibration``) or Laplace with fixed
-    scale ``laplace_scale`` (CCVAE's official choice; ``csvae.models.likelihoods``)."""
+    sigma-VAE's calibrated Gaussian (one shared std, see ``calibration``), Laplace with fixed scale
+    ``laplace_scale`` (CCVAE's official choice), or a discretised logistic over the 256 levels of
+    8-bit images with one learned scale (``csvae.models.likelihoods``)."""
     gaussian_std: float = 1.0
     laplace_scale: float = 1.0
     calibration: Literal["optimal", "learned"] = "optimal"
@@ -125,6 +126,13 @@ class ModelConfig:
     ccvae_prior_init: float = 2.0
     """CCVAE: p(z_c,i | y_i) starts at mean +v for y_i = 1 and -v for y_i = 0 (official Pyro code:
     2; official PyTorch code: 0); its scales start at softplus(1) in both."""
+    swap_cycle: float = 0.0
+    """CSVAE, our extension beyond the paper (0: off): weight of the swap cycle, which decodes each
+    example with one subspace W_i of another example and asks the encoders to read back the codes
+    that drew it (``csvae.models.swaps``; docs/models.md)."""
+    w_independence: float = 0.0
+    """CSVAE, our extension beyond the paper (0: off): weight of a discriminator's estimate of the
+    total correlation between z and the subspaces W_i given y (``csvae.models.swaps``)."""
     backbone: Literal["mlp", "conv"] = "mlp"
     hidden: list[int] = field(default_factory=lambda: [64, 64])
     """MLP backbones: widths of the hidden layers of encoders and decoder."""
@@ -143,7 +151,8 @@ class ModelConfig:
     def __post_init__(self):
         _one_of("model", "name", self.name, MODEL_NAMES)
         _one_of("model", "label_kind", self.label_kind, ("binary", "categorical"))
-        _one_of("model", "likelihood", self.likelihood, ("gaussian", "bernoulli", "calibrated_gaussian", "laplace"))
+        _one_of("model", "likelihood", self.likelihood,
+                ("gaussian", "bernoulli", "calibrated_gaussian", "laplace", "discretized_logistic"))
         _one_of("model", "calibration", self.calibration, ("optimal", "learned"))
         _one_of("model", "reduction", self.reduction, ("sum", "mean"))
         _one_of("model", "conv_upsample", self.conv_upsample, ("transpose", "resize", "subpixel"))
@@ -156,6 +165,10 @@ class ModelConfig:
             _positive("model", name, getattr(self, name))
         for name in ("prior_scale_0", "prior_scale_1"):
             _positive("model", name, getattr(self, name))
+        for name in ("swap_cycle", "w_independence"):
+            _positive("model", name, getattr(self, name), allow_zero=True)
+            if getattr(self, name) and self.name != "csvae":
+                raise ConfigError(f"model.{name} is a CSVAE term; model.name is {self.name!r}")
         for name in ("prior_mean_0", "prior_mean_1"):
             _finite("model", name, getattr(self, name))
         for name in ("hidden", "adversary_hidden", "conv_channels"):

@@ -22,6 +22,7 @@ from csvae.models.parts import (
     reduce_dims,
 )
 from csvae.models.subspace import STYLES, Style, SubspaceModel
+from csvae.models.swaps import cycle_term, discriminator_loss, independence_pairs, swap_codes
 from csvae.nets.mlp import MLP
 
 __all__ = ["CSVAE", "STYLES", "Style"]
@@ -32,6 +33,9 @@ class CSVAE(SubspaceModel):
     model = beta1 * recon + beta2 * KL(q(w|x,y) || p(w|y)) + beta3 * KL(q(z|x) || N(0,I)) + beta4 * M2,
     M2 = E[sum_y q(y|z) log q(y|z)] (the adversary's negative entropy, adversary frozen);
     adversary = beta5 * -log q(y|z) on detached z.
+    Our extensions (off by default, ``csvae.models.swaps``): + swap_cycle * cycle in the model
+    objective; + w_independence * the discriminator's logit in the model objective and the
+    discriminator's cross-entropy in the adversary's.
     """
 
     adversarial = True
@@ -50,6 +54,8 @@ class CSVAE(SubspaceModel):
             self.w_heads = nn.ModuleList([GaussianHead(features + 1, c.w_dim, c.head_hidden) for _ in range(y_dim)])
         self.decoder = self.make_decoder(self.z_dim + y_dim * c.w_dim)
         self.adversary = MLP(self.z_dim, c.adversary_hidden, y_dim)
+        if c.w_independence > 0:
+            self.discriminator = MLP(self.z_dim + y_dim * (c.w_dim + 1), c.adversary_hidden, 1)
         self.prior = SubspacePrior(y_dim, c.w_dim, c.prior_mean_0, c.prior_scale_0, c.prior_mean_1,
                                    c.prior_scale_1, c.prior_scale_is, c.prior_learned)
 
@@ -85,13 +91,55 @@ class CSVAE(SubspaceModel):
             m2 = negative_entropy(logits, kind)
         else:
             m2 = -label_cross_entropy(logits, y, kind)
-        return {"recon": self.recon_nll(self.to_model(x), self.decode(z, w), reduction),
-                "kl_w": reduce_dims(kl_gaussians(post.w, prior.mean, prior.logvar), reduction),
-                "kl_z": self.kl_z(post.z, reduction),
-                "m2": m2,
-                "adversary_ce": label_cross_entropy(self.adversary(z.detach()), y, kind)}
+        terms = {"recon": self.recon_nll(self.to_model(x), self.decode(z, w), reduction),
+                 "kl_w": reduce_dims(kl_gaussians(post.w, prior.mean, prior.logvar), reduction),
+                 "kl_z": self.kl_z(post.z, reduction),
+                 "m2": m2,
+                 "adversary_ce": label_cross_entropy(self.adversary(z.detach()), y, kind)}
+        if self.config.swap_cycle > 0:
+            terms["cycle"] = self.swap_cycle(post, y, reduction)
+        if self.config.w_independence > 0:
+            joint, shuffled = independence_pairs(z, w, y, self.w_dim)
+            terms["tc"] = call_frozen(self.discriminator, joint).squeeze(-1)
+            terms["discriminator_ce"] = discriminator_loss(self.discriminator(joint.detach()),
+                                                           self.discriminator(shuffled.detach()))
+        return terms
+
+    def swap_cycle(self, post: Posterior, y: torch.Tensor, reduction: str) -> torch.Tensor:
+        """Our extension (``csvae.models.swaps``), per example (B,): decode the posterior means
+        with one subspace W_i swapped in from another example, read the image back with the
+        swapped labels, and score the read-back means against the codes that drew it (each
+        dimension relative to its spread over the batch)."""
+        w, y_swapped = swap_codes(Gaussian(post.w.mean.detach(), post.w.logvar), y, self.w_dim)
+        z = post.z.mean.detach()
+        read = self.encode(self.to_data(self.decode(z, w.mean)), y_swapped)
+        return cycle_term(read.z.mean, read.w.mean, z, w.mean, reduction)
 
     def weighted_loss(self, terms):
-        b = self.config.betas
-        return (b.recon * terms["recon"] + b.kl_w * terms["kl_w"] + b.kl_z * terms["kl_z"]
+        b, c = self.config.betas, self.config
+        loss = (b.recon * terms["recon"] + b.kl_w * terms["kl_w"] + b.kl_z * terms["kl_z"]
                 + b.entropy * terms["m2"])
+        if c.swap_cycle > 0:
+            loss = loss + c.swap_cycle * terms["cycle"]
+        if c.w_independence > 0:
+            loss = loss + c.w_independence * terms["tc"]
+        return loss
+
+    def losses(self, x, y):
+        terms = super().losses(x, y)
+        if self.config.w_independence > 0:
+            terms["adversary"] = terms["adversary"] + terms["discriminator_ce"]
+        return terms
+
+    def adversary_loss(self, x, y):
+        loss = super().adversary_loss(x, y)
+        if self.config.w_independence > 0:
+            with torch.no_grad():
+                post = self.encode(x, y)
+                joint, shuffled = independence_pairs(post.z.sample(), post.w.sample(), y, self.w_dim)
+            loss = loss + discriminator_loss(self.discriminator(joint), self.discriminator(shuffled)).mean()
+        return loss
+
+    def adversary_parameters(self):
+        extra = list(self.discriminator.parameters()) if self.config.w_independence > 0 else []
+        return list(self.adversary.parameters()) + extra

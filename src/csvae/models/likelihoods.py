@@ -15,6 +15,10 @@ log-likelihood of x (same shape, model units) and to the mean of p(x | params):
   is clipped below at ``MIN_LOG_SIGMA``. In eval mode an ``optimal`` likelihood uses the
   running mean of the training batches' log sigma, so the ELBO of a trained model is a fixed
   density's.
+- ``discretized_logistic``: 8-bit images only; each pixel level k/255 gets the mass of a logistic
+  (location = params, one learned scale shared by every pixel, as the sigma-VAE's ``learned``)
+  over its bin of half-width 1/510, the two end levels the tails (Salimans et al. 2017, PixelCNN++,
+  without the mixture). A normalised distribution over the 256 levels.
 
 Bits per dimension (``bits_per_dim``) read an ELBO of 8-bit images scaled to [0, 1] as a
 density over 256 bins of width 1/256: -ELBO / (D ln 2) + 8.
@@ -33,7 +37,9 @@ MIN_LOG_SIGMA = -6.0
 """Lower bound of the calibrated log sigma (the sigma-VAE's value)."""
 SIGMA_MOMENTUM = 0.05
 """Weight of each training batch in the running log sigma of ``calibration: optimal``."""
-LIKELIHOODS = ("gaussian", "bernoulli", "calibrated_gaussian", "laplace")
+LIKELIHOODS = ("gaussian", "bernoulli", "calibrated_gaussian", "laplace", "discretized_logistic")
+HALF_BIN = 0.5 / 255
+"""Half the distance between two 8-bit levels in [0, 1] (model units of images: scale 1)."""
 CALIBRATIONS = ("optimal", "learned")
 
 
@@ -133,6 +139,40 @@ class CalibratedGaussian(Likelihood):
         return gaussian_nll(x, params, log_sigma)
 
 
+def log_bin_mass(low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+    """log(sigmoid(high) - sigmoid(low)) elementwise for low < high, stable in both tails (the bin
+    is reflected to the left of 0, where sigmoids are small and their difference keeps its bits)."""
+    flip = (low + high) > 0
+    low, high = torch.where(flip, -high, low), torch.where(flip, -low, high)
+    log_high, log_low = F.logsigmoid(high), F.logsigmoid(low)
+    return log_high + torch.log(-torch.expm1(log_low - log_high).clamp_max(-1e-30))
+
+
+class DiscretizedLogistic(Likelihood):
+    """A logistic over the 256 levels of 8-bit images with one learned scale (module docstring)."""
+
+    def __init__(self):
+        super().__init__()
+        self.raw_log_scale = nn.Parameter(torch.zeros(()))
+
+    @property
+    def log_scale(self) -> torch.Tensor:
+        return self.raw_log_scale.clamp_min(MIN_LOG_SIGMA)
+
+    def nll(self, x, params):
+        """x in model units of images: level/255 - 0.5, so -0.5 and 0.5 are the end levels."""
+        inv = torch.exp(-self.log_scale)
+        low, high = (x - HALF_BIN - params) * inv, (x + HALF_BIN - params) * inv
+        log_p = log_bin_mass(low, high)
+        log_p = torch.where(x < -0.5 + HALF_BIN, F.logsigmoid(high), log_p)
+        log_p = torch.where(x > 0.5 - HALF_BIN, F.logsigmoid(-low), log_p)
+        return -log_p
+
+    def density_nll(self, x, params):
+        """As a density over 256 bins of width 1/256 (what ``bits_per_dim`` reads)."""
+        return self.nll(x, params) - math.log(256.0)
+
+
 def make_likelihood(name: str, gaussian_std: float = 1.0, calibration: str = "optimal",
                     laplace_scale: float = 1.0) -> Likelihood:
     """The likelihood called ``name`` (``model.likelihood``)."""
@@ -144,6 +184,8 @@ def make_likelihood(name: str, gaussian_std: float = 1.0, calibration: str = "op
         return CalibratedGaussian(calibration)
     if name == "laplace":
         return Laplace(laplace_scale)
+    if name == "discretized_logistic":
+        return DiscretizedLogistic()
     raise ValueError(f"model.likelihood must be one of {list(LIKELIHOODS)}, got {name!r}")
 
 
