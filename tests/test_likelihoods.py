@@ -113,9 +113,9 @@ def logistic(loc, scale):
 
 
 def test_discretized_logistic_matches_the_logistic_cdf_per_bin():
-    lik = make_likelihood("discretized_logistic")
+    lik = make_likelihood("discretized_logistic", calibration="learned")
     with torch.no_grad():
-        lik.raw_log_scale.fill_(math.log(0.05))
+        lik.raw_log_sigma.fill_(math.log(0.05))
     levels = torch.tensor([0, 1, 77, 128, 254, 255], dtype=torch.float64)
     x = (levels / 255 - 0.5).float()
     loc = torch.tensor([-0.4, -0.5, 0.0, 0.1, 0.45, 0.2])
@@ -127,9 +127,9 @@ def test_discretized_logistic_matches_the_logistic_cdf_per_bin():
 
 
 def test_discretized_logistic_is_normalised_over_the_levels_and_finite_in_the_tails():
-    lik = make_likelihood("discretized_logistic")
+    lik = make_likelihood("discretized_logistic", calibration="learned")
     with torch.no_grad():
-        lik.raw_log_scale.fill_(math.log(0.02))
+        lik.raw_log_sigma.fill_(math.log(0.02))
     x = torch.arange(256).float() / 255 - 0.5
     for loc in (-0.3, 0.0, 0.49):
         mass = torch.exp(-lik.nll(x, torch.full_like(x, loc)).double()).sum()
@@ -138,6 +138,28 @@ def test_discretized_logistic_is_normalised_over_the_levels_and_finite_in_the_ta
     assert torch.isfinite(far).all() and far[0] > far[-1]
     # density over bins of width 1/256: bits per dimension of the pmf are -log2 P
     torch.testing.assert_close(lik.density_nll(x, x), lik.nll(x, x) - math.log(256))
+
+
+def test_discretized_logistic_optimal_scale_matches_the_batch_variance():
+    """Training: s = sqrt(3 MSE) / pi, the logistic whose variance s^2 pi^2 / 3 is the batch's MSE;
+    eval: the running value."""
+    x = torch.randint(0, 256, (4, 12)).float() / 255 - 0.5
+    mean = x + 0.03 * torch.randn(4, 12)
+    optimal = make_likelihood("discretized_logistic")
+    learned = make_likelihood("discretized_logistic", calibration="learned")
+    scale = math.sqrt(3 * ((x - mean) ** 2).mean().item()) / math.pi
+    with torch.no_grad():
+        learned.raw_log_sigma.fill_(math.log(scale))
+    torch.testing.assert_close(optimal.nll(x, mean), learned.nll(x, mean))
+    grid = torch.linspace(-60 * scale, 60 * scale, 200_001, dtype=torch.float64)
+    density = logistic(torch.zeros((), dtype=torch.float64), torch.tensor(scale, dtype=torch.float64)).log_prob(grid)
+    variance = torch.trapezoid(grid**2 * density.exp(), grid)  # the logistic's variance by quadrature
+    torch.testing.assert_close(variance.float(), ((x - mean) ** 2).mean(), rtol=1e-4, atol=0.0)
+    optimal.eval()
+    torch.testing.assert_close(optimal.running_log_sigma, torch.tensor(math.log(scale)) * 0.05)
+    with torch.no_grad():
+        learned.raw_log_sigma.fill_(math.log(scale) * 0.05)
+    torch.testing.assert_close(optimal.nll(x, mean), learned.nll(x, mean))
 
 
 def test_discretized_logistic_is_refused_for_float_data():

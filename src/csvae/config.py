@@ -87,12 +87,13 @@ class ModelConfig:
     """Reconstruction term: Gaussian with fixed std ``gaussian_std``, Bernoulli (x in [0, 1]), the
     sigma-VAE's calibrated Gaussian (one shared std, see ``calibration``), Laplace with fixed scale
     ``laplace_scale`` (CCVAE's official choice), or a discretised logistic over the 256 levels of
-    8-bit images with one learned scale (``csvae.models.likelihoods``)."""
+    8-bit images with one shared scale (``csvae.models.likelihoods``)."""
     gaussian_std: float = 1.0
     laplace_scale: float = 1.0
     calibration: Literal["optimal", "learned"] = "optimal"
     """calibrated_gaussian: the shared std is the batch's optimum sqrt(MSE) (optimal) or a learned
-    parameter (learned)."""
+    parameter (learned); discretized_logistic: its shared scale is the batch's moment match
+    sqrt(3 MSE) / pi (optimal) or learned."""
     reduction: Literal["sum", "mean"] = "sum"
     """How reconstruction and KL terms reduce over the dimensions of one example (the batch is
     always averaged). The paper's beta1 = 20 assumes a sum."""

@@ -16,9 +16,10 @@ log-likelihood of x (same shape, model units) and to the mean of p(x | params):
   running mean of the training batches' log sigma, so the ELBO of a trained model is a fixed
   density's.
 - ``discretized_logistic``: 8-bit images only; each pixel level k/255 gets the mass of a logistic
-  (location = params, one learned scale shared by every pixel, as the sigma-VAE's ``learned``)
-  over its bin of half-width 1/510, the two end levels the tails (Salimans et al. 2017, PixelCNN++,
-  without the mixture). A normalised distribution over the 256 levels.
+  (location = params, one scale shared by every pixel, calibrated as the Gaussian's sigma: the
+  batch's moment match s = sqrt(3 MSE) / pi, or learned) over its bin of half-width 1/510, the two
+  end levels the tails (Salimans et al. 2017, PixelCNN++, without the mixture). A normalised
+  distribution over the 256 levels.
 
 Bits per dimension (``bits_per_dim``) read an ELBO of 8-bit images scaled to [0, 1] as a
 density over 256 bins of width 1/256: -ELBO / (D ln 2) + 8.
@@ -129,14 +130,18 @@ class CalibratedGaussian(Likelihood):
         MIN_LOG_SIGMA."""
         return (0.5 * torch.log(((x - mean) ** 2).mean().clamp_min(1e-12))).clamp_min(MIN_LOG_SIGMA)
 
-    def nll(self, x, params):
+    def current_log_sigma(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        """The log sigma of this call: the batch's optimum while an ``optimal`` likelihood
+        trains (also updating the running value), else ``log_sigma``."""
         if self.calibration == "optimal" and self.training:
             log_sigma = self.optimal_log_sigma(x, params)
             with torch.no_grad():
                 self.running_log_sigma.lerp_(log_sigma.detach(), SIGMA_MOMENTUM)
-        else:
-            log_sigma = self.log_sigma
-        return gaussian_nll(x, params, log_sigma)
+            return log_sigma
+        return self.log_sigma
+
+    def nll(self, x, params):
+        return gaussian_nll(x, params, self.current_log_sigma(x, params))
 
 
 def log_bin_mass(low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
@@ -148,20 +153,22 @@ def log_bin_mass(low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
     return log_high + torch.log(-torch.expm1(log_low - log_high).clamp_max(-1e-30))
 
 
-class DiscretizedLogistic(Likelihood):
-    """A logistic over the 256 levels of 8-bit images with one learned scale (module docstring)."""
+class DiscretizedLogistic(CalibratedGaussian):
+    """A logistic over the 256 levels of 8-bit images with one shared scale (module docstring).
 
-    def __init__(self):
-        super().__init__()
-        self.raw_log_scale = nn.Parameter(torch.zeros(()))
+    The scale is calibrated as the Gaussian's sigma (``log_sigma`` here is the log of the
+    logistic's scale s): ``optimal`` matches the batch's mean squared error to the logistic's
+    variance s^2 pi^2 / 3, so s = sqrt(3 MSE) / pi; ``learned`` learns log s."""
 
-    @property
-    def log_scale(self) -> torch.Tensor:
-        return self.raw_log_scale.clamp_min(MIN_LOG_SIGMA)
+    @staticmethod
+    def optimal_log_sigma(x: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+        """log s = 0.5 log(3 MSE / pi^2), at least MIN_LOG_SIGMA (the moment match)."""
+        mse = ((x - mean) ** 2).mean().clamp_min(1e-12)
+        return (0.5 * torch.log(3.0 * mse / math.pi**2)).clamp_min(MIN_LOG_SIGMA)
 
     def nll(self, x, params):
         """x in model units of images: level/255 - 0.5, so -0.5 and 0.5 are the end levels."""
-        inv = torch.exp(-self.log_scale)
+        inv = torch.exp(-self.current_log_sigma(x, params))
         low, high = (x - HALF_BIN - params) * inv, (x + HALF_BIN - params) * inv
         log_p = log_bin_mass(low, high)
         log_p = torch.where(x < -0.5 + HALF_BIN, F.logsigmoid(high), log_p)
@@ -185,7 +192,7 @@ def make_likelihood(name: str, gaussian_std: float = 1.0, calibration: str = "op
     if name == "laplace":
         return Laplace(laplace_scale)
     if name == "discretized_logistic":
-        return DiscretizedLogistic()
+        return DiscretizedLogistic(calibration)
     raise ValueError(f"model.likelihood must be one of {list(LIKELIHOODS)}, got {name!r}")
 
 
