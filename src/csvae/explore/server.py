@@ -86,15 +86,14 @@ class Handler(BaseHTTPRequestHandler):
             except OSError:
                 self.close_connection = True
 
-    def _body(self, limit: int) -> bytes:
+    def _body(self, limit: int, what: str = "the request body") -> bytes:
         length = self.headers.get("Content-Length")
         if length is None or not length.isdigit():
             self.close_connection = True
-            raise ApiError(411, "the request needs a Content-Length")
+            raise ApiError(411, "the request needs a Content-Length header")
         if int(length) > limit:
             self.close_connection = True  # the unread body must not be taken for the next request
-            raise ApiError(413, f"the request body is {int(length)} bytes; the limit is {limit} bytes "
-                                f"(--max-upload-mb for uploads)")
+            raise ApiError(413, f"{what} is {int(length)} bytes; it is limited to {limit} bytes")
         data = self.rfile.read(int(length))
         if len(data) != int(length):
             self.close_connection = True
@@ -130,7 +129,7 @@ class Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if path == "/api/upload":
             name = unquote(self.headers.get("X-Filename", "upload"))[:120] or "upload"
-            data = self._body(self.explorer.max_upload_bytes)
+            data = self._body(self.explorer.max_upload_bytes, f"{name} (upload)")
             self._json(200, self.explorer.upload(data, name))
             return
         if path not in POSTS:

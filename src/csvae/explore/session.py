@@ -144,8 +144,8 @@ class Explorer:
 
     def upload(self, data: bytes, name: str) -> dict:
         if len(data) > self.max_upload_bytes:
-            raise ApiError(413, f"{name} is {len(data)} bytes; uploads are limited to {self.max_upload_bytes} bytes "
-                                f"(--max-upload-mb)")
+            raise ApiError(413, f"{name} (upload) is {len(data)} bytes; it is limited to {self.max_upload_bytes} "
+                                f"bytes (--max-upload-mb)")
         try:
             key = self.gallery.add_upload(data, name)
         except UploadError as err:

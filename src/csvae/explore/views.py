@@ -147,7 +147,7 @@ class RunView:
     def encode(self, x: np.ndarray, y: np.ndarray) -> Code:
         """Encode one input (x: uint8 (C, S, S) image or float vector) under labels y (k,)."""
         device = self.model.x_shift.device
-        xt = torch.as_tensor(np.asarray(x)[None]).to(device)
+        xt = torch.as_tensor(np.array(x)[None]).to(device)
         if xt.dtype != torch.uint8:
             xt = xt.float()
         yt = torch.as_tensor(np.asarray(y, np.float32)[None]).to(device)
