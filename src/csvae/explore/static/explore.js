@@ -7,6 +7,7 @@ window.exploreStats = stats;
 let state = null;       // /api/state
 let current = null;     // the selected input's id
 const runs = [];        // per run: its description and edit state
+window.exploreRuns = runs;  // for the browser tests: seq (newest move) and shown (newest move on screen)
 
 function $(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
