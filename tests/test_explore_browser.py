@@ -44,15 +44,19 @@ def page(browser):
     assert errors == []  # no JavaScript error on any page
 
 
+def _faces_card():
+    from csvae.data import load_dataset
+    from csvae.datacard import card_of_dataset
+
+    return card_of_dataset(load_dataset(FACES), FACES)
+
+
 @pytest.fixture(scope="module")
 def preset_run(request, tmp_path_factory):
     """An untrained CSVAE with the synthetic-faces preset's networks at 32 px (its speed is the
     trained model's); its test inputs come from the generated data."""
     config = load_config(request.config.rootpath / "configs" / "synthetic_faces" / "csvae.yaml")
-    from csvae.data import load_dataset
-    from csvae.datacard import card_of_dataset
-
-    card = card_of_dataset(load_dataset(FACES), FACES)
+    card = _faces_card()
     options = {k: getattr(config.model, k) for k in ("z_dim", "w_dim", "conv_channels", "conv_dense", "conv_norm",
                                                      "head_hidden", "conv_kernel", "likelihood")}
     return untrained_run(tmp_path_factory.mktemp("explore") / "csvae", "csvae", FACES, (3, 32, 32), 3,
@@ -225,3 +229,49 @@ def test_the_judge_follows_the_glasses_pad(page, trained):
             assert np.abs(edit.astype(int) - before.astype(int)).mean() > 2  # a visible change
 
     assert np.mean(rises) > 0.15, rises  # from the no-glasses class mean to the glasses one
+
+
+def test_ccvae_sliders_and_a_transfer(page, tmp_path):
+    run = untrained_run(tmp_path / "ccvae", "ccvae", FACES, (3, 32, 32), 3, card=_faces_card())
+    with serving([run]) as server:
+        open_page(page, server)
+        assert page.locator(".sliders input[type=range]").count() == 3 * server.explorer.views[0].model.w_dim
+        before = page.locator("#edit-0").get_attribute("src")
+        slider = page.locator("#slider-0-1-0")
+        page.evaluate("(el) => { el.value = el.max; el.dispatchEvent(new Event('input', {bubbles: true})); }",
+                      slider.element_handle())
+        wait_shown(page)
+        top = float(slider.get_attribute("max"))
+        assert page.evaluate("exploreRuns[0].w[exploreRuns[0].desc.w_dim]") == pytest.approx(top, abs=1e-3)
+        assert page.locator("#edit-0").get_attribute("src") != before
+        page.select_option("#donor-0", "test-5")
+        page.select_option("#donor-attribute-0", "2")
+        page.locator("#transfer-0").click()
+        wait_until(page, "exploreRuns[0].seq > exploreRuns[0].shown || exploreRuns[0].inflight", timeout=5)
+        wait_shown(page)
+        donor = server.explorer.code({"run": 0, "image": "test-5"})["w"]
+        d = server.explorer.views[0].model.w_dim
+        assert page.evaluate("exploreRuns[0].w")[2 * d:3 * d] == pytest.approx(donor[2 * d:])
+
+
+def test_vector_runs_show_the_scatter_and_move_the_decoded_point(page, tmp_path):
+    from csvae.data import load_dataset
+    from csvae.datacard import card_of_dataset
+
+    config = DataConfig(name="swiss_roll", n_samples=300)
+    run = untrained_run(tmp_path / "toy", "csvae", config, (3,), 1,
+                        card=card_of_dataset(load_dataset(config), config), w_dim=2)
+    with serving([run]) as server:
+        open_page(page, server)
+        assert page.locator("#vector canvas.latent").count() == 4 and page.locator("#gallery").is_hidden()
+        box = page.locator("#latent-0").bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        wait_shown(page)
+        before = page.evaluate("exploreRuns[0].editX")
+        page.mouse.move(*pad_point(page, "pad-0-0", 1.5, 1.0))
+        page.mouse.down()
+        page.mouse.up()
+        wait_shown(page)
+        after = page.evaluate("exploreRuns[0].editX")
+        assert page.evaluate("exploreRuns[0].w") == pytest.approx([1.5, 1.0], abs=0.1)
+        assert len(after) == 3 and after != before
