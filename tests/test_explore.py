@@ -115,6 +115,21 @@ def test_no_path_reaches_the_file_system(server, tmp_path):
     assert request(server, "GET", "/api/thumbnail?id=test-2")[0] == 200
 
 
+def test_requests_from_other_pages_are_refused(server):
+    status, out = request(server, "GET", "/api/state", headers={"Host": "attacker.example:80"})
+    assert status == 403 and "attacker.example" in out["error"]  # DNS rebinding
+    assert request(server, "GET", "/", headers={"Host": "localhost"})[0] == 200
+    status, out = request(server, "POST", "/api/select", b'{"image": "test-0"}', {"Content-Type": "text/plain"})
+    assert status == 415  # a cross-origin form post cannot reach the API without a preflight
+    status, out = request(server, "POST", "/api/upload", png(), {"Content-Type": "image/png"})
+    assert status == 400 and out["error"] == "an upload needs an X-Filename header"
+
+
+def test_csvae_with_one_dimensional_subspaces_gets_sliders(tmp_path):
+    state = open_explorer([image_run(tmp_path, w_dim=1)]).state()["runs"][0]
+    assert state["control"] == "sliders" and len(state["ranges"]) == 3 and len(state["ranges"][0]) == 1
+
+
 def test_uploads_are_decoded_in_memory_and_limited(tmp_path):
     with serving([image_run(tmp_path)], max_upload_mb=0.01) as server:
         before = sorted(p.name for p in tmp_path.rglob("*"))

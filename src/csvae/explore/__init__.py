@@ -16,14 +16,13 @@ from typing import Optional, Sequence
 
 from csvae.explore.gallery import Gallery, list_image_files
 from csvae.explore.judges import run_judges
-from csvae.explore.server import ExploreServer
+from csvae.explore.server import LOOPBACK_HOSTS, ExploreServer
 from csvae.explore.session import Explorer
 from csvae.explore.views import RunRefused, RunView
 
 log = logging.getLogger("csvae.explore")
 
 DEFAULT_MAX_UPLOAD_MB = 4.0
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def open_explorer(runs: Sequence[str | os.PathLike], images: Sequence[str | os.PathLike] = (),
@@ -52,7 +51,7 @@ def serve(runs: Sequence[str | os.PathLike], images: Sequence[str | os.PathLike]
     """``csvae explore``: start the server, print its address, serve until interrupted."""
     explorer = open_explorer(runs, images, judge, max_upload_mb)
     server = ExploreServer(explorer, host, port)
-    if host not in LOOPBACK:
+    if host not in LOOPBACK_HOSTS:
         log.warning("csvae explore listens on %s: anyone who can reach this address can use the page, which has "
                     "no login; use the default --host 127.0.0.1 unless that is what you want", host)
     print(f"csvae explore: {server.url} ({len(explorer.views)} run(s), {len(explorer.gallery.entries)} inputs; "

@@ -19,6 +19,7 @@ from importlib import resources
 from typing import Optional
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from csvae.data.checks import DataError
 from csvae.explore.session import ApiError, Explorer
 
 log = logging.getLogger("csvae.explore")
@@ -31,6 +32,10 @@ MAX_JSON_BYTES = 1 << 20
 REQUEST_TIMEOUT = 30.0
 """Seconds a connection may stall mid-request before its thread gives up."""
 POSTS = {"/api/select": "select", "/api/edit": "edit", "/api/code": "code", "/api/points": "points"}
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+"""--host values that keep the server on this machine (anything else: a warning)."""
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+"""Host header names a loopback server answers."""
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
                     "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; "
                                                "style-src 'self'; script-src 'self'; connect-src 'self'"}
@@ -77,6 +82,8 @@ class Handler(BaseHTTPRequestHandler):
             work()
         except ApiError as err:
             self._error(err.status, err.message)
+        except DataError as err:  # e.g. a listed image file that cannot be read (the message names it)
+            self._error(400, str(err))
         except (BrokenPipeError, ConnectionResetError, socket.timeout):
             self.close_connection = True
         except Exception as err:  # a bug must not kill the server; the page shows the message
@@ -102,13 +109,25 @@ class Handler(BaseHTTPRequestHandler):
 
     # ----- routes -------------------------------------------------------------------------------
     def do_GET(self):
-        self._guarded(self._get)
+        self._guarded(self._checked(self._get))
 
     def do_HEAD(self):
-        self._guarded(self._get)
+        self._guarded(self._checked(self._get))
 
     def do_POST(self):
-        self._guarded(self._post)
+        self._guarded(self._checked(self._post))
+
+    def _checked(self, route):
+        """``route`` after the checks every request passes: a server on loopback answers only
+        requests addressed to loopback (a page elsewhere cannot reach it by DNS rebinding)."""
+        def work():
+            if self.server.loopback:
+                host = (self.headers.get("Host") or "").strip().lower()
+                name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
+                if name not in LOOPBACK_NAMES:
+                    raise ApiError(403, f"this explorer answers requests for 127.0.0.1 or localhost, not {host!r}")
+            route()
+        return work
 
     def _get(self) -> None:
         url = urlsplit(self.path)
@@ -128,12 +147,16 @@ class Handler(BaseHTTPRequestHandler):
     def _post(self) -> None:
         path = urlsplit(self.path).path
         if path == "/api/upload":
-            name = unquote(self.headers.get("X-Filename", "upload"))[:120] or "upload"
+            if "X-Filename" not in self.headers:  # a custom header: cross-origin only after a preflight
+                raise ApiError(400, "an upload needs an X-Filename header")
+            name = unquote(self.headers["X-Filename"])[:120] or "upload"
             data = self._body(self.explorer.max_upload_bytes, f"{name} (upload)")
             self._json(200, self.explorer.upload(data, name))
             return
         if path not in POSTS:
             raise ApiError(404, "not found")
+        if (self.headers.get("Content-Type") or "").split(";")[0].strip().lower() != "application/json":
+            raise ApiError(415, "API requests are JSON (Content-Type: application/json)")
         raw = self._body(MAX_JSON_BYTES)
         try:
             body = json.loads(raw)
@@ -152,6 +175,7 @@ class ExploreServer(ThreadingHTTPServer):
 
     def __init__(self, explorer: Explorer, host: str, port: int):
         self.explorer = explorer
+        self.loopback = host in LOOPBACK_HOSTS
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.address_family = family
         super().__init__((host, port), Handler)

@@ -98,11 +98,11 @@ class RunView:
 
     @property
     def control(self) -> str:
-        """"pad" (CSVAE: a 2-D pad per W_i), "sliders" (CCVAE: one per characteristic dimension)
-        or "labels" (the baselines: label toggles only)."""
+        """"pad" (CSVAE: a 2-D pad per W_i), "sliders" (CCVAE: one per characteristic dimension;
+        CSVAE with 1-D subspaces) or "labels" (the baselines: label toggles only)."""
         if not self.model.has_subspaces:
             return "labels"
-        return "sliders" if self.model_name == "ccvae" else "pad"
+        return "sliders" if self.model_name == "ccvae" or self.model.w_dim < 2 else "pad"
 
     def describe(self) -> dict:
         """The run's controls for the page (JSON-ready)."""
@@ -114,8 +114,10 @@ class RunView:
             out["class_means"] = {"0": self.model.w_means_0.tolist(), "1": self.model.w_means_1.tolist()}
         if self.control == "pad":
             out["extent"], out["scatter"] = self._pad_ranges()
-        if self.control == "sliders":
+        if self.control == "sliders" and self.model_name == "ccvae":
             out["ranges"] = [self._slider_range(i) for i in range(len(self.names))]
+        elif self.control == "sliders":  # CSVAE with 1-D W_i: the pad's range on one axis
+            out["ranges"] = [[extent] for extent in self._pad_ranges()[0]]
         return out
 
     def _pad_ranges(self) -> tuple[list, list]:

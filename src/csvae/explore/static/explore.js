@@ -157,6 +157,12 @@ async function sampleStyle(r, i) {
 
 function resetStyle(r, i) {
   const st = runs[r];
+  if (st.desc.label_kind === "categorical") {  // one class at a time: back to the input's class and code
+    st.target = st.y.slice(); st.w = st.w0.slice();
+    syncControls(r);
+    requestEdit(r);
+    return;
+  }
   const [a, b] = block(st, i);
   for (let k = a; k < b; k++) st.w[k] = st.w0[k];
   st.target[i] = st.y[i];
@@ -257,7 +263,8 @@ function attributeControls(r, i, name) {
         slider.nextSibling.textContent = ` ${Number(slider.value).toFixed(2)}`;
         requestEdit(r);
       });
-      group.append($("label", {}, `z_c ${name} ${j + 1} `, slider, $("span", { text: "" })));
+      const what = desc.model === "ccvae" ? "z_c" : "w";
+      group.append($("label", {}, `${what} ${name} ${j + 1} `, slider, $("span", { text: "" })));
       return slider;
     });
     box.append(group);
