@@ -1,6 +1,7 @@
 """csvae explore in a real browser (Playwright + headless Chromium; skipped, with the reason, where
 no browser can be started): the page, the W_i pad, the judge, uploads, export, traversal, latency."""
 
+import copy
 import dataclasses
 import json
 import sys
@@ -175,13 +176,9 @@ def test_latency_of_50_moves(page, preset_run):
 
 # ----- a trained tiny model: the judge's probability follows the pad -----------------------------------------
 @pytest.fixture(scope="module")
-def trained(request, tmp_path_factory, faces):
-    """A CSVAE trained for 10 epochs on 2,400 synthetic faces (2-D W_i, slim nets; ~30 s) and a
-    judge of the same data saved to a file."""
-    from csvae.evaluate.judge import fit_judge
-
-    from conftest import TINY_JUDGE
-
+def trained(request, tmp_path_factory, judge):
+    """A CSVAE trained for 10 epochs on 2,400 synthetic faces (2-D W_i, slim nets; ~30 s) and the
+    tests' judge of synthetic faces (conftest) saved under the name runs give the data."""
     tmp = tmp_path_factory.mktemp("trained")
     config = load_config(request.config.rootpath / "configs" / "synthetic_faces" / "csvae.yaml")
     model = dataclasses.replace(config.model, conv_channels=[8, 16, 32], conv_dense=32, head_hidden=16,
@@ -194,8 +191,9 @@ def trained(request, tmp_path_factory, faces):
         fit_run(dataclasses.replace(config, model=model, data=data, train=train), tmp / "run")
     finally:
         torch.set_num_threads(threads)
-    judge = fit_judge(faces, name="synthetic_faces", **TINY_JUDGE)
-    judge.save(tmp / "judge.pt")
+    named = copy.copy(judge)  # the session's judge (shared net, read only), named as runs name the data
+    named.dataset_name = "synthetic_faces"
+    named.save(tmp / "judge.pt")
     return tmp / "run", tmp / "judge.pt"
 
 

@@ -52,7 +52,7 @@ def serve(runs: Sequence[str | os.PathLike], images: Sequence[str | os.PathLike]
     explorer = open_explorer(runs, images, judge, max_upload_mb)
     server = ExploreServer(explorer, host, port)
     if host not in LOOPBACK_HOSTS:
-        log.warning("csvae explore listens on %s: anyone who can reach this address can use the page, which has "
+        log.warning("listening on %s: anyone who can reach this address can use the page, which has "
                     "no login; use the default --host 127.0.0.1 unless that is what you want", host)
     print(f"csvae explore: {server.url} ({len(explorer.views)} run(s), {len(explorer.gallery.entries)} inputs; "
           f"Ctrl-C stops)", flush=True)

@@ -46,11 +46,11 @@ function requestEdit(r) {
 async function sendEdit(r) {
   const st = runs[r];
   st.inflight = true; st.pending = false;
-  const seq = st.seq;
+  const seq = st.seq, image = current;
   stats.sent += 1;
   try {
-    const out = await api("/api/edit", { run: r, image: current, target: st.target, w: st.w, seq, client });
-    if (!out.superseded) {
+    const out = await api("/api/edit", { run: r, image, target: st.target, w: st.w, seq, client });
+    if (!out.superseded && image === current) {  // an edit of the input shown before is dropped
       await showEdit(r, out.edit);
       const now = performance.now();
       for (const [s, t] of st.marks) if (s <= seq) { stats.latencies.push(now - t); st.marks.delete(s); }
