@@ -15,6 +15,7 @@ from PIL import Image
 from csvae.cli import main
 from csvae.config import DataConfig
 from csvae.data import load_dataset
+from csvae.data.checks import DataError
 from csvae.datacard import card_of_dataset
 from csvae.evaluate.figure_data import save_arrays
 from csvae.explore import RunRefused, open_explorer, serve
@@ -146,6 +147,31 @@ def test_uploads_are_decoded_in_memory_and_limited(tmp_path):
         assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written
 
 
+def test_image_files_are_listed_once_and_read_like_the_run(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "b.png").write_bytes(png((40, 60), (10, 200, 10)))
+    (folder / "a.png").write_bytes(png((50, 50)))
+    (folder / "broken.png").write_bytes(b"\x89PNG not really")
+    (folder / "notes.txt").write_text("not listed")
+    with serving([image_run(tmp_path)], images=[folder]) as server:
+        _, state = request(server, "GET", "/api/state")
+        files = [image for image in state["images"] if image["id"].startswith("file-")]
+        assert [image["name"] for image in files] == ["a.png", "b.png", "broken.png"]  # by name, images only
+        pixels = np.asarray(Image.open(io.BytesIO(request(server, "GET", "/api/thumbnail?id=file-1")[1])))
+        assert pixels.shape == (32, 32, 3) and (pixels[..., 1] > 150).all()  # b.png: green, centred square
+        status, out = request(server, "POST", "/api/select", {"image": "file-2"})
+        assert status == 400 and "broken.png cannot be decoded" in out["error"]
+        (folder / "c.png").write_bytes(png())  # added after the start: never offered
+        assert request(server, "POST", "/api/select", {"image": "file-3"})[0] == 404
+    with pytest.raises(DataError, match="--images .*nothing does not exist"):
+        open_explorer([image_run(tmp_path / "x")], images=[tmp_path / "nothing"])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataError, match="the folder holds no image files"):
+        open_explorer([image_run(tmp_path / "y")], images=[empty])
+
+
 def test_coalescing_answers_older_moves_superseded(tmp_path):
     explorer = open_explorer([image_run(tmp_path)])
     body = {"run": 0, "image": "test-0", "target": [0, 0, 0], "w": [0.0] * 6, "client": "c"}
@@ -212,9 +238,12 @@ def test_another_host_warns_that_there_is_no_login(tmp_path, caplog, monkeypatch
         serve([run], host="127.0.0.2")
     assert "no login" in caplog.text
     caplog.clear()
+    opened = []
+    monkeypatch.setattr("webbrowser.open", opened.append)
     with caplog.at_level(logging.WARNING, "csvae.explore"):
-        serve([run])
+        serve([run], open_browser=True)
     assert "no login" not in caplog.text
+    assert len(opened) == 1 and opened[0].startswith("http://127.0.0.1:")
 
 
 def test_ccvae_gets_sliders_and_a_judge_from_its_experiment(tmp_path):
