@@ -192,7 +192,7 @@ class Explorer:
         view = self.views[r]
         x = entry.load(r)
         with view.lock:
-            y = entry.labels if entry.labels is not None else infer_labels(view.model, x[None], None,
+            y = entry.labels if entry.labels is not None else infer_labels(view.model, np.array(x[None]), None,
                                                                             self.judges[r])[0]
             code = view.encode(x, y)
         with self._lock:
