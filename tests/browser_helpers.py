@@ -36,7 +36,7 @@ def launch(playwright):
 def decode_data_url(url: str) -> np.ndarray:
     """(H, W, C) pixels of a data:image/png;base64 URL."""
     assert url.startswith("data:image/png;base64,"), url[:40]
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB"))
+    return np.array(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB"))
 
 
 def wait_until(page, expression: str, timeout: float = 30.0) -> None:
