@@ -18,3 +18,16 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   fi
 fi
 "${PIP[@]}" install -e ".[dev]"
+# The browser tests of `csvae explore` drive the system's Chromium through Playwright (never
+# Playwright's own browser download). Install Debian's chromium when it is missing; where that is
+# not possible the browser tests skip and say why.
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
+  if command -v apt-get >/dev/null 2>&1 && { [ -z "$SUDO" ] || sudo -n true 2>/dev/null; }; then
+    $SUDO apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null \
+      || echo "setup: could not install chromium; the browser tests of csvae explore will skip" >&2
+  else
+    echo "setup: no chromium and no apt-get as root; the browser tests of csvae explore will skip" >&2
+  fi
+fi

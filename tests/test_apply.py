@@ -18,6 +18,8 @@ from csvae.data.synthetic_faces import generate_faces
 from csvae.figures import PAD  # the grid padding
 from csvae.runs import fit_run
 
+from run_helpers import untrained_run as _untrained_run
+
 SIZE = 32
 
 
@@ -175,25 +177,6 @@ def test_bad_inputs_are_named(runs, images, tmp_path):
         apply.manipulate_files(tmp_path, paths, "glasses", 1, tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
     assert apply.attribute_index(load(run), "Smile") == 2  # case-insensitive when unique
-
-
-def _untrained_run(out, model_name, data, x_shape, y_dim, names=None, **options):
-    """A run folder holding an untrained model whose data card says it comes from ``data``
-    (attribute ``names``, default y0, y1, ...; the crop of ``data``'s reader): no data are read."""
-    from csvae.api import build_model, save_final
-    from csvae.config import RunConfig
-    from csvae.datacard import DataCard, source_crop
-    from csvae.rundir import RunDir
-
-    shape = {"x_shape": x_shape} if len(x_shape) == 3 else {"x_dim": x_shape[0]}
-    small = dict(conv_channels=[4, 8], conv_dense=8, head_hidden=8, adversary_hidden=[8]) if len(x_shape) == 3 else {}
-    model = build_model(model_name, y_dim=y_dim, seed=0, **shape, **small, **options)
-    model.data_card = DataCard(name=data.name, attribute_names=list(names or [f"y{i}" for i in range(y_dim)]),
-                               label_kind=model.config.label_kind, x_shape=list(x_shape), crop=source_crop(data),
-                               split_sizes={"train": 1, "valid": 0, "test": 0}, fingerprint="0" * 64)
-    out.mkdir(parents=True)
-    save_final(model, RunConfig(model=model.config, data=data), RunDir(out))
-    return out
 
 
 def test_celeba_runs_read_the_centred_148_crop(tmp_path, images):

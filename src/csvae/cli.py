@@ -1,4 +1,4 @@
-"""The ``csvae`` command: fit | evaluate | reproduce.
+"""The ``csvae`` command: fit | evaluate | reproduce | explore | ...
 
 Any config field can be overridden after the known options as ``--section.field value``
 (YAML syntax for the value: ``--model.z_dim 3``, ``--model.hidden [128,128]``,
@@ -127,6 +127,16 @@ def cmd_transfer(args, overrides) -> None:
     print(f"transfer grid: {out}")
 
 
+def cmd_explore(args, overrides) -> None:
+    import logging
+
+    from csvae.explore import serve
+
+    logging.basicConfig(level=logging.WARNING, format="csvae explore: %(levelname)s: %(message)s")
+    serve(args.runs, args.images or (), judge=args.judge, host=args.host, port=args.port,
+          open_browser=args.open, max_upload_mb=args.max_upload_mb)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="csvae", description=__doc__,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -185,6 +195,19 @@ def parser() -> argparse.ArgumentParser:
     tra.add_argument("--scale", type=int, default=1)
     tra.add_argument("--out", required=True, help="the grid to write: .png, .jpg or .jpeg (never an input)")
     tra.set_defaults(handler=cmd_transfer)
+    exp = sub.add_parser("explore", help="a latent explorer in the browser for finished runs (docs/explore.md)")
+    exp.add_argument("runs", nargs="+", metavar="RUN", help="run folders (several: compare models on one input)")
+    exp.add_argument("--images", nargs="+", default=None, help="image files or folders to offer besides the "
+                     "runs' test images")
+    exp.add_argument("--judge", default=None, help="a judge file whose probabilities the page shows (default: "
+                     "one cached for the run, if any)")
+    exp.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this "
+                     "machine only; the page has no login)")
+    exp.add_argument("--port", type=int, default=0, help="port (default 0: a free one)")
+    exp.add_argument("--open", action="store_true", help="open the page in a browser")
+    exp.add_argument("--max-upload-mb", dest="max_upload_mb", type=float, default=4.0,
+                     help="largest upload accepted, in MB (default 4)")
+    exp.set_defaults(handler=cmd_explore)
     prep = sub.add_parser("prepare-data", help="decode an image data set once into a uint8 cache")
     prep.add_argument("reader",
                       help="celeba, celeba-glasses, celeba-facialhair, celeba-glasses-facialhair, tfd, folder")

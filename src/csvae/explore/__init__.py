@@ -1,0 +1,69 @@
+"""``csvae explore``: a latent explorer in the browser for finished runs (docs/explore.md).
+
+Modules: ``views`` (one run: refusals at start, its controls, the model work), ``gallery`` (the
+inputs on offer: test examples, --images files, in-memory uploads), ``judges`` (the judge shown
+live), ``session`` (the answers to the page's requests, move coalescing), ``server`` (HTTP on the
+standard library), ``static/`` (the page: plain HTML, CSS and JavaScript, nothing fetched from
+elsewhere).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import webbrowser
+from typing import Optional, Sequence
+
+from csvae.explore.gallery import Gallery, list_image_files
+from csvae.explore.judges import run_judges
+from csvae.explore.server import LOOPBACK_HOSTS, ExploreServer
+from csvae.explore.session import Explorer
+from csvae.explore.views import RunRefused, RunView
+
+log = logging.getLogger("csvae.explore")
+
+DEFAULT_MAX_UPLOAD_MB = 4.0
+
+
+def open_explorer(runs: Sequence[str | os.PathLike], images: Sequence[str | os.PathLike] = (),
+                  judge: Optional[str | os.PathLike] = None,
+                  max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> Explorer:
+    """The explorer of ``runs`` (refused with RunRefused naming a folder that cannot be shown;
+    image and vector runs are not mixed)."""
+    if not runs:
+        raise RunRefused("give at least one run folder")
+    if not max_upload_mb > 0:
+        raise ValueError(f"--max-upload-mb must be positive, got {max_upload_mb}")
+    views = [RunView(run) for run in runs]
+    kinds = {view.kind for view in views}
+    if len(kinds) > 1:
+        raise RunRefused("the runs mix image and vector data (" + ", ".join(
+            f"{v.run.root}: {v.kind}" for v in views) + "); explore them separately")
+    if images and views[0].kind != "image":
+        raise RunRefused(f"--images given, but {views[0].run.root} is a vector run")
+    gallery = Gallery(views, list_image_files(images))
+    return Explorer(views, gallery, run_judges(views, judge), int(max_upload_mb * (1 << 20)))
+
+
+def serve(runs: Sequence[str | os.PathLike], images: Sequence[str | os.PathLike] = (),
+          judge: Optional[str | os.PathLike] = None, host: str = "127.0.0.1", port: int = 0,
+          open_browser: bool = False, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> None:
+    """``csvae explore``: start the server, print its address, serve until interrupted."""
+    explorer = open_explorer(runs, images, judge, max_upload_mb)
+    server = ExploreServer(explorer, host, port)
+    if host not in LOOPBACK_HOSTS:
+        log.warning("listening on %s: anyone who can reach this address can use the page, which has "
+                    "no login; use the default --host 127.0.0.1 unless that is what you want", host)
+    print(f"csvae explore: {server.url} ({len(explorer.views)} run(s), {len(explorer.gallery.entries)} inputs; "
+          f"Ctrl-C stops)", flush=True)
+    if open_browser:
+        webbrowser.open(server.url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+__all__ = ["open_explorer", "serve", "Explorer", "ExploreServer", "RunView", "RunRefused"]
