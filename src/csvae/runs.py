@@ -3,7 +3,8 @@ evaluate a run.
 
 ``fit_run`` reads the data and writes config.yaml, data.json, metrics.csv, checkpoints and
 model.pt; ``evaluate_run`` reads model.pt and the data named by its card and writes metrics.json
-and arrays.npz, then (``figures``) the figures drawn from those files (``csvae.figures``).
+and arrays.npz (metrics include the disentanglement scores of ``csvae.evaluate.factor_scores``),
+then (``figures``) the figures drawn from those files (``csvae.figures``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from csvae.api import fit, load, model_from_config
 from csvae.config import ConfigError, RunConfig, atomic_write_bytes
 from csvae.data import Dataset, load_dataset
 from csvae.datacard import ARRAYS, card_of_dataset, write_card
+from csvae.evaluate.factor_scores import disentanglement_report
 from csvae.evaluate.vector import evaluate_model
 from csvae.rundir import RunDir
 
@@ -111,6 +113,7 @@ def evaluate_run(run_dir: str | os.PathLike, figures: bool = True, judges: str |
     card.check_data(data, f"evaluate {run.root}")
     seed = config.train.seed
     metrics = {"model": config.model.name, "data": card.name, "seed": seed, **evaluate_model(model, data, seed=seed)}
+    metrics["disentanglement"] = disentanglement_report(model, data, seed=seed)
     if data.x.ndim == 4:
         metrics.update(image_evaluation(model, data, card.name, Path(judges) if judges else judge_dir(run.root), seed))
     x_test, y_test = data.part("test")
