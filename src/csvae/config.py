@@ -110,6 +110,11 @@ class ModelConfig:
     encoder_objective: Literal["entropy", "cross_entropy"] = "entropy"
     """What CSVAE's encoder does to the adversary: maximise its entropy (paper, M2) or its
     cross-entropy (as CondVAE-info does)."""
+    independence: Literal["adversary", "hsic", "club"] = "adversary"
+    """csvae and condvae_info: how the encoder removes y from z, weighted by ``betas.entropy``:
+    the adversary (CSVAE: its entropy or cross-entropy, ``encoder_objective``; CondVAE-info: its
+    cross-entropy), a kernel dependence penalty HSIC(z, y), or the CLUB upper bound on I(z; y)
+    with the adversary as its variational q(y|z) (``csvae.models.independence``)."""
     ccvae_k: int = 100
     """CCVAE: samples of z_c ~ q(z_c|x) in the estimate log q(y|x) = logsumexp_k log q(y|z_c^k) - log K."""
     ccvae_unlabelled: Literal["enumerate", "sample", "score"] = "enumerate"
@@ -152,6 +157,10 @@ class ModelConfig:
         if self.w_dim is None:
             self.w_dim = 1 if self.name == "ccvae" else 2
         self._check_ccvae()
+        _one_of("model", "independence", self.independence, ("adversary", "hsic", "club"))
+        if self.independence != "adversary" and self.name not in ("csvae", "condvae_info"):
+            raise ConfigError(f"model.independence is a setting of model.name 'csvae' and 'condvae_info' (the models "
+                              f"that remove y from z), not of {self.name!r}; remove it")
         for name in ("z_dim", "w_dim", "gaussian_std", "laplace_scale", "head_hidden", "conv_dense"):
             _positive("model", name, getattr(self, name))
         for name in ("prior_scale_0", "prior_scale_1"):

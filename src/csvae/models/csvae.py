@@ -10,12 +10,12 @@ import torch
 from torch import nn
 
 from csvae.config import ModelConfig
-from csvae.models.base import Posterior
+from csvae.models.base import Posterior, labelled_rows
+from csvae.models.independence import RemovesLabel
 from csvae.models.parts import (
     Gaussian,
     GaussianHead,
     SubspacePrior,
-    call_frozen,
     kl_gaussians,
     label_cross_entropy,
     negative_entropy,
@@ -27,10 +27,11 @@ from csvae.nets.mlp import MLP
 __all__ = ["CSVAE", "STYLES", "Style"]
 
 
-class CSVAE(SubspaceModel):
+class CSVAE(RemovesLabel, SubspaceModel):
     """Objectives (batch means; see docs/models.md):
     model = beta1 * recon + beta2 * KL(q(w|x,y) || p(w|y)) + beta3 * KL(q(z|x) || N(0,I)) + beta4 * M2,
-    M2 = E[sum_y q(y|z) log q(y|z)] (the adversary's negative entropy, adversary frozen);
+    M2 = E[sum_y q(y|z) log q(y|z)] (the adversary's negative entropy, adversary frozen), or with
+    ``model.independence`` HSIC(z, y) or CLUB in its place (``csvae.models.independence``);
     adversary = beta5 * -log q(y|z) on detached z.
     """
 
@@ -57,37 +58,49 @@ class CSVAE(SubspaceModel):
     def encode(self, x: torch.Tensor, y: torch.Tensor) -> Posterior:
         """q(z|x) over (B, z_dim) and q(w|x,y) over (B, k * w_dim), subspace i at [i*w_dim:(i+1)*w_dim]."""
         x_model = self.to_model(x)
-        q_z = self.z_head(self.z_encoder(x_model))
+        return Posterior(self.z_head(self.z_encoder(x_model)), self.encode_w(x_model, y))
+
+    def encode_w(self, x_model: torch.Tensor, y: torch.Tensor) -> Gaussian:
+        """q(w|x,y) over (B, k * w_dim) from x in model units."""
         h = self.w_encoder(x_model)
         y = y.to(h.dtype)
         if self.config.w_encoder == "shared":
-            q_w = self.w_heads[0](torch.cat([h, y], dim=-1))
-        else:
-            parts = [head(torch.cat([h, y[:, i:i + 1]], dim=-1)) for i, head in enumerate(self.w_heads)]
-            q_w = Gaussian(torch.cat([p.mean for p in parts], -1), torch.cat([p.logvar for p in parts], -1))
-        return Posterior(q_z, q_w)
+            return self.w_heads[0](torch.cat([h, y], dim=-1))
+        parts = [head(torch.cat([h, y[:, i:i + 1]], dim=-1)) for i, head in enumerate(self.w_heads)]
+        return Gaussian(torch.cat([p.mean for p in parts], -1), torch.cat([p.logvar for p in parts], -1))
 
     def decode(self, z: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         """[z, w] (B, z_dim + k * w_dim) -> likelihood parameters (B, *x_shape); y is never seen."""
         return self.decoder(torch.cat([z, w], dim=-1))
 
     def _terms(self, x, y, reduction):
-        post = self.encode(x, y)
-        z, w = post.z.sample(), post.w.sample()
-        prior = self.prior(y)
-        kind = self.config.label_kind
-        logits = call_frozen(self.adversary, z)
-        if self.config.encoder_objective == "entropy":
-            m2 = negative_entropy(logits, kind)
+        """Per-example terms. Rows whose label is unknown (NaN) enter only M2 with the paper's
+        entropy objective, the one term that needs no label; every other term is over the rows with
+        a known label (``labelled_rows``)."""
+        y, rows, weight = labelled_rows(y)
+        x_l, y_l = x[rows], y[rows]
+        q_z = self.z_head(self.z_encoder(self.to_model(x)))
+        z = q_z.sample()
+        z_l, q_w = z[rows], self.encode_w(self.to_model(x_l), y_l)
+        w = q_w.sample()
+        prior = self.prior(y_l)
+        if self.config.independence == "adversary" and self.config.encoder_objective == "entropy":
+            removal = self.removal_terms(z, y)
         else:
-            m2 = -label_cross_entropy(logits, y, kind)
-        return {"recon": self.recon_nll(self.to_model(x), self.decode(z, w), reduction),
-                "kl_w": reduce_dims(kl_gaussians(post.w, prior.mean, prior.logvar), reduction),
-                "kl_z": self.kl_z(post.z, reduction),
-                "m2": m2,
-                "adversary_ce": label_cross_entropy(self.adversary(z.detach()), y, kind)}
+            removal = {k: weight * v for k, v in self.removal_terms(z_l, y_l).items()}
+        kl_z = self.kl_z(q_z, reduction)[rows]
+        return {"recon": weight * self.recon_nll(self.to_model(x_l), self.decode(z_l, w), reduction),
+                "kl_w": weight * reduce_dims(kl_gaussians(q_w, prior.mean, prior.logvar), reduction),
+                "kl_z": weight * kl_z, **removal,
+                "adversary_ce": weight * label_cross_entropy(self.adversary(z_l.detach()), y_l, self.config.label_kind)}
+
+    def encoder_adversary_term(self, logits, y):
+        """M2: the adversary's negative entropy (paper), or its negative cross-entropy."""
+        if self.config.encoder_objective == "entropy":
+            return negative_entropy(logits, self.config.label_kind)
+        return -label_cross_entropy(logits, y, self.config.label_kind)
 
     def weighted_loss(self, terms):
         b = self.config.betas
         return (b.recon * terms["recon"] + b.kl_w * terms["kl_w"] + b.kl_z * terms["kl_z"]
-                + b.entropy * terms["m2"])
+                + b.entropy * terms[self.removal_key])
