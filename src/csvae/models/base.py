@@ -176,7 +176,8 @@ class LatentModel(nn.Module):
         the extra adversary steps of ``train.adversary_steps``)."""
         y, rows, weight = labelled_rows(y)
         with torch.no_grad():
-            z = self.encode(x[rows], y[rows]).z.sample()
+            q = self.encode(x[rows], y[rows]).z
+            z = q.mean if self.config.independence_input == "mean" else q.sample()
         ce = label_cross_entropy(self.adversary(z), y[rows], self.config.label_kind)
         return self.config.betas.adversary * weight * ce.mean()
 

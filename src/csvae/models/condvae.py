@@ -33,7 +33,7 @@ class CondVAE(LatentModel):
 
     def _encode_sample(self, x, y, reduction):
         """Shared by the conditional models, on the rows of (x, y) whose label is known: those
-        rows' y (B', k), a sample of z (B', d) and the ELBO terms (each times the weight of
+        rows' y (B', k), q(z|x[, y]) and a sample of z (B', d) and the ELBO terms (each times the weight of
         ``labelled_rows``: 0 for a batch without a known label)."""
         y, rows, weight = labelled_rows(y)
         x, y = x[rows], y[rows]
@@ -41,10 +41,10 @@ class CondVAE(LatentModel):
         z = q.sample()
         terms = {"recon": weight * self.recon_nll(self.to_model(x), self.decode(z, y), reduction),
                  "kl_z": weight * self.kl_z(q, reduction)}
-        return y, z, terms, weight
+        return y, q, z, terms, weight
 
     def _terms(self, x, y, reduction):
-        return self._encode_sample(x, y, reduction)[2]
+        return self._encode_sample(x, y, reduction)[3]
 
     def weighted_loss(self, terms):
         b = self.config.betas

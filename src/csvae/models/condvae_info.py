@@ -24,10 +24,11 @@ class CondVAEInfo(RemovesLabel, CondVAE):
         self.adversary = MLP(self.z_dim, config.adversary_hidden, y_dim)
 
     def _terms(self, x, y, reduction):
-        y, z, terms, weight = self._encode_sample(x, y, reduction)  # rows with a known label
+        y, q, z, terms, weight = self._encode_sample(x, y, reduction)  # rows with a known label
         kind = self.config.label_kind
-        terms.update({k: weight * v for k, v in self.removal_terms(z, y).items()})
-        terms["adversary_ce"] = weight * label_cross_entropy(self.adversary(z.detach()), y, kind)
+        seen = self.removal_input(q, z)
+        terms.update({k: weight * v for k, v in self.removal_terms(seen, y).items()})
+        terms["adversary_ce"] = weight * label_cross_entropy(self.adversary(seen.detach()), y, kind)
         return terms
 
     def encoder_adversary_term(self, logits, y):

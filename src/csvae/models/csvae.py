@@ -84,15 +84,16 @@ class CSVAE(RemovesLabel, SubspaceModel):
         z_l, q_w = z[rows], self.encode_w(self.to_model(x_l), y_l)
         w = q_w.sample()
         prior = self.prior(y_l)
+        seen = self.removal_input(q_z, z)  # what the adversary / penalty reads of z
         if self.config.independence == "adversary" and self.config.encoder_objective == "entropy":
-            removal = self.removal_terms(z, y)
+            removal = self.removal_terms(seen, y)
         else:
-            removal = {k: weight * v for k, v in self.removal_terms(z_l, y_l).items()}
+            removal = {k: weight * v for k, v in self.removal_terms(seen[rows], y_l).items()}
         kl_z = self.kl_z(q_z, reduction)[rows]
+        adversary_ce = label_cross_entropy(self.adversary(seen[rows].detach()), y_l, self.config.label_kind)
         return {"recon": weight * self.recon_nll(self.to_model(x_l), self.decode(z_l, w), reduction),
                 "kl_w": weight * reduce_dims(kl_gaussians(q_w, prior.mean, prior.logvar), reduction),
-                "kl_z": weight * kl_z, **removal,
-                "adversary_ce": weight * label_cross_entropy(self.adversary(z_l.detach()), y_l, self.config.label_kind)}
+                "kl_z": weight * kl_z, **removal, "adversary_ce": weight * adversary_ce}
 
     def encoder_adversary_term(self, logits, y):
         """M2: the adversary's negative entropy (paper), or its negative cross-entropy."""

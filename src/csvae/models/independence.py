@@ -71,6 +71,11 @@ class RemovesLabel:
             return "m2" if self.config.name == "csvae" else "encoder_ce"
         return method
 
+    def removal_input(self, q, z: torch.Tensor) -> torch.Tensor:
+        """What the adversary and the penalty read: the sample z (default) or the posterior mean
+        of q (``model.independence_input``), (B, d)."""
+        return q.mean if self.config.independence_input == "mean" else z
+
     def removal_terms(self, z: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         """{removal_key: (B,)}; the adversary runs frozen (no gradient reaches its parameters)."""
         method = self.config.independence
