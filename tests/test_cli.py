@@ -202,3 +202,19 @@ def test_judge_fit_trains_caches_and_reports(tmp_path, capsys):
 def test_judge_fit_refuses_vector_data(tmp_path, capsys):
     assert main(["judge", "fit", "--data", "swiss_roll", "--out", str(tmp_path)]) == 1
     assert "is not an image data set" in capsys.readouterr().err
+
+
+def test_the_independence_experiment_runs_its_best_variant_over_more_seeds(tmp_path):
+    from collections import Counter
+
+    from csvae.reproduce import EXPERIMENTS, plan
+
+    jobs = plan(EXPERIMENTS["independence"], tmp_path, None, None)
+    seeds = Counter(j.variant for j in jobs)
+    assert seeds["dim z = 1, adversary x5"] == 5 and seeds["paper defaults"] == 3 and len(seeds) == 9
+    configs = {j.variant: j.config for j in jobs}
+    assert configs["CLUB, beta4 = 10"].model.independence == "club"
+    assert configs["HSIC, beta4 = 100"].model.betas.entropy == 100.0
+    assert configs["adversary x5"].train.adversary_steps == 5
+    assert {j.variant for j in plan(EXPERIMENTS["independence"], tmp_path, 1, None)} == set(seeds)
+    assert len(plan(EXPERIMENTS["independence"], tmp_path, 1, None)) == 9  # --seeds overrides every variant
