@@ -19,7 +19,7 @@ def in_repo(monkeypatch, request):
 
 
 @pytest.mark.slow
-def test_fit_evaluate_and_repeat_from_saved_config(tmp_path):
+def test_fit_evaluate_and_repeat_from_saved_config(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["fit", *TOY, "--out", str(run), "--model.betas.entropy=5"]) == 0
     saved = yaml.safe_load((run / "config.yaml").read_text())
@@ -27,8 +27,10 @@ def test_fit_evaluate_and_repeat_from_saved_config(tmp_path):
     assert main(["evaluate", str(run)]) == 0
     metrics = json.loads((run / "metrics.json").read_text())
     for key in ("recon_mse", "recon_r2", "elbo", "label_chance", "z_label_accuracy_linear",
-                "z_label_accuracy_nonlinear", "w_label_accuracy", "per_attribute"):
+                "z_label_accuracy_nonlinear", "w_label_accuracy", "per_attribute", "disentanglement"):
         assert key in metrics
+    assert metrics["disentanglement"]["factors"] == ["label.label", "t", "height"]
+    assert "disentanglement against label.label, t, height:" in capsys.readouterr().out
     assert (run / "latents.png").stat().st_size > 0
     again = tmp_path / "again"
     assert main(["fit", "--config", str(run / "config.yaml"), "--out", str(again)]) == 0
