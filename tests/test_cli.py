@@ -213,10 +213,10 @@ def test_the_independence_experiment_runs_its_best_variant_over_more_seeds(tmp_p
 
     jobs = plan(EXPERIMENTS["independence"], tmp_path, None, None)
     seeds = Counter(j.variant for j in jobs)
-    assert seeds["dim z = 1, adversary x5"] == 5 and seeds["paper defaults"] == 3 and len(seeds) == 9
+    assert seeds["dim z = 1, adversary x5"] == 5 and seeds["paper defaults"] == 3 and len(seeds) == 11
     configs = {j.variant: j.config for j in jobs}
     assert configs["CLUB, beta4 = 10"].model.independence == "club"
     assert configs["HSIC, beta4 = 100"].model.betas.entropy == 100.0
     assert configs["adversary x5"].train.adversary_steps == 5
     assert {j.variant for j in plan(EXPERIMENTS["independence"], tmp_path, 1, None)} == set(seeds)
-    assert len(plan(EXPERIMENTS["independence"], tmp_path, 1, None)) == 9  # --seeds overrides every variant
+    assert len(plan(EXPERIMENTS["independence"], tmp_path, 1, None)) == 11  # --seeds overrides every variant
