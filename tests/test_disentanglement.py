@@ -37,6 +37,12 @@ def test_dci_scores_of_known_importance_matrices():
     assert d == pytest.approx(0.0, abs=1e-6) and c == pytest.approx(1.0, abs=1e-6)
 
 
+def test_one_factor_has_no_disentanglement_and_one_code_no_completeness():
+    assert dci_scores(np.array([[0.7], [0.3]]))[0] is None
+    assert dci_scores(np.array([[0.7, 0.3]]))[1] is None
+    assert dci_scores(np.zeros((2, 0))) == (None, None)
+
+
 def test_codes_equal_to_the_factors_score_perfectly(data):
     out = scores(data[0], data[1], data)
     assert out["disentanglement"] > 0.97 and out["completeness"] > 0.97

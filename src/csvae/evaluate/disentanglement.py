@@ -7,7 +7,8 @@ Plain functions on arrays: codes (N, D) and factors (N, F), a factor NaN where i
 - DCI (Eastwood & Williams 2018; the lib's ``dci.py``): one gradient-boosted tree model per factor
   predicts it from the whole code (sklearn's GradientBoostingClassifier for a discrete factor as
   in the lib; GradientBoostingRegressor for a continuous one, as in the DCI paper's regression
-  setting); R (D, F) holds |feature importances|, each column summing to 1.
+  setting); R (D, F) holds |feature importances|, each column summing to 1 (D needs F >= 2,
+  C needs D >= 2: an entropy with log base 1 is undefined).
   disentanglement = sum_d rho_d (1 - H_F(R_d.)), rho_d = R_d. / sum R (H_F: entropy with log base F);
   completeness = sum_f rho_f (1 - H_D(R_.f)); informativeness = mean test accuracy over the
   discrete factors (the lib's) and ``informativeness_r2`` the mean test R^2 over continuous ones.
@@ -32,22 +33,29 @@ BINS = 20
 
 
 def _entropy_rows(p: np.ndarray, base: int) -> np.ndarray:
-    """Entropy with log base ``base`` of each row of p (rows normalised to sum 1), (rows,)."""
+    """Entropy with log base ``base`` (>= 2) of each row of p (rows normalised to sum 1), (rows,)."""
     p = p + 1e-11
     p = p / p.sum(1, keepdims=True)
-    return -(p * np.log(p)).sum(1) / np.log(base) if base > 1 else np.zeros(len(p))
+    return -(p * np.log(p)).sum(1) / np.log(base)
 
 
-def dci_scores(importance: np.ndarray) -> tuple[float, float]:
-    """(disentanglement, completeness) of an importance matrix R (D codes, F factors), as the lib:
-    each weighted by the share of the total importance of the code (row) or factor (column)."""
-    r = np.abs(np.asarray(importance, dtype=np.float64))
+def _weighted_score(r: np.ndarray) -> Optional[float]:
+    """sum over rows of (1 - H_cols(row)) * the row's share of the total; None for one column
+    (an entropy with log base 1 is undefined, as in the lib) or no row."""
+    if r.shape[1] < 2 or r.shape[0] == 0:
+        return None
     total = r.sum()
     if total == 0:
-        return 0.0, 0.0
-    per_code = 1.0 - _entropy_rows(r, r.shape[1])
-    per_factor = 1.0 - _entropy_rows(r.T, r.shape[0])
-    return float((per_code * r.sum(1) / total).sum()), float((per_factor * r.sum(0) / total).sum())
+        return 0.0
+    return float(((1.0 - _entropy_rows(r, r.shape[1])) * r.sum(1) / total).sum())
+
+
+def dci_scores(importance: np.ndarray) -> tuple[Optional[float], Optional[float]]:
+    """(disentanglement, completeness) of an importance matrix R (D codes, F factors), as the lib:
+    each weighted by the share of the total importance of the code (row) or factor (column).
+    Disentanglement needs F >= 2 and completeness D >= 2 (None otherwise)."""
+    r = np.abs(np.asarray(importance, dtype=np.float64))
+    return _weighted_score(r), _weighted_score(r.T)
 
 
 def _defined(codes: np.ndarray, factor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -76,7 +84,7 @@ def dci(train_codes: np.ndarray, train_factors: np.ndarray, test_codes: np.ndarr
         else:
             r2.append(float(r2_score(f_te, predicted)))
     importance = np.stack(columns, 1) if columns else np.zeros((train_codes.shape[1], 0))
-    d, c = dci_scores(importance) if columns else (None, None)
+    d, c = dci_scores(importance)
     return {"importance": importance.tolist(), "disentanglement": d, "completeness": c,
             "informativeness": float(np.mean(accuracy)) if accuracy else None,
             "informativeness_r2": float(np.mean(r2)) if r2 else None}

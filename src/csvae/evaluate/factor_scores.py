@@ -40,7 +40,7 @@ def factor_table(data: Dataset) -> tuple[list[str], np.ndarray, list[bool]]:
     return names, values, discrete
 
 
-def code_parts(model: LatentModel, latents: dict[str, np.ndarray], names: list[str]) -> dict[str, np.ndarray]:
+def part_columns(model: LatentModel, latents: dict[str, np.ndarray], names: list[str]) -> dict[str, np.ndarray]:
     """Column indices into the whole code [z, w] of each part: z, w.<name> per block, w, all."""
     z_dim = latents["z"].shape[1]
     parts = {"z": np.arange(z_dim)}
@@ -80,8 +80,8 @@ def disentanglement_report(model: LatentModel, data: Dataset, seed: int = 0, n_t
     whole = dci(train_codes, f_train, test_codes, f_test, discrete, seed)
     importance = np.asarray(whole["importance"])
     out = {}
-    for part, columns in code_parts(model, lat, data.attribute_names).items():
-        d, c = dci_scores(importance[columns]) if importance.size else (None, None)
+    for part, columns in part_columns(model, lat, data.attribute_names).items():
+        d, c = dci_scores(importance[columns])
         row = {"dci_disentanglement": d, "dci_completeness": c,
                "mig": mig(train_codes[:, columns], f_train, discrete),
                "sap": sap(train_codes[:, columns], f_train, test_codes[:, columns], f_test, discrete)}
