@@ -80,7 +80,7 @@ def disentanglement_section(runs: dict[str, dict[int, dict]]) -> list[str]:
             f"the factors {', '.join(first['factors'])}; {first['n_train']} train / {first['n_test']} test codes. "
             "D and C of a part come from the whole code's importance matrix restricted to its dimensions; "
             "informativeness (accuracy over the discrete factors, R² over the continuous ones) is the whole code's. "
-            "MIG and SAP need at least two dimensions (– otherwise).", "",
+            "MIG, SAP and DCI-C need at least two dimensions, DCI-D two factors (– otherwise).", "",
             *table(["variant", "code", "DCI-D", "DCI-C", "DCI-I (acc)", "DCI-I (R²)", "MIG", "SAP"], rows)]
 
 
