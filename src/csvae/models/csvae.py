@@ -78,10 +78,11 @@ class CSVAE(RemovesLabel, SubspaceModel):
         entropy objective, the one term that needs no label; every other term is over the rows with
         a known label (``labelled_rows``)."""
         y, rows, weight = labelled_rows(y)
-        x_l, y_l = x[rows], y[rows]
-        q_z = self.z_head(self.z_encoder(self.to_model(x)))
+        x_model = self.to_model(x)
+        x_l, y_l = x_model[rows], y[rows]
+        q_z = self.z_head(self.z_encoder(x_model))
         z = q_z.sample()
-        z_l, q_w = z[rows], self.encode_w(self.to_model(x_l), y_l)
+        z_l, q_w = z[rows], self.encode_w(x_l, y_l)
         w = q_w.sample()
         prior = self.prior(y_l)
         seen = self.removal_input(q_z, z)  # what the adversary / penalty reads of z
@@ -91,7 +92,7 @@ class CSVAE(RemovesLabel, SubspaceModel):
             removal = {k: weight * v for k, v in self.removal_terms(seen[rows], y_l).items()}
         kl_z = self.kl_z(q_z, reduction)[rows]
         adversary_ce = label_cross_entropy(self.adversary(seen[rows].detach()), y_l, self.config.label_kind)
-        return {"recon": weight * self.recon_nll(self.to_model(x_l), self.decode(z_l, w), reduction),
+        return {"recon": weight * self.recon_nll(x_l, self.decode(z_l, w), reduction),
                 "kl_w": weight * reduce_dims(kl_gaussians(q_w, prior.mean, prior.logvar), reduction),
                 "kl_z": weight * kl_z, **removal, "adversary_ce": weight * adversary_ce}
 
