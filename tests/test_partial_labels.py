@@ -78,3 +78,14 @@ def test_fit_with_a_labelled_fraction_trains_and_keeps_finite_class_statistics(n
     assert all(torch.isfinite(b).all() for b in model.buffers())
     x_test, y_test = data.part("test")
     assert np.isfinite(model.reconstruct(x_test, y_test)).all()
+
+
+@pytest.mark.parametrize("name", ["condvae", "csvae"])
+def test_a_batch_with_one_labelled_row_never_reaches_batch_norm_alone(name):
+    model = csvae.build_model(name, x_shape=(3, 32, 32), y_dim=1, seed=0, conv_channels=[4, 8], conv_dense=8,
+                              z_dim=2)
+    x = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
+    y = torch.tensor([[1.0], [np.nan], [np.nan], [np.nan], [np.nan], [np.nan]])
+    terms = model.losses(x, y)  # one labelled row: its terms get weight 0 instead of a batch of one
+    assert terms["recon"] == 0 and torch.isfinite(terms["model"])
+    terms["model"].backward()

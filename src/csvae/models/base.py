@@ -228,11 +228,12 @@ class LatentModel(nn.Module):
 
 def labelled_rows(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
     """For terms that need labels, on a batch y (B, k) whose unknown rows are all NaN:
-    (y with NaN read as 0, the indices of the known rows, weight 1.0); for a batch without a known
-    row, (y as 0, every row, weight 0.0), so that the terms stay in the graph and give no gradient."""
+    (y with NaN read as 0, the indices of the known rows, weight 1.0). A batch with fewer than 2
+    known rows gives (y as 0, every row, weight 0.0): the terms stay in the graph and give no
+    gradient, and batch norm never sees a batch of one. A batch of one row is taken as it is."""
     known = torch.isfinite(y).all(1)
     filled = torch.nan_to_num(y, nan=0.0)
-    if known.any():
+    if int(known.sum()) >= min(2, len(y)):
         return filled, known.nonzero().squeeze(1), 1.0
     return filled, torch.arange(len(y), device=y.device), 0.0
 
