@@ -55,7 +55,8 @@ class Betas:
     Every model uses ``recon`` and ``kl_z``, so the reconstruction/KL balance is the same for all
     four. CSVAE adds ``kl_w``, ``entropy`` (the encoder's M2 weight) and ``adversary`` (N).
     CondVAE-info uses ``entropy`` as the weight of the encoder's adversarial term and
-    ``adversary`` for its adversary's cross-entropy.
+    ``adversary`` for its adversary's cross-entropy. With ``model.independence`` hsic or club,
+    ``entropy`` weighs that penalty instead.
     """
 
     recon: float = 20.0  # beta1
