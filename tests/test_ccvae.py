@@ -405,14 +405,19 @@ def test_unknown_labels_are_checked_and_refused_where_they_cannot_be_used():
     onehot = np.eye(3, dtype=np.float32)[[0, 1, 2, 0]]
     onehot[1] = np.nan
     assert np.isnan(check_xy(x, onehot, "categorical", allow_unknown=True)[1][1]).all()
+    from csvae.models.vae import VAE
+
+    class LabelledOnly(VAE):  # a model path that cannot use unknown labels (every model here can)
+        learns_from_unlabelled = False
+
+    model = LabelledOnly(csvae.build_model("vae", x_dim=3).config, (3,), 1)
     with pytest.raises(DataError, match="cannot use them"):
-        csvae.fit(csvae.build_model("vae", x_dim=3), x, y, epochs=1)
+        csvae.fit(model, x, y, epochs=1)
     for bad in (0.0, 1.5, float("nan")):
         with pytest.raises(ConfigError, match="data.labelled_fraction"):
             DataConfig(labelled_fraction=bad)
-    with pytest.raises(ConfigError, match="data.labelled_fraction is 0.5 but model.name 'csvae'"):
-        csvae.fit(csvae.build_model("csvae", x_dim=3), x, np.ones((4, 1)), epochs=1,
-                  data=DataConfig(labelled_fraction=0.5))
+    with pytest.raises(ConfigError, match="data.labelled_fraction is 0.5 but model.name 'vae' cannot learn"):
+        csvae.fit(model, x, np.ones((4, 1)), epochs=1, data=DataConfig(labelled_fraction=0.5))
 
 
 def test_hide_labels_keeps_a_seeded_share():

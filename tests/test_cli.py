@@ -19,7 +19,7 @@ def in_repo(monkeypatch, request):
 
 
 @pytest.mark.slow
-def test_fit_evaluate_and_repeat_from_saved_config(tmp_path):
+def test_fit_evaluate_and_repeat_from_saved_config(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["fit", *TOY, "--out", str(run), "--model.betas.entropy=5"]) == 0
     saved = yaml.safe_load((run / "config.yaml").read_text())
@@ -27,8 +27,10 @@ def test_fit_evaluate_and_repeat_from_saved_config(tmp_path):
     assert main(["evaluate", str(run)]) == 0
     metrics = json.loads((run / "metrics.json").read_text())
     for key in ("recon_mse", "recon_r2", "elbo", "label_chance", "z_label_accuracy_linear",
-                "z_label_accuracy_nonlinear", "w_label_accuracy", "per_attribute"):
+                "z_label_accuracy_nonlinear", "w_label_accuracy", "per_attribute", "disentanglement"):
         assert key in metrics
+    assert metrics["disentanglement"]["factors"] == ["label.label", "t", "height"]
+    assert "disentanglement against label.label, t, height:" in capsys.readouterr().out
     assert (run / "latents.png").stat().st_size > 0
     again = tmp_path / "again"
     assert main(["fit", "--config", str(run / "config.yaml"), "--out", str(again)]) == 0
@@ -202,3 +204,19 @@ def test_judge_fit_trains_caches_and_reports(tmp_path, capsys):
 def test_judge_fit_refuses_vector_data(tmp_path, capsys):
     assert main(["judge", "fit", "--data", "swiss_roll", "--out", str(tmp_path)]) == 1
     assert "is not an image data set" in capsys.readouterr().err
+
+
+def test_the_independence_experiment_runs_its_best_variant_over_more_seeds(tmp_path):
+    from collections import Counter
+
+    from csvae.reproduce import EXPERIMENTS, plan
+
+    jobs = plan(EXPERIMENTS["independence"], tmp_path, None, None)
+    seeds = Counter(j.variant for j in jobs)
+    assert seeds["dim z = 1, adversary x5"] == 5 and seeds["paper defaults"] == 3 and len(seeds) == 11
+    configs = {j.variant: j.config for j in jobs}
+    assert configs["CLUB, beta4 = 10"].model.independence == "club"
+    assert configs["HSIC, beta4 = 100"].model.betas.entropy == 100.0
+    assert configs["adversary x5"].train.adversary_steps == 5
+    assert {j.variant for j in plan(EXPERIMENTS["independence"], tmp_path, 1, None)} == set(seeds)
+    assert len(plan(EXPERIMENTS["independence"], tmp_path, 1, None)) == 11  # --seeds overrides every variant

@@ -118,3 +118,19 @@ def test_evaluate_refuses_data_that_changed_since_training(tmp_path, monkeypatch
     labels.write_text("\n".join([lines[0], ",".join(first), *lines[2:]]) + "\n")
     with pytest.raises(DataError, match="differ from the data the model was trained on"):
         evaluate_run(tmp_path / "run", judges=tmp_path / "judges")
+
+
+def test_a_toy_card_from_before_toy_factors_still_matches():
+    from csvae.data.dataset import fingerprint
+
+    data = load_dataset(DataConfig(name="swiss_roll", n_samples=200))
+    assert data.factors  # the generating variables are fingerprinted now
+    import dataclasses
+
+    old = dataclasses.replace(card_of_dataset(data, DataConfig(name="swiss_roll", n_samples=200)),
+                              fingerprint=fingerprint(data.x, data.y, data.split))
+    old.check_data(data, "evaluate")  # the card of x, y and split alone still matches
+    data.y[0, 0] = 1.0 - data.y[0, 0]
+    data._fingerprint = None
+    with pytest.raises(DataError, match="differ from the data"):
+        old.check_data(data, "evaluate")

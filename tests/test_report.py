@@ -148,3 +148,20 @@ def test_a_damaged_run_costs_its_figures_not_the_report(experiment):
     text = build_report(experiment.root).read_text()
     assert "(the figures of csvae cannot be drawn:" in text and "arrays.npz is not a readable arrays file" in text
     assert "figures/faces_manipulate_smile.png" in text  # the other run's grid is still drawn
+
+
+def test_each_part_shows_a_disentanglement_table(experiment):
+    scores = {"dci_disentanglement": 0.8, "dci_completeness": 0.7, "mig": 0.25, "sap": None}
+    for variant, parts in (("vae", {"z": scores, "all": scores}), ("csvae", {"z": scores, "w.smile": scores})):
+        run = experiment.run("swiss_roll", variant, 0)
+        metrics = json.loads(run.evaluation.read_text())
+        parts = {**parts, "all": {**scores, "dci_informativeness": 0.95, "dci_informativeness_r2": 0.5}}
+        metrics["disentanglement"] = {"factors": ["label.smile", "t"], "discrete": [True, False], "n_train": 100,
+                                      "n_test": 50, "seconds": 1.0, "parts": parts}
+        run.evaluation.write_text(json.dumps(metrics))
+    text = build_report(experiment.root).read_text()
+    section = text[text.index("## swiss_roll"):text.index("## faces")]
+    assert "against the factors label.smile, t; 100 train / 50 test codes" in section
+    assert "| csvae | w.smile | 0.800 | 0.700 | – | – | 0.250 | – |" in section
+    assert "| vae | all | 0.800 | 0.700 | 0.950 | 0.500 | 0.250 | – |" in section
+    assert "Disentanglement" not in text[text.index("## faces"):]  # no run there has the scores

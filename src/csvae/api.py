@@ -136,7 +136,7 @@ def fit(model: LatentModel, x, y, *, epochs: int = 30, batch_size: int = 64, see
     if data is not None and data.labelled_fraction < 1:
         if not model.learns_from_unlabelled:
             raise ConfigError(f"data.labelled_fraction is {data.labelled_fraction:g} but {who} cannot learn from "
-                              f"unlabelled rows (only model.name 'ccvae' can); use 1")
+                              f"unlabelled rows; use 1")
         y = hide_labels(y, data.labelled_fraction, data.seed)
     if tuple(x.shape[1:]) != model.x_shape:
         raise ConfigError(f"x has examples of shape {tuple(x.shape[1:])} but the model expects {model.x_shape}")

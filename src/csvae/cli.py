@@ -67,6 +67,13 @@ def cmd_evaluate(args, overrides) -> None:
     metrics = evaluate_run(args.run)
     flat = {k: round(v, 4) for k, v in metrics.items() if isinstance(v, float)}
     print(json.dumps(flat, indent=1))
+    scores = metrics.get("disentanglement")
+    if scores:
+        print(f"disentanglement against {', '.join(scores['factors'])}:")
+        for part, row in scores["parts"].items():
+            cells = [f"{name} {'–' if row.get(key) is None else format(row[key], '.3f')}" for name, key in
+                     (("DCI-D", "dci_disentanglement"), ("DCI-C", "dci_completeness"), ("MIG", "mig"), ("SAP", "sap"))]
+            print(f"  {part}: {', '.join(cells)}")
 
 
 def cmd_reproduce(args, overrides) -> None:

@@ -55,7 +55,8 @@ class Betas:
     Every model uses ``recon`` and ``kl_z``, so the reconstruction/KL balance is the same for all
     four. CSVAE adds ``kl_w``, ``entropy`` (the encoder's M2 weight) and ``adversary`` (N).
     CondVAE-info uses ``entropy`` as the weight of the encoder's adversarial term and
-    ``adversary`` for its adversary's cross-entropy.
+    ``adversary`` for its adversary's cross-entropy. With ``model.independence`` hsic or club,
+    ``entropy`` weighs that penalty instead.
     """
 
     recon: float = 20.0  # beta1
@@ -112,6 +113,14 @@ class ModelConfig:
     encoder_objective: Literal["entropy", "cross_entropy"] = "entropy"
     """What CSVAE's encoder does to the adversary: maximise its entropy (paper, M2) or its
     cross-entropy (as CondVAE-info does)."""
+    independence: Literal["adversary", "hsic", "club"] = "adversary"
+    """csvae and condvae_info: how the encoder removes y from z, weighted by ``betas.entropy``:
+    the adversary (CSVAE: its entropy or cross-entropy, ``encoder_objective``; CondVAE-info: its
+    cross-entropy), a kernel dependence penalty HSIC(z, y), or the CLUB upper bound on I(z; y)
+    with the adversary as its variational q(y|z) (``csvae.models.independence``)."""
+    independence_input: Literal["sample", "mean"] = "sample"
+    """csvae and condvae_info: what the adversary and the penalty read of z: a posterior sample
+    (the paper's E_q(z|x)) or the posterior mean (what a probe of z reads)."""
     ccvae_k: int = 100
     """CCVAE: samples of z_c ~ q(z_c|x) in the estimate log q(y|x) = logsumexp_k log q(y|z_c^k) - log K."""
     ccvae_unlabelled: Literal["enumerate", "sample", "score"] = "enumerate"
@@ -162,6 +171,12 @@ class ModelConfig:
         if self.w_dim is None:
             self.w_dim = 1 if self.name == "ccvae" else 2
         self._check_ccvae()
+        _one_of("model", "independence", self.independence, ("adversary", "hsic", "club"))
+        _one_of("model", "independence_input", self.independence_input, ("sample", "mean"))
+        for name, default in (("independence", "adversary"), ("independence_input", "sample")):
+            if getattr(self, name) != default and self.name not in ("csvae", "condvae_info"):
+                raise ConfigError(f"model.{name} is a setting of model.name 'csvae' and 'condvae_info' (the models "
+                                  f"that remove y from z), not of {self.name!r}; remove it")
         for name in ("z_dim", "w_dim", "gaussian_std", "laplace_scale", "head_hidden", "conv_dense"):
             _positive("model", name, getattr(self, name))
         for name in ("prior_scale_0", "prior_scale_1"):
@@ -234,7 +249,7 @@ class DataConfig:
     """folder: the CSV column of image file names (None: the first column)."""
     labelled_fraction: float = 1.0
     """Share of the training rows whose labels the model sees (in (0, 1]); the others, a seeded
-    choice (``seed``), become unknown (NaN). Only model.name ccvae learns from unknown labels."""
+    choice (``seed``), become unknown (NaN); each model's use of them is in docs/models.md."""
     workers: Optional[int] = None
     """Image sets: processes that decode the cache (None: every available core)."""
 

@@ -3,7 +3,8 @@ evaluate a run.
 
 ``fit_run`` reads the data and writes config.yaml, data.json, metrics.csv, checkpoints and
 model.pt; ``evaluate_run`` reads model.pt and the data named by its card and writes metrics.json
-and arrays.npz, then (``figures``) the figures drawn from those files (``csvae.figures``).
+and arrays.npz (metrics include the disentanglement scores of ``csvae.evaluate.factor_scores``),
+then (``figures``) the figures drawn from those files (``csvae.figures``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from csvae.config import ConfigError, RunConfig, atomic_write_bytes
 from csvae.data import Dataset, load_dataset
 from csvae.data.cache import IMAGES, source_guard
 from csvae.datacard import ARRAYS, card_of_dataset, write_card
+from csvae.evaluate.factor_scores import disentanglement_report
 from csvae.evaluate.vector import evaluate_model
 from csvae.rundir import RunDir
 from csvae.train import training_threads
@@ -132,6 +134,7 @@ def _evaluate(model, data: Dataset, card, config: RunConfig, judges) -> tuple[di
 
     seed = config.train.seed
     metrics = {"model": config.model.name, "data": card.name, "seed": seed, **evaluate_model(model, data, seed=seed)}
+    metrics["disentanglement"] = disentanglement_report(model, data, seed=seed)
     if data.x.ndim == 4:
         metrics.update(image_evaluation(model, data, card.name, Path(judges), seed))
     x_test, y_test = data.part("test")

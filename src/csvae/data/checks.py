@@ -61,7 +61,7 @@ def check_xy(x, y, label_kind: str = "binary", allow_unknown: bool = False,
                             f"known in every column or all NaN")
         if not allow_unknown:
             raise DataError(f"y has unknown labels (NaN), first in row {int(np.flatnonzero(rows)[0])}, and {who} "
-                            f"cannot use them (only model.name 'ccvae' learns from unlabelled rows)")
+                            f"cannot use them")
         if rows.all():
             raise DataError("every label of y is unknown (NaN): there is nothing to learn the labels from")
         y = np.where(unknown, 0.0, y).astype(np.float32)

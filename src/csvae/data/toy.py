@@ -8,6 +8,11 @@ All are seeded and split into train/test by ``test_fraction``:
 - ``circles3d``: two concentric circles in (x0, x2) with y = inner circle, plus a nuisance axis.
 - ``swiss_roll_k2``: the swiss roll with k = 2 independent attributes: height > median and
   angle t > median.
+
+``Dataset.factors`` holds each set's generating variables (for the disentanglement scores):
+swiss roll and S-curve ``t`` (the curve's parameter) and ``height`` (column 1, whose median
+split is the label); moons and circles ``angle`` (the position along the curve, read from the
+noisy plane) and ``nuisance`` (the uniform axis, before noise).
 """
 
 from __future__ import annotations
@@ -24,11 +29,20 @@ def _above_median(values: np.ndarray) -> np.ndarray:
     return (values > np.median(values)).astype(np.float32)
 
 
-def _lift(points_2d: np.ndarray, rng: np.random.Generator, noise: float) -> np.ndarray:
-    """(N, 2) -> (N, 3): the plane in columns 0 and 2, a uniform nuisance axis in column 1."""
+def _lift(points_2d: np.ndarray, rng: np.random.Generator, noise: float) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 2) -> (N, 3): the plane in columns 0 and 2, a uniform nuisance axis in column 1; and
+    the nuisance (N,) before noise."""
     nuisance = rng.uniform(-1.0, 1.0, size=len(points_2d))
     x = np.stack([points_2d[:, 0], nuisance, points_2d[:, 1]], axis=1)
-    return x + noise * rng.standard_normal(x.shape)
+    return x + noise * rng.standard_normal(x.shape), nuisance
+
+
+def _moon_angle(plane: np.ndarray, label: np.ndarray) -> np.ndarray:
+    """Position along make_moons' half circles: outer (cos a, sin a), inner (1 - cos a, 0.5 - sin a)."""
+    cos = np.where(label == 0, plane[:, 0], 1.0 - plane[:, 0])
+    sin = np.where(label == 0, plane[:, 1], 0.5 - plane[:, 1])
+    angle = np.arctan2(sin, cos)
+    return np.where(angle < -np.pi / 2, angle + 2 * np.pi, angle)  # noise below a = pi stays near pi
 
 
 def make_toy(name: str, n_samples: int = 4000, noise: float = 0.05, seed: int = 0,
@@ -39,22 +53,25 @@ def make_toy(name: str, n_samples: int = 4000, noise: float = 0.05, seed: int = 
     rng = np.random.default_rng(seed)
     state = int(rng.integers(2**31 - 1))
     names = ["label"]
-    if name in ("swiss_roll", "swiss_roll_k2"):
-        x, t = datasets.make_swiss_roll(n_samples, noise=noise, random_state=state)
+    if name in ("swiss_roll", "swiss_roll_k2", "s_curve"):
+        make = datasets.make_s_curve if name == "s_curve" else datasets.make_swiss_roll
+        x, t = make(n_samples, noise=noise, random_state=state)
         y = _above_median(x[:, 1])[:, None]
+        factors = {"t": t, "height": x[:, 1].copy()}
         if name == "swiss_roll_k2":
             y = np.stack([y[:, 0], _above_median(t)], axis=1)
             names = ["height", "angle"]
-    elif name == "s_curve":
-        x, _ = datasets.make_s_curve(n_samples, noise=noise, random_state=state)
-        y = _above_median(x[:, 1])[:, None]
-    elif name == "moons3d":
-        plane, label = datasets.make_moons(n_samples, noise=noise, random_state=state)
-        x, y = _lift(plane, rng, noise), label[:, None]
     else:
-        plane, label = datasets.make_circles(n_samples, noise=noise, factor=0.5, random_state=state)
-        x, y = _lift(plane, rng, noise), label[:, None]
+        if name == "moons3d":
+            plane, label = datasets.make_moons(n_samples, noise=noise, random_state=state)
+            angle = _moon_angle(plane, label)
+        else:
+            plane, label = datasets.make_circles(n_samples, noise=noise, factor=0.5, random_state=state)
+            angle = np.arctan2(plane[:, 1], plane[:, 0])
+        (x, nuisance), y = _lift(plane, rng, noise), label[:, None]
+        factors = {"angle": angle, "nuisance": nuisance}
     split = np.zeros(n_samples, dtype=np.int8)
     split[rng.permutation(n_samples)[: int(round(test_fraction * n_samples))]] = 2
     return Dataset(x=x.astype(np.float32), y=np.asarray(y, dtype=np.float32), split=split,
-                   attribute_names=names, label_kind="binary")
+                   attribute_names=names, label_kind="binary",
+                   factors={k: np.asarray(v, dtype=np.float32) for k, v in factors.items()})

@@ -54,9 +54,11 @@ class LatentModel(nn.Module):
 
     adversarial = False
     has_subspaces = False
-    learns_from_unlabelled = False
-    """True for a model whose losses accept rows of y that are all NaN (label unknown)."""
     """True for models with a code block per label (CSVAE's w, CCVAE's z_c; ``models.subspace``)."""
+    learns_from_unlabelled = True
+    """True for a model whose losses accept rows of y that are all NaN (label unknown); every model
+    here does (docs/models.md, "Partly labelled data"), ``fit`` refuses NaN labels for one that
+    does not."""
 
     def __init__(self, config: ModelConfig, x_shape: tuple[int, ...], y_dim: int):
         super().__init__()
@@ -172,10 +174,12 @@ class LatentModel(nn.Module):
     def adversary_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The adversary's objective on a fresh sample of z with the encoder untouched (used for
         the extra adversary steps of ``train.adversary_steps``)."""
+        y, rows, weight = labelled_rows(y)
         with torch.no_grad():
-            z = self.encode(x, y).z.sample()
-        ce = label_cross_entropy(self.adversary(z), y, self.config.label_kind)
-        return self.config.betas.adversary * ce.mean()
+            q = self.encode(x[rows], y[rows]).z
+            z = q.mean if self.config.independence_input == "mean" else q.sample()
+        ce = label_cross_entropy(self.adversary(z), y[rows], self.config.label_kind)
+        return self.config.betas.adversary * weight * ce.mean()
 
     def model_parameters(self) -> list[nn.Parameter]:
         """Parameters of encoders, decoder and (when learned) the prior."""
@@ -220,6 +224,18 @@ class LatentModel(nn.Module):
 
     def decode_posterior_mean(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+
+def labelled_rows(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """For terms that need labels, on a batch y (B, k) whose unknown rows are all NaN:
+    (y with NaN read as 0, the indices of the known rows, weight 1.0). A batch with fewer than 2
+    known rows gives (y as 0, every row, weight 0.0): the terms stay in the graph and give no
+    gradient, and batch norm never sees a batch of one. A batch of one row is taken as it is."""
+    known = torch.isfinite(y).all(1)
+    filled = torch.nan_to_num(y, nan=0.0)
+    if int(known.sum()) >= min(2, len(y)):
+        return filled, known.nonzero().squeeze(1), 1.0
+    return filled, torch.arange(len(y), device=y.device), 0.0
 
 
 def label_shift(y: torch.Tensor, target_y: torch.Tensor, means_1: torch.Tensor, means_0: torch.Tensor,

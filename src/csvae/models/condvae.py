@@ -5,12 +5,13 @@ from __future__ import annotations
 import torch
 
 from csvae.config import ModelConfig
-from csvae.models.base import LatentModel, Posterior, check_target, inference
+from csvae.models.base import LatentModel, Posterior, check_target, inference, labelled_rows
 from csvae.models.parts import GaussianHead
 
 
 class CondVAE(LatentModel):
-    """Loss: beta1 * -log p(x|z,y) + beta3 * KL(q(z|x,y) || N(0, I))."""
+    """Loss: beta1 * -log p(x|z,y) + beta3 * KL(q(z|x,y) || N(0, I)), on the rows whose label is
+    known (encoder and decoder both need y; rows without one add nothing)."""
 
     encoder_sees_y = True
 
@@ -31,15 +32,19 @@ class CondVAE(LatentModel):
         return self.decoder(torch.cat([z, y.to(z.dtype)], dim=-1))
 
     def _encode_sample(self, x, y, reduction):
-        """Shared by the conditional models: the posterior, a sample and the ELBO terms."""
+        """Shared by the conditional models, on the rows of (x, y) whose label is known: those
+        rows' y (B', k), q(z|x[, y]) and a sample of z (B', d) and the ELBO terms (each times the weight of
+        ``labelled_rows``: 0 for a batch without a known label)."""
+        y, rows, weight = labelled_rows(y)
+        x, y = x[rows], y[rows]
         q = self.encode(x, y).z
         z = q.sample()
-        terms = {"recon": self.recon_nll(self.to_model(x), self.decode(z, y), reduction),
-                 "kl_z": self.kl_z(q, reduction)}
-        return z, terms
+        terms = {"recon": weight * self.recon_nll(self.to_model(x), self.decode(z, y), reduction),
+                 "kl_z": weight * self.kl_z(q, reduction)}
+        return y, q, z, terms, weight
 
     def _terms(self, x, y, reduction):
-        return self._encode_sample(x, y, reduction)[1]
+        return self._encode_sample(x, y, reduction)[3]
 
     def weighted_loss(self, terms):
         b = self.config.betas

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from csvae.config import ModelConfig
 from csvae.models.condvae import CondVAE
-from csvae.models.parts import call_frozen, label_cross_entropy
+from csvae.models.independence import RemovesLabel
+from csvae.models.parts import label_cross_entropy
 from csvae.nets.mlp import MLP
 
 
-class CondVAEInfo(CondVAE):
+class CondVAEInfo(RemovesLabel, CondVAE):
     """model: beta1 * recon + beta3 * KL(q(z|x) || N(0,I)) - beta4 * CE(r(z), y), r frozen;
     adversary: beta5 * CE(r(z), y) on detached z. The encoder maximises the adversary's
-    cross-entropy (a min-max game), unlike CSVAE's encoder, which maximises its entropy."""
+    cross-entropy (a min-max game), unlike CSVAE's encoder, which maximises its entropy. With
+    ``model.independence`` hsic or club, + beta4 * HSIC(z, y) or CLUB replaces the adversary's term."""
 
     adversarial = True
     encoder_sees_y = False
@@ -22,11 +24,19 @@ class CondVAEInfo(CondVAE):
         self.adversary = MLP(self.z_dim, config.adversary_hidden, y_dim)
 
     def _terms(self, x, y, reduction):
-        z, terms = self._encode_sample(x, y, reduction)
+        y, q, z, terms, weight = self._encode_sample(x, y, reduction)  # rows with a known label
         kind = self.config.label_kind
-        terms["encoder_ce"] = label_cross_entropy(call_frozen(self.adversary, z), y, kind)
-        terms["adversary_ce"] = label_cross_entropy(self.adversary(z.detach()), y, kind)
+        seen = self.removal_input(q, z)
+        terms.update({k: weight * v for k, v in self.removal_terms(seen, y).items()})
+        terms["adversary_ce"] = weight * label_cross_entropy(self.adversary(seen.detach()), y, kind)
         return terms
 
+    def encoder_adversary_term(self, logits, y):
+        """The adversary's cross-entropy, which the encoder maximises."""
+        return label_cross_entropy(logits, y, self.config.label_kind)
+
     def weighted_loss(self, terms):
-        return super().weighted_loss(terms) - self.config.betas.entropy * terms["encoder_ce"]
+        removal = terms[self.removal_key]
+        if self.removal_key == "encoder_ce":
+            removal = -removal
+        return super().weighted_loss(terms) + self.config.betas.entropy * removal

@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from csvae.config import ModelConfig
-from csvae.models.base import Posterior
+from csvae.models.base import Posterior, labelled_rows
+from csvae.models.independence import RemovesLabel
 from csvae.models.parts import (
     Gaussian,
     GaussianHead,
@@ -28,10 +29,11 @@ from csvae.nets.mlp import MLP
 __all__ = ["CSVAE", "STYLES", "Style"]
 
 
-class CSVAE(SubspaceModel):
+class CSVAE(RemovesLabel, SubspaceModel):
     """Objectives (batch means; see docs/models.md):
     model = beta1 * recon + beta2 * KL(q(w|x,y) || p(w|y)) + beta3 * KL(q(z|x) || N(0,I)) + beta4 * M2,
-    M2 = E[sum_y q(y|z) log q(y|z)] (the adversary's negative entropy, adversary frozen);
+    M2 = E[sum_y q(y|z) log q(y|z)] (the adversary's negative entropy, adversary frozen), or with
+    ``model.independence`` HSIC(z, y) or CLUB in its place (``csvae.models.independence``);
     adversary = beta5 * -log q(y|z) on detached z.
     Our extensions (off by default, ``csvae.models.swaps``): + swap_cycle * cycle in the model
     objective; + w_independence * the discriminator's logit in the model objective and the
@@ -63,13 +65,14 @@ class CSVAE(SubspaceModel):
     def encode(self, x: torch.Tensor, y: torch.Tensor) -> Posterior:
         """q(z|x) over (B, z_dim) and q(w|x,y) over (B, k * w_dim), subspace i at [i*w_dim:(i+1)*w_dim]."""
         x_model = self.to_model(x)
-        return Posterior(self.z_head(self.z_encoder(x_model)), self._encode_w(x_model, y))
+        return Posterior(self.z_head(self.z_encoder(x_model)), self.encode_w(x_model, y))
 
     def encode_subspaces(self, x: torch.Tensor, y: torch.Tensor) -> Gaussian:
-        """q(w|x,y) alone (B, k * w_dim): the z encoder is not run."""
-        return self._encode_w(self.to_model(x), y)
+        """q(w|x,y) alone (B, k * w_dim) from x in data units: the z encoder is not run."""
+        return self.encode_w(self.to_model(x), y)
 
-    def _encode_w(self, x_model: torch.Tensor, y: torch.Tensor) -> Gaussian:
+    def encode_w(self, x_model: torch.Tensor, y: torch.Tensor) -> Gaussian:
+        """q(w|x,y) over (B, k * w_dim) from x in model units."""
         h = self.w_encoder(x_model)
         y = y.to(h.dtype)
         if self.config.w_encoder == "shared":
@@ -82,27 +85,35 @@ class CSVAE(SubspaceModel):
         return self.decoder(torch.cat([z, w], dim=-1))
 
     def _terms(self, x, y, reduction):
-        post = self.encode(x, y)
-        z, w = post.z.sample(), post.w.sample()
-        prior = self.prior(y)
-        kind = self.config.label_kind
-        logits = call_frozen(self.adversary, z)
-        if self.config.encoder_objective == "entropy":
-            m2 = negative_entropy(logits, kind)
+        """Per-example terms. Rows whose label is unknown (NaN) enter only M2 with the paper's
+        entropy objective, the one term that needs no label; every other term is over the rows with
+        a known label (``labelled_rows``)."""
+        y, rows, weight = labelled_rows(y)
+        x_model = self.to_model(x)
+        x_l, y_l = x_model[rows], y[rows]
+        q_z = self.z_head(self.z_encoder(x_model))
+        z = q_z.sample()
+        z_l, q_w = z[rows], self.encode_w(x_l, y_l)
+        w = q_w.sample()
+        prior = self.prior(y_l)
+        seen = self.removal_input(q_z, z)  # what the adversary / penalty reads of z
+        if self.config.independence == "adversary" and self.config.encoder_objective == "entropy":
+            removal = self.removal_terms(seen, y)
         else:
-            m2 = -label_cross_entropy(logits, y, kind)
-        terms = {"recon": self.recon_nll(self.to_model(x), self.decode(z, w), reduction),
-                 "kl_w": reduce_dims(kl_gaussians(post.w, prior.mean, prior.logvar), reduction),
-                 "kl_z": self.kl_z(post.z, reduction),
-                 "m2": m2,
-                 "adversary_ce": label_cross_entropy(self.adversary(z.detach()), y, kind)}
+            removal = {k: weight * v for k, v in self.removal_terms(seen[rows], y_l).items()}
+        kl_z = self.kl_z(q_z, reduction)[rows]
+        adversary_ce = label_cross_entropy(self.adversary(seen[rows].detach()), y_l, self.config.label_kind)
+        terms = {"recon": weight * self.recon_nll(x_l, self.decode(z_l, w), reduction),
+                 "kl_w": weight * reduce_dims(kl_gaussians(q_w, prior.mean, prior.logvar), reduction),
+                 "kl_z": weight * kl_z, **removal, "adversary_ce": weight * adversary_ce}
         if self.config.swap_cycle > 0:
-            terms["cycle"] = self.swap_cycle(post, y, reduction)
+            z_post = Gaussian(q_z.mean[rows], q_z.logvar[rows])
+            terms["cycle"] = weight * self.swap_cycle(Posterior(z_post, q_w), y_l, reduction)
         if self.config.w_independence > 0:
-            joint, shuffled = independence_pairs(z, w, y, self.w_dim)
-            terms["tc"] = call_frozen(self.discriminator, joint).squeeze(-1)
-            terms["discriminator_ce"] = discriminator_loss(self.discriminator(joint.detach()),
-                                                           self.discriminator(shuffled.detach()))
+            joint, shuffled = independence_pairs(z_l, w, y_l, self.w_dim)
+            terms["tc"] = weight * call_frozen(self.discriminator, joint).squeeze(-1)
+            terms["discriminator_ce"] = weight * discriminator_loss(self.discriminator(joint.detach()),
+                                                                    self.discriminator(shuffled.detach()))
         return terms
 
     def swap_cycle(self, post: Posterior, y: torch.Tensor, reduction: str) -> torch.Tensor:
@@ -115,10 +126,16 @@ class CSVAE(SubspaceModel):
         read = self.encode(self.to_data(self.decode(z, w.mean)), y_swapped)
         return cycle_term(read.z.mean, read.w.mean, z, w.mean, reduction)
 
+    def encoder_adversary_term(self, logits, y):
+        """M2: the adversary's negative entropy (paper), or its negative cross-entropy."""
+        if self.config.encoder_objective == "entropy":
+            return negative_entropy(logits, self.config.label_kind)
+        return -label_cross_entropy(logits, y, self.config.label_kind)
+
     def weighted_loss(self, terms):
         b, c = self.config.betas, self.config
         loss = (b.recon * terms["recon"] + b.kl_w * terms["kl_w"] + b.kl_z * terms["kl_z"]
-                + b.entropy * terms["m2"])
+                + b.entropy * terms[self.removal_key])
         if c.swap_cycle > 0:
             loss = loss + c.swap_cycle * terms["cycle"]
         if c.w_independence > 0:
@@ -134,10 +151,11 @@ class CSVAE(SubspaceModel):
     def adversary_loss(self, x, y):
         loss = super().adversary_loss(x, y)
         if self.config.w_independence > 0:
+            y, rows, weight = labelled_rows(y)
             with torch.no_grad():
-                post = self.encode(x, y)
-                joint, shuffled = independence_pairs(post.z.sample(), post.w.sample(), y, self.w_dim)
-            loss = loss + discriminator_loss(self.discriminator(joint), self.discriminator(shuffled)).mean()
+                post = self.encode(x[rows], y[rows])
+                joint, shuffled = independence_pairs(post.z.sample(), post.w.sample(), y[rows], self.w_dim)
+            loss = loss + weight * discriminator_loss(self.discriminator(joint), self.discriminator(shuffled)).mean()
         return loss
 
     def adversary_parameters(self):

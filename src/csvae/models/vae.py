@@ -10,7 +10,8 @@ from csvae.models.parts import GaussianHead
 
 
 class VAE(LatentModel):
-    """Loss: beta1 * -log p(x|z) + beta3 * KL(q(z|x) || N(0, I))."""
+    """Loss: beta1 * -log p(x|z) + beta3 * KL(q(z|x) || N(0, I)), on every row (y is not used);
+    the class means of ``manipulate`` come from the rows whose label is known."""
 
     def __init__(self, config: ModelConfig, x_shape: tuple[int, ...], y_dim: int):
         super().__init__(config, x_shape, y_dim)
@@ -42,7 +43,9 @@ class VAE(LatentModel):
     @inference
     def finalize(self, x, y):
         z = self._map(lambda xb, yb: self.encode(xb).z.mean, x, y)
-        mean_1, mean_0 = class_means(z.to(self.z_means_1.device), torch.as_tensor(y))
+        y = torch.as_tensor(y)
+        known = torch.isfinite(y).all(1)
+        mean_1, mean_0 = class_means(z[known].to(self.z_means_1.device), y[known])
         self.z_means_1.copy_(mean_1)
         self.z_means_0.copy_(mean_0)
 

@@ -15,6 +15,7 @@ from csvae.report.html import markdown_to_html
 from csvae.report.tables import (
     VECTOR_METRICS,
     counterfactual_section,
+    disentanglement_section,
     manipulation_rows,
     mean_sd,
     style_rows,
@@ -86,6 +87,7 @@ def part_section(exp: ExperimentDir, data: str, runs: dict[str, dict[int, dict]]
              ""]
     lines += table(["variant", *VECTOR_METRICS],
                    [[v, *[mean_sd([m.get(k) for m in s.values()]) for k in VECTOR_METRICS]] for v, s in runs.items()])
+    lines += disentanglement_section(runs)
     if data == "swiss_roll" and "vae" in runs and "csvae" in runs:
         lines += ["", "### Targets on the swiss roll (per seed)", ""] + toy_targets(runs)
     if is_image_part(runs):

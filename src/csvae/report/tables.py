@@ -56,6 +56,34 @@ def toy_targets(runs: dict[str, dict[int, dict]]) -> list[str]:
                           verdict("info", "CondVAE-info leakage below the VAE's")]
 
 
+DISENTANGLEMENT = ("dci_disentanglement", "dci_completeness", "dci_informativeness", "dci_informativeness_r2",
+                   "mig", "sap")
+
+
+def disentanglement_rows(variant: str, seeds: dict[int, dict]) -> list[list[str]]:
+    """Per code part (z, each W_i, w, all): DCI, MIG and SAP, mean ± sd over seeds."""
+    parts = [m["disentanglement"]["parts"] for m in seeds.values() if "disentanglement" in m]
+    if not parts:
+        return []
+    return [[variant, part, *[mean_sd([p.get(part, {}).get(key) for p in parts]) for key in DISENTANGLEMENT]]
+            for part in parts[0]]
+
+
+def disentanglement_section(runs: dict[str, dict[int, dict]]) -> list[str]:
+    """The table of disentanglement scores of a part (empty when no run has them)."""
+    rows = [row for v, s in runs.items() for row in disentanglement_rows(v, s)]
+    if not rows:
+        return []
+    first = next(m["disentanglement"] for s in runs.values() for m in s.values() if "disentanglement" in m)
+    return ["", "### Disentanglement against the known factors", "",
+            f"DCI, MIG and SAP as disentanglement_lib defines them (docs/evaluation.md), of each code part against "
+            f"the factors {', '.join(first['factors'])}; {first['n_train']} train / {first['n_test']} test codes. "
+            "D and C of a part come from the whole code's importance matrix restricted to its dimensions; "
+            "informativeness (accuracy over the discrete factors, R² over the continuous ones) is the whole code's. "
+            "MIG, SAP and DCI-C need at least two dimensions, DCI-D two factors (– otherwise).", "",
+            *table(["variant", "code", "DCI-D", "DCI-C", "DCI-I (acc)", "DCI-I (R²)", "MIG", "SAP"], rows)]
+
+
 def manipulation_rows(variant: str, seeds: dict[int, dict]) -> list[list[str]]:
     first = seeds[min(seeds)]["manipulation"]
     rows = []
