@@ -165,7 +165,7 @@ def test_every_ablation_variant_trains_and_evaluates(tmp_path):
     from csvae.reproduce import EXPERIMENTS, plan, run_job, with_overrides
 
     jobs = [j for j in plan(EXPERIMENTS["ablations"], tmp_path, 1, None) if j.data_label == "swiss_roll"]
-    assert len(jobs) == 10
+    assert len(jobs) == 12
     threads = torch.get_num_threads()  # run_job sets one thread per worker process
     try:
         for job in jobs:
@@ -185,6 +185,9 @@ def test_face_ablations_flip_from_the_papers_2d_subspaces(tmp_path):
     assert jobs["paper defaults"].config.model.w_dim == 2
     assert jobs["dim w_i = 1"].config.model.w_dim == 1 and jobs["dim w_i = 4"].config.model.w_dim == 4
     assert jobs["paper defaults"].config.data.n_samples == 4000
+    assert jobs["paper defaults"].config.model.betas.kl_w == 1.0  # the paper's beta2, not the face preset's 4
+    assert jobs["beta2 = 4 (face preset)"].config.model.betas.kl_w == 4.0
+    assert jobs["W independence 10 (ours)"].config.model.w_independence == 10.0
 
 
 @pytest.mark.slow
