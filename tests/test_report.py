@@ -165,3 +165,27 @@ def test_each_part_shows_a_disentanglement_table(experiment):
     assert "| csvae | w.smile | 0.800 | 0.700 | – | – | 0.250 | – |" in section
     assert "| vae | all | 0.800 | 0.700 | 0.950 | 0.500 | 0.250 | – |" in section
     assert "Disentanglement" not in text[text.index("## faces"):]  # no run there has the scores
+
+
+def _part(manipulation, diversity, leak, chance=0.5):
+    return {0: {"label_chance": chance, "z_label_accuracy_nonlinear": chance + leak,
+                "z_label_balanced_accuracy_nonlinear": 0.5 + leak,
+                "manipulation": {"mean_accuracy": manipulation, "diversity": {"a: 0->1": {"feature": diversity}}}}}
+
+
+def test_the_report_says_whether_csvae_or_ccvae_does_better():
+    from csvae.report import claims
+
+    runs = {"csvae": _part(0.99, 0.5, 0.05), "ccvae": _part(0.80, 0.2, 0.30), "vae": _part(0.7, 0.0, 0.4)}
+    by_text = {c.text: c for c in claims(runs, image=True)}
+    assert by_text["CSVAE manipulates more accurately than CCVAE"].supported
+    assert "CSVAE 0.990, CCVAE 0.800" in by_text["CSVAE manipulates more accurately than CCVAE"].evidence
+    assert by_text["CSVAE's z is freer of the label than CCVAE's style part"].supported
+    assert by_text["CSVAE draws more diverse attribute styles than CCVAE"].supported
+    runs["ccvae"] = _part(0.995, 0.9, 0.01)
+    by_text = {c.text: c for c in claims(runs, image=True)}
+    assert not any(by_text[t].supported for t in by_text if "CCVAE" in t)
+    imbalanced = {v: _part(0.9, 0.1, leak, chance=0.9) for v, leak in (("csvae", 0.02), ("ccvae", 0.2))}
+    freer = "CSVAE's z is freer of the label than CCVAE's style part"
+    leak = {c.text: c for c in claims(imbalanced, image=False)}[freer]
+    assert leak.supported and "balanced accuracy of the nonlinear probe" in leak.evidence
