@@ -102,3 +102,21 @@ def test_csvae_extensions_take_only_the_labelled_rows():
     assert all(torch.isfinite(v).all() for v in terms.values())
     assert {"cycle", "tc", "discriminator_ce"} <= set(terms)
     assert torch.isfinite(model.adversary_loss(x, y))
+
+
+@pytest.mark.parametrize("name", ["condvae", "condvae_info", "csvae"])
+def test_unknown_labels_are_refused_where_a_trained_model_reads_them(name):
+    """Outside training NaN labels are never read as 0: the models that encode or decode with y
+    refuse them; VAE and CCVAE do not read y there and accept them."""
+    model = csvae.build_model(name, x_dim=3, y_dim=2, seed=0)
+    x = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    y = np.array([[0, 1], [np.nan, np.nan], [1, 0], [1, 1]], dtype=np.float32)
+    for call in (lambda: model.latents(x, y), lambda: model.reconstruct(x, y)):
+        with pytest.raises(ValueError, match=r"y has unknown \(NaN or infinite\) labels \(rows \[1\]\)"):
+            call()
+    known = np.nan_to_num(y)
+    with pytest.raises(ValueError, match="target_y has unknown"):
+        model.manipulate(torch.from_numpy(x), torch.from_numpy(known), torch.from_numpy(y))
+    for free in ("vae", "ccvae"):
+        other = csvae.build_model(free, x_dim=3, y_dim=2, seed=0)
+        assert np.isfinite(other.latents(x, y)["z"]).all() and np.isfinite(other.reconstruct(x, y)).all()

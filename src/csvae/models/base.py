@@ -54,6 +54,8 @@ class LatentModel(nn.Module):
 
     adversarial = False
     has_subspaces = False
+    reads_labels = True
+    """Whether encoding or decoding reads y (VAE and CCVAE do not): NaN labels are then refused."""
     """True for models with a code block per label (CSVAE's w, CCVAE's z_c; ``models.subspace``)."""
     learns_from_unlabelled = True
     """True for a model whose losses accept rows of y that are all NaN (label unknown); every model
@@ -213,11 +215,15 @@ class LatentModel(nn.Module):
 
     def latents(self, x, y, batch_size: int = 1024) -> dict[str, np.ndarray]:
         """Posterior means: {"z": (N, z_dim)} and, for CSVAE, "w": (N, k * w_dim)."""
+        if self.reads_labels:
+            check_known(y)
         z = self._map(lambda xb, yb: self.encode(xb, yb).z.mean, x, y, batch_size=batch_size)
         return {"z": z.numpy()}
 
     def reconstruct(self, x, y, batch_size: int = 1024):
         """Decoder mean from the posterior means, in data units; numpy in -> numpy out."""
+        if self.reads_labels:
+            check_known(y)
         out = self._map(lambda xb, yb: self.to_data(self.decode_posterior_mean(xb, yb)), x, y,
                         batch_size=batch_size)
         return out if torch.is_tensor(x) else out.numpy()
@@ -265,6 +271,19 @@ def class_means(codes: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, tor
 
 
 def check_target(y: torch.Tensor, target_y: torch.Tensor) -> None:
+    """A manipulation needs the source labels y and the targets (B, k) of one shape, all known."""
     if target_y.shape != y.shape:
         raise ValueError(f"target_y must have the shape of y {tuple(y.shape)}, got {tuple(target_y.shape)}")
+    check_known(y, "y")
+    check_known(target_y, "target_y")
+
+
+def check_known(y, name: str = "y") -> None:
+    """Refuse labels with unknown (NaN or infinite) entries where a model must read them: they are
+    never read as 0. Training is the one place unknown labels are allowed (``data.labelled_fraction``)."""
+    y = torch.as_tensor(y)
+    if y.is_floating_point() and not torch.isfinite(y).all():
+        rows = torch.nonzero(~torch.isfinite(y).all(-1)).flatten()[:5].tolist()
+        raise ValueError(f"{name} has unknown (NaN or infinite) labels (rows {rows}); this model reads the labels "
+                         f"here: give known labels, or infer them (csvae.apply.infer_labels)")
 

@@ -45,6 +45,7 @@ class CCVAE(SubspaceModel):
     and z_c's log p(z_c|y) - log q(z_c|x) by ``betas.kl_w`` (all 1: the paper's objective).
     Rows whose y holds NaN are unlabelled."""
 
+    reads_labels = False
     learns_from_unlabelled = True
 
     def __init__(self, config: ModelConfig, x_shape: tuple[int, ...], y_dim: int):

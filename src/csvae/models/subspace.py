@@ -16,7 +16,7 @@ from typing import Sequence, Union
 
 import torch
 
-from csvae.models.base import LatentModel, check_target, class_means, inference
+from csvae.models.base import LatentModel, check_known, check_target, class_means, inference
 
 Style = Union[str, torch.Tensor]
 STYLES = ("sample", "class_mean", "prior_mean")
@@ -39,6 +39,8 @@ class SubspaceModel(LatentModel):
 
     def latents(self, x, y, batch_size: int = 1024):
         """Posterior means: "z" (N, z_dim) and "w" (N, k * w_dim), block i for label column i."""
+        if self.reads_labels:
+            check_known(y)
         codes = self._map(lambda xb, yb: torch.cat([m.mean for m in self.encode(xb, yb)], -1), x, y,
                           batch_size=batch_size)
         return {"z": codes[:, :self.z_dim].numpy(), "w": codes[:, self.z_dim:].numpy()}

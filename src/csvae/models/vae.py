@@ -13,6 +13,8 @@ class VAE(LatentModel):
     """Loss: beta1 * -log p(x|z) + beta3 * KL(q(z|x) || N(0, I)), on every row (y is not used);
     the class means of ``manipulate`` come from the rows whose label is known."""
 
+    reads_labels = False
+
     def __init__(self, config: ModelConfig, x_shape: tuple[int, ...], y_dim: int):
         super().__init__(config, x_shape, y_dim)
         self.encoder = self.make_encoder()
