@@ -23,9 +23,6 @@ MANIFEST_FORMAT, MANIFEST_VERSION = "csvae-experiment", 1
 class ManifestError(ValueError):
     """An experiment.json that is missing or malformed; the message names the file and field."""
 
-EVALUATION_OUTPUTS = ("metrics.json", "arrays.npz", "latents.png", "reconstructions.png", "figures")
-"""What describes one finished model (evaluation and figures); removed when a new model.pt replaces it."""
-
 
 @dataclass(frozen=True)
 class RunDir:
@@ -81,7 +78,9 @@ class RunDir:
         return self.root / "figures"
 
     def evaluation_outputs(self) -> list[Path]:
-        return [self.root / name for name in EVALUATION_OUTPUTS]
+        """What describes one finished model (evaluation and figures); removed when a new model.pt
+        replaces it."""
+        return [self.evaluation, self.arrays, self.latents_figure, self.reconstructions_figure, self.figures]
 
     def clear_evaluation(self) -> None:
         """Remove the evaluation outputs (of a model about to be replaced)."""

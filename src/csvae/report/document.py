@@ -3,6 +3,7 @@ metrics.json, data.json, config.yaml and arrays.npz (no model is loaded, no data
 
 from __future__ import annotations
 
+import json
 import os
 from collections import defaultdict
 from pathlib import Path
@@ -31,8 +32,6 @@ Results = dict[str, dict[str, dict[int, dict]]]
 def collect(exp: ExperimentDir, manifest: dict) -> tuple[Results, list[str]]:
     """The metrics of every run in the manifest, in the manifest's order of parts and variants,
     and the folders of runs without a readable metrics.json (not evaluated yet)."""
-    import json
-
     results: Results = defaultdict(dict)
     for part in manifest["parts"]:
         for variant in part["variants"]:
