@@ -196,7 +196,7 @@ def expected_cost(job: Job) -> tuple:
 
 def run_job(job: Job) -> dict:
     """Fit (or resume) and evaluate one run; reuse its metrics.json when it is finished. Returns
-    the run's metrics."""
+    the run's metrics. The run's figures are drawn once, by the report, from its arrays.npz."""
     from csvae.api import stored_config
     from csvae.runs import evaluate_run, fit_run
 
@@ -214,7 +214,7 @@ def run_job(job: Job) -> dict:
     with threadpool_limits(1):  # sklearn's OpenMP probes too: the workers already fill the cores
         if not finished:
             fit_run(job.config, run.root, resume=run.config.exists())
-        return evaluate_run(run.root, figures=job.config.train.seed == 0, judges=job.judges)
+        return evaluate_run(run.root, figures=False, judges=job.judges)
 
 
 def reproduce(name: str, out: str | os.PathLike, seeds: Optional[int] = None, jobs: Optional[int] = None,
