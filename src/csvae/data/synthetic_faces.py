@@ -3,14 +3,17 @@
 Each image is a cartoon face (hair, ears, neck, eyes, eyebrows, nose, mouth) on a plain
 background, with three independent binary attributes:
 
-- ``glasses``: two framed lenses with a bridge and temples; styles ``glasses.size`` (lens size),
-  ``glasses.roundness`` (sharp rectangles -> rounded/oval lenses, also taller) and
-  ``glasses.tint`` (clear -> dark sunglasses),
+- ``glasses``: two framed lenses with a bridge and temples; styles ``glasses.size`` (lens
+  width), ``glasses.roundness`` (flat sharp rectangles -> tall rounded lenses: the lens height and
+  its corner radius) and ``glasses.tint`` (clear -> dark sunglasses),
 - ``facial_hair``: a moustache and a beard; styles ``facial_hair.kind`` (a chin tuft -> a full
-  beard up the cheeks), ``facial_hair.length`` (how far the beard hangs below the chin, moustache
-  thickness) and ``facial_hair.color`` (black -> dark brown -> auburn),
+  beard up the cheeks), ``facial_hair.length`` (where the beard ends, from above the chin to well
+  below it, and the moustache's size) and ``facial_hair.color`` (black -> brown -> ginger),
 - ``smile``: an open smile with teeth instead of a closed neutral mouth; styles
   ``smile.curvature`` (depth of the open mouth) and ``smile.width``.
+
+The style ranges are wide enough for every style factor to be visible at 32 px: a judge trained
+on real 32 px faces reads each at R² >= 0.79 (docs/synthetic_faces.md).
 
 Every image also has nuisance factors shared by all classes: ``nuisance.skin_tone``,
 ``nuisance.face_width``, ``nuisance.offset_x``, ``nuisance.offset_y``,
@@ -215,7 +218,8 @@ def _render_chunk(f: dict[str, np.ndarray], present: dict[str, np.ndarray], size
     g_radius = f["glasses.roundness"] * np.minimum(gw, gh)
     tint_alpha = np.rint(255 * (0.05 + 0.9 * f["glasses.tint"])).astype(np.int64)
     # beard: the lower half of an ellipse, from a chin beard under the mouth (kind 0) to a full
-    # beard from the nose down across the whole jaw (kind 1), hanging below the chin by length.
+    # beard from the nose down across the whole jaw (kind 1), ending 0.03 above (length 0) to 0.13
+    # below the chin (length 1).
     kind = f["facial_hair.kind"]
     beard_centre = (my + 0.03) * (1 - kind) + (cy + 0.08) * kind
     beard_rx = 0.08 * (1 - kind) + 0.97 * a * kind
