@@ -47,7 +47,6 @@ def below_every_baseline(runs: dict[str, dict[int, dict]], scores, metric: str) 
     when CSVAE's interval lies wholly below the baseline's. Returns (number of comparisons, key ->
     texts of those that fail)."""
     total, failures = 0, defaultdict(list)
-    label = DISTANCES[metric]
     for variant in (v for v in BASELINE_MODELS if v in runs):
         for seed in sorted(set(runs["csvae"]) & set(runs[variant])):
             ours, theirs = scores("csvae", runs["csvae"][seed]), scores(variant, runs[variant][seed])
