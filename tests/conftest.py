@@ -6,7 +6,8 @@ from csvae.config import DataConfig
 from csvae.data.synthetic_faces import load_synthetic_faces
 from csvae.evaluate.judge import fit_judge
 
-TINY_JUDGE = {"epochs": 3, "min_steps": 300, "channels": (8, 16, 32), "dense": 32, "batch_size": 64}
+TINY_JUDGE = {"epochs": 3, "min_steps": 300, "factor_min_steps": 300, "channels": (8, 16, 32), "dense": 32,
+              "batch_size": 64}
 """Judge settings small enough for tests."""
 
 

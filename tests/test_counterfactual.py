@@ -306,21 +306,31 @@ def test_claims_hold_only_when_every_interval_lies_below():
     runs = {"csvae": {0: run_metrics(0.05, transfer=0.1)}, "vae": {0: run_metrics(0.2)},
             "condvae": {0: run_metrics(0.1)}}
     supported = [c.line() for c in counterfactual_claims(runs)]
-    assert len(supported) == 2 and all(line.startswith("- Supported") for line in supported)
-    assert "all 8 comparisons hold: 2 directions" in supported[0]  # 2 directions x 2 distances x 2 baselines
+    # pixels and judge features separately, for the counterfactual distance and the transfer
+    assert len(supported) == 4 and all(line.startswith("- Supported") for line in supported)
+    assert "distance in pixels" in supported[0] and "distance in judge features" in supported[1]
+    assert "closer in pixels" in supported[2] and "closer in judge features" in supported[3]
+    assert "all 4 comparisons hold: 2 directions × baselines × seeds, in pixels" in supported[0]  # 2 x 2 baselines
     assert all(line in [c.line() for c in claims(runs, image=True)] for line in supported)
 
     runs["condvae"] = {0: run_metrics({"glasses: 0->1": 0.1, "glasses: 1->0": 0.06}, flip=0.105)}
     lines = [c.line() for c in counterfactual_claims(runs)]
-    assert lines[0].startswith("- Not supported") and "fails in 1 of 8 comparisons, in 1 of 2 directions" in lines[0]
-    assert ("glasses: 1->0: pixels vs condvae, seed 0: CSVAE 0.050 [0.040, 0.060], condvae 0.060 [0.050, 0.070]"
-            in lines[0])  # judge features: 0.5 [0.49, 0.51] against 0.6 [0.59, 0.61] do not overlap
-    assert lines[1].startswith("- Not supported") and "1 of 1 attributes" in lines[1]
+    assert lines[0].startswith("- Not supported") and "fails in 1 of 4 comparisons, in 1 of 2 directions" in lines[0]
+    assert ("glasses: 1->0: vs condvae, seed 0: CSVAE 0.050 [0.040, 0.060], condvae 0.060 [0.050, 0.070]"
+            in lines[0])
+    # judge features: 0.5 [0.49, 0.51] against 0.6 [0.59, 0.61] do not overlap, so that verdict holds
+    assert lines[1].startswith("- Supported")
+    assert lines[2].startswith("- Not supported") and "1 of 1 attributes" in lines[2]
+    # the transfer in pixels: 0.100 [0.090, 0.110] against the flip's 0.105 [0.095, 0.115] overlap; in
+    # judge features 1.00 [0.99, 1.01] against 1.05 [1.04, 1.06] do not
+    assert "CSVAE 0.100 [0.090, 0.110], condvae 0.105 [0.095, 0.115]" in lines[2]
+    assert lines[3].startswith("- Supported")
 
     runs["csvae"] = {0: run_metrics({"glasses: 0->1": 0.05, "glasses: 1->0": None}, transfer=0.1)}
     runs["condvae"] = {0: run_metrics(0.2)}
     lines = [c.line() for c in counterfactual_claims(runs)]
-    assert "glasses: 1->0: pixels vs vae, seed 0: CSVAE no inputs" in lines[0] and "(+3 more)" in lines[0]
+    assert "glasses: 1->0: vs vae, seed 0: CSVAE no inputs" in lines[0] and "(+1 more)" in lines[0]
+    assert "glasses: 1->0: vs vae, seed 0: CSVAE no inputs" in lines[1]
     assert counterfactual_claims({"csvae": runs["csvae"]}) == []  # no baseline, no claim
 
 

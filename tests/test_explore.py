@@ -256,7 +256,8 @@ def test_ccvae_gets_sliders_and_a_judge_from_its_experiment(tmp_path):
     (experiment.judges / "judge-bad.pt").write_bytes(b"not a judge")
     explorer = open_explorer([run])
     assert explorer.state()["runs"][0]["judge"] is None  # none fits: none shown
-    judge = fit_judge(load_dataset(FACES), name="synthetic_faces", epochs=1, min_steps=1, channels=(4, 4), dense=4)
+    judge = fit_judge(load_dataset(FACES), name="synthetic_faces", epochs=1, min_steps=1,
+                      factor_min_steps=1, channels=(4, 4), dense=4)
     judge.save(experiment.judges / "judge-abc.pt")
     explorer = open_explorer([run])
     state = explorer.state()["runs"][0]

@@ -94,7 +94,7 @@ def test_r2_by_column_has_known_answers():
 
 def test_a_judge_without_factors_cannot_read_styles(faces):
     data = categorical(faces)  # no factors
-    j = fit_judge(data, **{**TINY_JUDGE, "epochs": 1, "min_steps": 1})
+    j = fit_judge(data, **{**TINY_JUDGE, "epochs": 1, "min_steps": 1, "factor_min_steps": 1})
     assert j.factor_names == [] and j.test_factor_r2 == {}
     with pytest.raises(ValueError, match="without ground-truth factors"):
         j.read_factors(data.x[:4])

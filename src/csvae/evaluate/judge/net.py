@@ -21,6 +21,10 @@ class JudgeSettings:
     epochs: int = 3
     min_steps: int = 300
     """At least this many optimiser steps whatever the data size (small sets get more epochs)."""
+    factor_min_steps: int = 900
+    """At least this many steps on data with ground-truth factors: the factor read-out is a
+    regression that keeps shrinking towards the mean long after the labels are learned (synthetic
+    faces, docs/synthetic_faces.md). Data without factors train ``min_steps``."""
     batch_size: int = 128
     lr: float = 1e-3
     channels: tuple[int, ...] = (16, 32, 64)
@@ -32,7 +36,7 @@ class JudgeSettings:
 
     def __post_init__(self):
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
-        for name in ("epochs", "min_steps", "batch_size", "dense"):
+        for name in ("epochs", "min_steps", "factor_min_steps", "batch_size", "dense"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"judge setting {name} must be a positive integer, got {value!r}")

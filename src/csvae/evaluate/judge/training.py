@@ -31,7 +31,8 @@ def data_hash(dataset: Dataset, name: str, settings: JudgeSettings) -> str:
 def _train(net: JudgeNet, x: np.ndarray, y: np.ndarray, label_kind: str, s: JudgeSettings,
            device: str, factors: Optional[np.ndarray] = None) -> None:
     """Adam on the classification loss, plus ``s.factor_weight`` times the read-out's squared
-    error averaged over the defined entries of ``factors`` (N, F; NaN = undefined) when given."""
+    error averaged over the defined entries of ``factors`` (N, F; NaN = undefined) when given;
+    at least ``s.min_steps`` steps, ``s.factor_min_steps`` with factors (whole epochs)."""
     generator = torch.Generator().manual_seed(s.seed)
     optimizer = torch.optim.Adam(net.parameters(), lr=s.lr)
     x_t, y_t = torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.asarray(y, dtype=np.float32))
@@ -40,7 +41,8 @@ def _train(net: JudgeNet, x: np.ndarray, y: np.ndarray, label_kind: str, s: Judg
         targets = torch.from_numpy(np.nan_to_num(factors, nan=0.0)).float()
     net.train()
     steps_per_epoch = max(1, len(x_t) // s.batch_size)
-    for _ in range(max(s.epochs, -(-s.min_steps // steps_per_epoch))):
+    min_steps = s.min_steps if factors is None else max(s.min_steps, s.factor_min_steps)
+    for _ in range(max(s.epochs, -(-min_steps // steps_per_epoch))):
         order = torch.randperm(len(x_t), generator=generator)
         for start in range(0, len(order), s.batch_size):
             rows = order[start:start + s.batch_size]
