@@ -350,6 +350,20 @@ def test_config_defaults_and_errors_name_the_field():
         csvae.build_model("csvae", x_dim=3, ccvae_prior_rate=10.0)
 
 
+@pytest.mark.parametrize("folder", ["toy", "synthetic_faces", "celeba", "tfd"])
+def test_every_ccvae_preset_keeps_log_p_x_given_z_at_most_zero(folder):
+    """The weight q(y|z_c)/q(y|x) multiplies log p(x|z), which must stay <= 0 (docs/models.md): even
+    at x_hat = x, where it is largest, each preset's likelihood has density <= 1 per dimension
+    (Laplace: scale >= 0.5)."""
+    from csvae.config import load_config
+    from csvae.reproduce import preset_path
+
+    model = load_config(preset_path(folder, "ccvae")).model
+    likelihood = make_likelihood(model.likelihood, model.gaussian_std, model.calibration, model.laplace_scale)
+    x = torch.rand(4, 6)
+    assert (likelihood.nll(x, x) >= 0).all()
+
+
 # ----- fits ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def roll_run(tmp_path_factory):
