@@ -22,7 +22,7 @@ from csvae.models.ccvae_parts import (
     select_blocks,
 )
 from csvae.models.likelihoods import make_likelihood
-from csvae.models.parts import Gaussian, kl_gaussians
+from csvae.models.parts import Gaussian, kl_gaussians, log_normal
 
 UNIT = {"recon": 1.0, "kl_w": 1.0, "kl_z": 1.0}
 
@@ -67,9 +67,30 @@ def test_conditional_prior_kl_and_log_prob_match_torch_distributions():
     dq = D.Normal(q.mean, (0.5 * q.logvar).exp())
     dp = D.Normal(p.mean, (0.5 * p.logvar).exp())
     torch.testing.assert_close(kl_gaussians(q, p.mean, p.logvar), D.kl_divergence(dq, dp))
-    from csvae.models.parts import log_normal
     z = torch.tensor([[0.7, 2.0]])
     torch.testing.assert_close(log_normal(z, p.mean, p.logvar), dp.log_prob(z))
+
+
+def test_prior_rate_keeps_the_prior_and_multiplies_its_adam_step():
+    """ccvae_prior_rate r stores each value divided by r: the same prior at the start, and one Adam
+    step moves its means and scales r times as far."""
+    moves = {}
+    for rate in (1.0, 10.0):
+        prior = ConditionalPrior(2, 1, 2.0, rate)
+        p0, p1 = prior.by_value()
+        torch.testing.assert_close(p1.mean, torch.full((2, 1), 2.0))
+        torch.testing.assert_close(p0.mean, torch.full((2, 1), -2.0))
+        torch.testing.assert_close(p1.logvar, torch.full((2, 1), 2 * math.log(math.log1p(math.e))))
+        opt = torch.optim.Adam(prior.parameters(), lr=1e-3)
+        p = prior(torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
+        (-log_normal(torch.full((2, 2), 9.0), p.mean, p.logvar).sum()).backward()
+        opt.step()
+        q0, q1 = prior.by_value()
+        moves[rate] = torch.cat([q1.mean - p1.mean, q0.mean - p0.mean, q1.logvar - p1.logvar,
+                                 q0.logvar - p0.logvar]).detach()
+    assert (moves[1.0].abs() > 1e-4).all()
+    torch.testing.assert_close(moves[10.0][:4], 10 * moves[1.0][:4], rtol=1e-3, atol=1e-6)
+    assert (moves[10.0][4:].abs() > 5 * moves[1.0][4:].abs()).all()
 
 
 def test_block_classifier_reads_only_its_own_block():
@@ -319,11 +340,28 @@ def test_config_defaults_and_errors_name_the_field():
     for options, field in [({"ccvae_k": 0}, "model.ccvae_k"),
                            ({"ccvae_unlabelled": "gumbel"}, "model.ccvae_unlabelled"),
                            ({"reduction": "mean"}, "model.reduction"), ({"ccvae_kl": "exact"}, "model.ccvae_kl"),
-                           ({"ccvae_detach": "all"}, "model.ccvae_detach")]:
+                           ({"ccvae_detach": "all"}, "model.ccvae_detach"),
+                           ({"ccvae_prior_rate": 0.0}, "model.ccvae_prior_rate")]:
         with pytest.raises(ConfigError, match=field):
             tiny(**options)
     with pytest.raises(ConfigError, match="model.ccvae_k is a setting of model.name 'ccvae'"):
         csvae.build_model("csvae", x_dim=3, ccvae_k=10)
+    with pytest.raises(ConfigError, match="model.ccvae_prior_rate is a setting of model.name 'ccvae'"):
+        csvae.build_model("csvae", x_dim=3, ccvae_prior_rate=10.0)
+
+
+@pytest.mark.parametrize("folder", ["toy", "synthetic_faces", "celeba", "tfd"])
+def test_every_ccvae_preset_keeps_log_p_x_given_z_at_most_zero(folder):
+    """The weight q(y|z_c)/q(y|x) multiplies log p(x|z), which must stay <= 0 (docs/models.md): even
+    at x_hat = x, where it is largest, each preset's likelihood has density <= 1 per dimension
+    (Laplace: scale >= 0.5)."""
+    from csvae.config import load_config
+    from csvae.reproduce import preset_path
+
+    model = load_config(preset_path(folder, "ccvae")).model
+    likelihood = make_likelihood(model.likelihood, model.gaussian_std, model.calibration, model.laplace_scale)
+    x = torch.rand(4, 6)
+    assert (likelihood.nll(x, x) >= 0).all()
 
 
 # ----- fits ---------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import yaml
 
 MODEL_NAMES = ("vae", "condvae", "condvae_info", "csvae", "ccvae")
 CCVAE_DEFAULTS = {"ccvae_k": 100, "ccvae_unlabelled": "enumerate", "ccvae_kl": "sampled", "ccvae_detach": "weight",
-                  "ccvae_prior_init": 2.0}
+                  "ccvae_prior_init": 2.0, "ccvae_prior_rate": 1.0}
 """The CCVAE-only fields and their defaults; another model refuses any other value."""
 
 
@@ -136,6 +136,10 @@ class ModelConfig:
     ccvae_prior_init: float = 2.0
     """CCVAE: p(z_c,i | y_i) starts at mean +v for y_i = 1 and -v for y_i = 0 (official Pyro code:
     2; official PyTorch code: 0); its scales start at softplus(1) in both."""
+    ccvae_prior_rate: float = 1.0
+    """CCVAE: how many times faster than the networks the conditional prior's means and scales
+    learn (1: both official versions). Adam moves each parameter by about lr per step, so with
+    few steps a prior of 1 learns too slowly to follow the encoder (docs/models.md)."""
     swap_cycle: float = 0.0
     """CSVAE, our extension beyond the paper (0: off): weight of the swap cycle, which decodes each
     example with one subspace W_i of another example and asks the encoders to read back the codes
@@ -204,6 +208,7 @@ class ModelConfig:
         _one_of("model", "ccvae_kl", self.ccvae_kl, ("sampled", "analytic"))
         _one_of("model", "ccvae_detach", self.ccvae_detach, ("weight", "classifier"))
         _finite("model", "ccvae_prior_init", self.ccvae_prior_init)
+        _positive("model", "ccvae_prior_rate", self.ccvae_prior_rate)
         if isinstance(self.ccvae_k, bool) or not isinstance(self.ccvae_k, int) or self.ccvae_k < 1:
             raise ConfigError(f"model.ccvae_k (samples for log q(y|x)) must be an integer >= 1, got {self.ccvae_k!r}")
         if self.reduction != "sum":

@@ -57,7 +57,7 @@ class CCVAE(SubspaceModel):
         self.head = GaussianHead(self.encoder.out_dim, self.c_dim + self.z_dim, c.head_hidden)
         self.decoder = self.make_decoder(self.z_dim + self.c_dim)
         self.classifier = BlockClassifier(y_dim, c.w_dim)
-        self.prior = ConditionalPrior(y_dim, c.w_dim, c.ccvae_prior_init)
+        self.prior = ConditionalPrior(y_dim, c.w_dim, c.ccvae_prior_init, c.ccvae_prior_rate)
         # p(y): training label frequencies (set by observe_labels); uniform until then.
         start = 1.0 / y_dim if c.label_kind == "categorical" else 0.5
         self.register_buffer("label_prior", torch.full((y_dim,), start))

@@ -29,21 +29,24 @@ class ConditionalPrior(nn.Module):
     """p(z_c | y) = prod_i N(z_c,i; loc_i^{y_i}, diag scale_i^{y_i}^2), all four learned, (k, m) each.
 
     Locations start at +init (y_i = 1) and -init (y_i = 0); scales are softplus(raw) >= MIN_SCALE
-    with raw starting at 1 (as both official versions)."""
+    with raw starting at 1 (as both official versions). The parameters hold each value divided by
+    ``rate`` (loc_1 = rate * self.loc_1, ...): Adam's step on a parameter does not depend on its
+    scale, so the prior moves ``rate`` times as fast as the networks (``model.ccvae_prior_rate``)."""
 
-    def __init__(self, n_labels: int, dims: int, init: float):
+    def __init__(self, n_labels: int, dims: int, init: float, rate: float = 1.0):
         super().__init__()
-        self.loc_1 = nn.Parameter(torch.full((n_labels, dims), float(init)))
-        self.loc_0 = nn.Parameter(torch.full((n_labels, dims), -float(init)))
-        self.raw_scale_1 = nn.Parameter(torch.ones(n_labels, dims))
-        self.raw_scale_0 = nn.Parameter(torch.ones(n_labels, dims))
+        self.rate = float(rate)
+        self.loc_1 = nn.Parameter(torch.full((n_labels, dims), float(init) / self.rate))
+        self.loc_0 = nn.Parameter(torch.full((n_labels, dims), -float(init) / self.rate))
+        self.raw_scale_1 = nn.Parameter(torch.full((n_labels, dims), 1.0 / self.rate))
+        self.raw_scale_0 = nn.Parameter(torch.full((n_labels, dims), 1.0 / self.rate))
 
     def blocks(self, bit: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """bit (..., k, 1) in {0, 1} -> (loc, logvar), each (..., k, m)."""
         bit = bit.to(self.loc_1.dtype)
-        loc = torch.lerp(self.loc_0, self.loc_1, bit)
-        scale = F.softplus(torch.lerp(self.raw_scale_0, self.raw_scale_1, bit)).clamp_min(MIN_SCALE)
-        return loc, 2.0 * scale.log()
+        loc = self.rate * torch.lerp(self.loc_0, self.loc_1, bit)
+        raw = self.rate * torch.lerp(self.raw_scale_0, self.raw_scale_1, bit)
+        return loc, 2.0 * F.softplus(raw).clamp_min(MIN_SCALE).log()
 
     def forward(self, y: torch.Tensor) -> Gaussian:
         """y (B, k) in {0, 1} -> p(z_c | y) as a Gaussian over (B, k * m)."""
