@@ -32,18 +32,17 @@ import csvae
 from csvae.config import load_config
 
 PRESET = Path(csvae.__file__).parent / "configs" / "synthetic_faces" / "csvae.yaml"
-CASES = {"1x1": [], "2x1": ["--train.devices", "2"], "stream": ["--train.loader", "stream"]}
-"""Each case's `csvae fit` options; ``pair`` and ``2x1_weak`` add a batch size (``options``)."""
+CASES = {
+    "1x1": lambda batch: [[]],
+    "2x1": lambda batch: [["--train.devices", "2"]],
+    "stream": lambda batch: [["--train.loader", "stream"]],
+    "pair": lambda batch: [["--train.batch_size", str(batch // 2)]] * 2,
+    "2x1_weak": lambda batch: [["--train.devices", "2", "--train.batch_size", str(batch * 2)]],
+}
+"""Each case: the preset's batch size -> the `csvae fit` options of each process it starts (run
+side by side)."""
+DEFAULT_CASES = ("1x1", "2x1", "stream")
 RATIO_TARGETS = {"2x1": ">= 1.7", "stream": ">= 0.9"}
-
-
-def options(case: str, batch: int) -> list[list[str]]:
-    """The option lists of the processes ``case`` starts (one `csvae fit` each, run side by side)."""
-    if case == "pair":
-        return [["--train.batch_size", str(batch // 2)]] * 2
-    if case == "2x1_weak":
-        return [["--train.devices", "2", "--train.batch_size", str(batch * 2)]]
-    return [CASES[case]]
 
 
 def images_per_second(out: Path) -> tuple[float, dict]:
@@ -62,7 +61,7 @@ def run(case: str, args, out: Path) -> tuple[float, dict]:
     batch = load_config(args.config).train.batch_size
     env = dict(os.environ, OMP_NUM_THREADS="1")
     folders, processes = [], []
-    for k, extra in enumerate(options(case, batch)):
+    for k, extra in enumerate(CASES[case](batch)):
         folders.append(out / f"run{k}")
         command = [sys.executable, "-m", "csvae.cli", "fit", "--config", str(args.config), "--out", str(folders[-1]),
                    "--train.epochs", str(args.epochs), "--train.log_every", str(args.log_every),
@@ -82,7 +81,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--log-every", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--cases", nargs="+", choices=[*CASES, "pair", "2x1_weak"], default=list(CASES))
+    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(DEFAULT_CASES))
     args = parser.parse_args()
     print(f"{args.config}: {args.n} samples, {args.epochs} epochs; load average at start {os.getloadavg()[0]:.2f}")
     rates, terms = {case: [] for case in args.cases}, {}
