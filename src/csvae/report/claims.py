@@ -89,17 +89,17 @@ def counterfactual_claims(runs: dict[str, dict[int, dict]]) -> list[Claim]:
         return {a: {m: t[m].get(method) for m in DISTANCES} for a, t in metrics["counterfactual"]["transfer"].items()}
 
     first = have["csvae"][min(have["csvae"])]["counterfactual"]
+    claims = (  # scores, claim text with a slot for the distance, what is compared, how many
+        (lambda v, m: m["counterfactual"]["directions"],
+         "CSVAE's counterfactual distance in {} is below every baseline's in every direction (95% intervals "
+         "do not overlap)", "directions", len(first["directions"])),
+        (transfer, "CSVAE's style transfer is closer in {} to the rendered truth than every baseline's label "
+                   "flip, for every attribute (95% intervals do not overlap)", "attributes", len(first["transfer"])))
     lines = []
-    for metric, label in DISTANCES.items():
-        total, failures = below_every_baseline(have, lambda v, m: m["counterfactual"]["directions"], metric)
-        lines.append(_separation_claim(f"CSVAE's counterfactual distance in {label} is below every baseline's in "
-                                       f"every direction (95% intervals do not overlap)", "directions", metric,
-                                       total, failures, len(first["directions"])))
-    for metric, label in DISTANCES.items():
-        total, failures = below_every_baseline(have, transfer, metric)
-        lines.append(_separation_claim(f"CSVAE's style transfer is closer in {label} to the rendered truth than "
-                                       f"every baseline's label flip, for every attribute (95% intervals do not "
-                                       f"overlap)", "attributes", metric, total, failures, len(first["transfer"])))
+    for scores, text, what, keys in claims:
+        for metric, label in DISTANCES.items():
+            total, failures = below_every_baseline(have, scores, metric)
+            lines.append(_separation_claim(text.format(label), what, metric, total, failures, keys))
     return lines
 
 
