@@ -353,3 +353,48 @@ def test_compiled_training_matches_eager_training():
     compiled = weights(csvae.fit(small(), x, y, epochs=3, seed=0, compile=True))
     assert all(torch.isfinite(v).all() for v in compiled.values() if v.is_floating_point())
     assert max((eager[k].float() - compiled[k].float()).abs().max().item() for k in eager) < 0.1
+
+
+def test_lr_factor_schedules():
+    from csvae.train import lr_factor
+
+    assert [lr_factor("constant", s, 10) for s in (0, 5, 9)] == [1.0, 1.0, 1.0]
+    assert lr_factor("cosine", 0, 10) == 1.0
+    assert lr_factor("cosine", 5, 10) == pytest.approx(0.5)
+    assert lr_factor("cosine", 9, 10) == pytest.approx(0.5 * (1 + np.cos(np.pi * 0.9)))
+    with pytest.raises(ValueError, match="lr_schedule"):
+        lr_factor("linear", 0, 10)
+    with pytest.raises(ConfigError, match="train.lr_schedule"):
+        csvae.fit(small(), *toy_xy(), epochs=1, lr_schedule="step")
+
+
+def test_cosine_schedule_sets_each_steps_rate_and_resumes_on_the_same_curve(tmp_path, monkeypatch):
+    x, y = toy_xy()
+    seen = []
+    step = torch.optim.Adam.step
+
+    def recording(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", recording)
+    straight = weights(csvae.fit(small("vae"), x, y, epochs=2, lr=0.01, lr_schedule="cosine", seed=1))
+    total = len(seen)
+    assert seen == pytest.approx([0.01 * 0.5 * (1 + np.cos(np.pi * s / total)) for s in range(total)])
+
+    model, calls = small("vae"), {"n": 0}
+    original = model._terms
+
+    def interrupted(xb, yb, reduction):
+        calls["n"] += 1
+        if calls["n"] > 12:
+            raise KeyboardInterrupt
+        return original(xb, yb, reduction)
+
+    monkeypatch.setattr(model, "_terms", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        csvae.fit(model, x, y, epochs=2, lr=0.01, lr_schedule="cosine", seed=1, out=tmp_path / "run",
+                  checkpoint_every=10)
+    resumed = csvae.fit(small("vae"), x, y, epochs=2, lr=0.01, lr_schedule="cosine", seed=1, out=tmp_path / "run",
+                        checkpoint_every=10, resume=True)
+    assert_same_weights(weights(resumed), straight)

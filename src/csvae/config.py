@@ -285,6 +285,10 @@ class TrainConfig:
     batch_size: int = 64
     lr: float = 1e-3
     adversary_lr: float = 1e-3
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    """How both learning rates move over the run's steps: constant, or cosine (from the set rate
+    down to zero on the last step; Loshchilov & Hutter 2017, without restarts). A function of the
+    step alone, so a resumed run continues on the same curve."""
     adversary_steps: int = 1
     """Adversary updates per model update (on the same detached z)."""
     seed: int = 0
@@ -334,6 +338,7 @@ class TrainConfig:
         if isinstance(self.num_nodes, bool) or not isinstance(self.num_nodes, int) or self.num_nodes < 1:
             raise ConfigError(f"train.num_nodes must be a positive integer, got {self.num_nodes!r}")
         _one_of("train", "strategy", self.strategy, ("auto", "ddp"))
+        _one_of("train", "lr_schedule", self.lr_schedule, ("constant", "cosine"))
         _one_of("train", "loader", self.loader, ("auto", "device", "stream"))
         if self.batch_size % self.world_size:
             raise ConfigError(f"train.batch_size {self.batch_size} is the global batch and must divide evenly "

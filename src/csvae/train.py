@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import sys
 import time
 from contextlib import contextmanager
@@ -151,6 +152,16 @@ def _match_layouts(optimizer: torch.optim.Optimizer) -> None:
                 state[key] = torch.empty_like(param).copy_(value)
 
 
+def lr_factor(schedule: str, step: int, total: int) -> float:
+    """The learning-rate multiplier of ``train.lr_schedule`` at step (0-based) of ``total``:
+    constant 1; cosine 0.5 * (1 + cos(pi * step / total)), 1 at the first step, near 0 at the last."""
+    if schedule == "constant":
+        return 1.0
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * step / total))
+    raise ValueError(f"train.lr_schedule must be constant or cosine, got {schedule!r}")
+
+
 def make_batches(x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig, fabric: Fabric, batch: int,
                  check: Optional[Callable[[], None]] = None) -> DeviceBatches | StreamBatches:
     """This rank's loader of (x, y) (``train.loader``; ``check`` guards a streamed cache)."""
@@ -227,6 +238,7 @@ def train(model: LatentModel, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig
     optimizers = [torch.optim.Adam(model.model_parameters(), lr=cfg.lr, fused=True)]
     if model.adversarial:
         optimizers.append(torch.optim.Adam(model.adversary_parameters(), lr=cfg.adversary_lr, fused=True))
+    base_lrs = [[group["lr"] for group in opt.param_groups] for opt in optimizers]
     start = 0
     if resume and run is not None and run.checkpoint.exists():
         start = _load_state(run.checkpoint, total, model, optimizers, fabric)
@@ -264,6 +276,11 @@ def train(model: LatentModel, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig
     try:
         for step, (xb, yb) in zip(range(start, total), batches):
             epoch = step // loader.steps_per_epoch
+            if cfg.lr_schedule != "constant":
+                factor = lr_factor(cfg.lr_schedule, step, total)
+                for opt, lrs in zip(optimizers, base_lrs):
+                    for group, lr in zip(opt.param_groups, lrs):
+                        group["lr"] = lr * factor
             with fabric.autocast():
                 terms = net(xb, yb)
             opt_model.zero_grad(set_to_none=True)
