@@ -226,3 +226,26 @@ def test_the_independence_experiment_runs_its_best_variant_over_more_seeds(tmp_p
     assert configs["adversary x5"].train.adversary_steps == 5
     assert {j.variant for j in plan(EXPERIMENTS["independence"], tmp_path, 1, None)} == set(seeds)
     assert len(plan(EXPERIMENTS["independence"], tmp_path, 1, None)) == 11  # --seeds overrides every variant
+
+
+def test_reproduce_trains_one_judge_per_image_data_set_on_one_thread(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    import csvae.evaluate.judge as judge_module
+    from csvae.reproduce import EXPERIMENTS, fit_judge, plan, prepare_shared_data, with_overrides
+
+    jobs = [j for j in plan(EXPERIMENTS["demo"], tmp_path, 1, None)
+            if j.data_label in ("synthetic_faces", "swiss_roll")]
+    small = [replace(j, config=with_overrides(j.config, [("data.n_samples", 200)])) for j in jobs]
+    judged = prepare_shared_data(small)
+    assert [j.data_label for j in judged] == ["synthetic_faces"]
+    seen = []
+    monkeypatch.setattr(judge_module, "load_or_fit_judge",
+                        lambda data, where: seen.append((data.x.shape[1:], where, torch.get_num_threads())))
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        fit_judge(judged[0])
+    finally:
+        torch.set_num_threads(threads)
+    assert seen == [((3, 32, 32), judged[0].judges, 1)]

@@ -231,17 +231,20 @@ def reproduce(name: str, out: str | os.PathLike, seeds: Optional[int] = None, jo
     planned = plan(experiment, out, seeds, data_root)
     exp = prepare_experiment_folder(out, experiment, planned)
     todo = sorted(planned, key=expected_cost, reverse=True)
-    prepare_shared_data(todo)
+    judged = prepare_shared_data(todo)
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     from tqdm.auto import tqdm
 
     with tqdm(total=len(todo), desc=f"reproduce {name}", disable=not sys.stderr.isatty()) as bar:
         if workers == 1:
+            for job in judged:
+                fit_judge(job)
             for job in todo:
                 run_job(job)
                 bar.update(1)
         else:
             with multiprocessing.get_context("spawn").Pool(workers) as pool:
+                pool.map(fit_judge, judged, chunksize=1)  # the judges, side by side, before any run
                 for _ in pool.imap_unordered(run_job, todo):
                     bar.update(1)
     from csvae.report import build_report
@@ -274,20 +277,30 @@ def prepare_experiment_folder(out: Path, experiment: Experiment, jobs: list[Job]
     return exp
 
 
-def prepare_shared_data(jobs: list[Job]) -> None:
-    """Build each image cache and train each judge once, before the workers start (they would
-    race to build the same files, each doing the whole work)."""
+def prepare_shared_data(jobs: list[Job]) -> list[Job]:
+    """Build each image cache once, before the workers start (they would race to build the same
+    files, each doing the whole work); return one job per distinct image data set, whose judge
+    ``fit_judge`` trains."""
     from csvae.data import load_dataset
-    from csvae.evaluate.judge import load_or_fit_judge
 
-    seen = set()
+    seen, judged = set(), []
     for job in jobs:
         key = json.dumps(config_to_dict(job.config)["data"], sort_keys=True)
         if key in seen:
             continue
         seen.add(key)
-        data = load_dataset(job.config.data)
-        if data.x.ndim == 4:
-            load_or_fit_judge(data, job.judges)
+        if load_dataset(job.config.data).x.ndim == 4:
+            judged.append(job)
+    return judged
 
 
+def fit_judge(job: Job) -> None:
+    """Train (or find in its cache) the judge of a job's image data, on one thread like the runs
+    (the judge's weights then do not depend on the machine's core count, and it does not thrash a
+    shared machine)."""
+    from csvae.data import load_dataset
+    from csvae.evaluate.judge import load_or_fit_judge
+
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        load_or_fit_judge(load_dataset(job.config.data), job.judges)
