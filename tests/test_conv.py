@@ -159,3 +159,33 @@ def test_config_names_the_network_settings():
         csvae.build_model("vae", x_shape=(3, 32, 32), conv_upsample="unpool")
     with pytest.raises(ValueError, match="data.image_size.*model.conv_channels"):
         csvae.build_model("vae", x_shape=(3, 36, 36), conv_channels=[8, 8, 8])
+
+
+@pytest.mark.parametrize("upsample", ["transpose", "resize", "subpixel"])
+def test_film_starts_as_the_plain_decoder_and_then_modulates_each_block(upsample):
+    shape = (3, 32, 32)
+    plain = ConvDecoder(5, shape, upsample=upsample, **SMALL)
+    film = ConvDecoder(5, shape, upsample=upsample, film=True, **SMALL)
+    assert len(film.films) == len(SMALL["channels"])
+    film.load_state_dict(plain.state_dict(), strict=False)  # the shared weights; FiLM stays zero
+    code = torch.randn(3, 5)
+    torch.testing.assert_close(film(code), plain(code))
+    out = film(code)
+    out.square().mean().backward()
+    for layer in film.films:  # the modulation of every block is trained
+        assert layer.weight.grad.abs().sum() > 0
+    with torch.no_grad():
+        film.films[-1].weight.normal_()
+    changed = film(code)
+    assert not torch.allclose(changed, plain(code))
+
+
+def test_film_is_a_model_setting():
+    import csvae
+
+    model = csvae.build_model("csvae", x_shape=(3, 32, 32), y_dim=2, conv_film=True, conv_channels=[4, 8],
+                              conv_dense=16)
+    assert model.decoder.films is not None
+    assert csvae.build_model("vae", x_shape=(3, 32, 32), conv_channels=[4, 8], conv_dense=16).decoder.films is None
+    with pytest.raises(Exception, match="model.conv_film must be true or false"):
+        csvae.build_model("vae", x_shape=(3, 32, 32), conv_film="yes")

@@ -161,6 +161,9 @@ class ModelConfig:
     conv_upsample: Literal["transpose", "resize", "subpixel"] = "transpose"
     """How the conv decoder doubles the side: transposed conv (Larsen's), nearest resize + conv, or
     sub-pixel conv (pixel shuffle); see ``csvae.nets.conv``."""
+    conv_film: bool = False
+    """The decoder's code also scales and shifts the features of every upsampling block (FiLM);
+    off: the code enters through the dense layers alone (Larsen's); see ``csvae.nets.conv``."""
 
     def __post_init__(self):
         _one_of("model", "name", self.name, MODEL_NAMES)

@@ -101,7 +101,7 @@ class LatentModel(nn.Module):
         c = self.config
         if c.backbone == "conv":
             return ConvDecoder(in_dim, self.x_shape, c.conv_channels, c.conv_dense, c.conv_norm, c.conv_kernel,
-                               c.conv_upsample)
+                               c.conv_upsample, c.conv_film)
         return MLPDecoder(in_dim, self.x_shape, c.hidden)
 
     # ----- units ------------------------------------------------------------------------------

@@ -20,6 +20,12 @@ Norms: ``"batch"`` (BatchNorm), ``"group"`` (GroupNorm with ``gcd(width, 8)`` gr
 groups for every width divisible by 8; independent of batch size) or ``"none"`` (convs and
 dense layers then carry biases; with a norm they do not, the norm's shift plays that role).
 
+With ``film`` the code also modulates every upsampling block (FiLM, Perez et al. 2018; the
+style injection of StyleGAN, Karras et al. 2019): after the block's norm its features h become
+(1 + gamma) * h + beta, gamma and beta (one per channel) linear in the code and zero at
+initialisation, so the code reaches every resolution directly and not only through the dense
+layers at the smallest one.
+
 Only standard conv / linear / norm / ReLU ops are used, so the modules run under bf16 autocast
 and with ``channels_last`` inputs and weights (``module.to(memory_format=torch.channels_last)``).
 """
@@ -130,7 +136,8 @@ class ConvDecoder(nn.Module):
     """latent code (B, in_dim) -> distribution parameters (B, C, H, W), no final activation."""
 
     def __init__(self, in_dim: int, x_shape: tuple[int, int, int], channels: Sequence[int] = (32, 64, 128),
-                 dense: int = 512, norm: str = "batch", kernel: int = 5, upsample: str = "transpose"):
+                 dense: int = 512, norm: str = "batch", kernel: int = 5, upsample: str = "transpose",
+                 film: bool = False):
         super().__init__()
         image_channels, side = _check(x_shape, channels, dense, norm, "ConvDecoder", kernel)
         if upsample not in UPSAMPLES:
@@ -146,15 +153,31 @@ class ConvDecoder(nn.Module):
             nn.Linear(in_dim, dense, bias=bias), _norm1d(norm, dense), nn.ReLU(inplace=True),
             nn.Linear(dense, channels[-1] * side * side, bias=bias))
         layers: list[nn.Module] = [_norm2d(norm, channels[-1]), nn.ReLU(inplace=True)]
-        width = channels[-1]
+        width, self.film_at = channels[-1], []
         for c in reversed(channels):
-            layers += [*_upsample(upsample, width, c, kernel, bias), _norm2d(norm, c), nn.ReLU(inplace=True)]
+            layers += _upsample(upsample, width, c, kernel, bias)
+            self.film_at.append(len(layers))  # FiLM follows this block's norm
+            layers += [_norm2d(norm, c), nn.ReLU(inplace=True)]
             width = c
         layers.append(nn.Conv2d(width, image_channels, kernel, 1, "same"))
         self.convs = nn.Sequential(*layers)
+        self.films = None
+        if film:
+            self.films = nn.ModuleList(nn.Linear(in_dim, 2 * c) for c in reversed(channels))
+            for layer in self.films:  # start as the identity: (1 + 0) * h + 0
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
 
     def forward(self, code: torch.Tensor) -> torch.Tensor:
         if code.dim() != 2 or code.shape[1] != self.in_dim:
             raise ValueError(f"ConvDecoder expects a code of shape (B, {self.in_dim}), got {tuple(code.shape)}")
         h = self.dense(code).view(code.shape[0], *self.start)
-        return self.convs(h)
+        if self.films is None:
+            return self.convs(h)
+        modulations = iter(self.films)
+        for index, layer in enumerate(self.convs):
+            h = layer(h)
+            if index in self.film_at:
+                scale, shift = next(modulations)(code).to(h.dtype)[:, :, None, None].chunk(2, dim=1)
+                h = h * (1 + scale) + shift
+        return h
