@@ -188,8 +188,10 @@ def test_face_ablations_flip_from_the_papers_2d_subspaces(tmp_path):
     assert jobs["paper defaults"].config.model.w_dim == 2
     assert jobs["dim w_i = 1"].config.model.w_dim == 1 and jobs["dim w_i = 4"].config.model.w_dim == 4
     assert jobs["paper defaults"].config.data.n_samples == 4000
-    assert jobs["paper defaults"].config.model.betas.kl_w == 1.0  # the paper's beta2, not the face preset's 4
-    assert jobs["beta2 = 4 (face preset)"].config.model.betas.kl_w == 4.0
+    assert jobs["paper defaults"].config.model.betas.kl_w == 1.0  # the paper's beta2, not the face preset's 8
+    assert jobs["beta2 = 8 (face preset)"].config.model.betas.kl_w == 8.0
+    assert jobs["paper defaults"].config.model.w_independence == 0.0  # our extension, on in the preset
+    assert not jobs["paper defaults"].config.model.conv_film
     assert jobs["W independence 10 (ours)"].config.model.w_independence == 10.0
 
 

@@ -189,3 +189,12 @@ def test_the_report_says_whether_csvae_or_ccvae_does_better():
     freer = "CSVAE's z is freer of the label than CCVAE's style part"
     leak = {c.text: c for c in claims(imbalanced, image=False)}[freer]
     assert leak.supported and "balanced accuracy of the nonlinear probe" in leak.evidence
+
+
+def test_the_report_names_our_extensions_where_a_run_uses_them(experiment):
+    run = experiment.run("faces", "csvae", 0)
+    save_config(RunConfig(model=model_config(name="csvae", w_independence=10.0)), run.config)
+    text = build_report(experiment.root).read_text()
+    assert ("csvae here is the paper's model plus our W-independence term (`model.w_independence` 10)"
+            in text)
+    assert text.count("paper's model plus our") == 1  # the toy csvae and the baselines use none

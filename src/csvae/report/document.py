@@ -8,7 +8,7 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
-from csvae.config import atomic_write_bytes
+from csvae.config import atomic_write_bytes, load_config
 from csvae.data.checks import DataError
 from csvae.evaluate.judge.metrics import accuracy_text
 from csvae.report.claims import Claim, claims
@@ -120,7 +120,28 @@ def part_section(exp: ExperimentDir, data: str, runs: dict[str, dict[int, dict]]
     lines += ["", "### Configs", ""] + [
         f"- [{r['variant']}, seed {r['seed']}]({exp.run(data, r['variant'], r['seed']).config.relative_to(exp.root)})"
         for r in configs]
+    lines += extension_lines(exp, data, configs)
     return lines + [""]
+
+
+EXTENSIONS = {"w_independence": "W-independence term", "swap_cycle": "swap cycle"}
+"""Our CSVAE extensions beyond the paper (docs/models.md): config field -> what the report calls it."""
+
+
+def extension_lines(exp: ExperimentDir, data: str, configs: list[dict]) -> list[str]:
+    """A line per variant whose runs use one of our extensions, so no one reads it as the paper's
+    model (from each run's config.yaml; a run without one is skipped)."""
+    used = defaultdict(set)
+    for r in configs:
+        path = exp.run(data, r["variant"], r["seed"]).config
+        if not path.exists():
+            continue
+        model = load_config(path).model
+        used[r["variant"]].update(f"{name} (`model.{field}` {getattr(model, field):g})"
+                                  for field, name in EXTENSIONS.items() if getattr(model, field) > 0)
+    lines = [f"{variant} here is the paper's model plus our {' and '.join(sorted(names))} (not in the paper; "
+             f"docs/models.md)." for variant, names in used.items() if names]
+    return [""] + lines if lines else []
 
 
 def is_image_part(runs: dict[str, dict[int, dict]]) -> bool:
