@@ -179,5 +179,5 @@ class ConvDecoder(nn.Module):
             h = layer(h)
             if index in self.film_at:
                 scale, shift = next(modulations)(code).to(h.dtype)[:, :, None, None].chunk(2, dim=1)
-                h = h * (1 + scale) + shift
+                h = torch.addcmul(shift, h, 1 + scale)  # (1 + scale) * h + shift in one pass
         return h
