@@ -182,10 +182,11 @@ def test_film_starts_as_the_plain_decoder_and_then_modulates_each_block(upsample
 
 def test_film_is_a_model_setting():
     import csvae
+    from csvae.config import ConfigError
 
     model = csvae.build_model("csvae", x_shape=(3, 32, 32), y_dim=2, conv_film=True, conv_channels=[4, 8],
                               conv_dense=16)
     assert model.decoder.films is not None
     assert csvae.build_model("vae", x_shape=(3, 32, 32), conv_channels=[4, 8], conv_dense=16).decoder.films is None
-    with pytest.raises(Exception, match="model.conv_film must be true or false"):
+    with pytest.raises(ConfigError, match="model.conv_film must be true or false"):
         csvae.build_model("vae", x_shape=(3, 32, 32), conv_film="yes")

@@ -198,3 +198,11 @@ def test_the_report_names_our_extensions_where_a_run_uses_them(experiment):
     assert ("csvae here is the paper's model plus our W-independence term (`model.w_independence` 10)"
             in text)
     assert text.count("paper's model plus our") == 1  # the toy csvae and the baselines use none
+
+
+def test_an_unreadable_config_is_named_and_costs_only_its_own_line(experiment):
+    experiment.run("faces", "csvae", 0).config.write_text("model: [unclosed")
+    text = build_report(experiment.root).read_text()
+    assert "(the config of csvae, seed 0 cannot be read:" in text and "is not valid YAML" in text
+    assert "(the figures of csvae cannot be drawn:" in text
+    assert "figures/faces_manipulate_smile.png" in text  # the rest of the report is still there

@@ -8,7 +8,7 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
-from csvae.config import atomic_write_bytes, load_config
+from csvae.config import ConfigError, atomic_write_bytes, load_config
 from csvae.data.checks import DataError
 from csvae.evaluate.judge.metrics import accuracy_text
 from csvae.report.claims import Claim, claims
@@ -60,7 +60,7 @@ def part_figures(exp: ExperimentDir, data: str, runs: dict[str, dict[int, dict]]
         if run.arrays.exists():
             try:
                 run_figures(run.root)
-            except DataError as err:  # one damaged run must not cost the whole report
+            except (DataError, ConfigError) as err:  # one damaged run must not cost the whole report
                 lines.append(f"- (the figures of {variant} cannot be drawn: {err})")
         for path in (run.latents_figure, run.reconstructions_figure):
             if path.exists():
@@ -130,17 +130,22 @@ EXTENSIONS = {"w_independence": "W-independence term", "swap_cycle": "swap cycle
 
 def extension_lines(exp: ExperimentDir, data: str, configs: list[dict]) -> list[str]:
     """A line per variant whose runs use one of our extensions, so no one reads it as the paper's
-    model (from each run's config.yaml; a run without one is skipped)."""
-    used = defaultdict(set)
+    model (from each run's config.yaml; a run without one is skipped, one that cannot be read is
+    named: one damaged run must not cost the whole report)."""
+    used, unread = defaultdict(set), []
     for r in configs:
         path = exp.run(data, r["variant"], r["seed"]).config
         if not path.exists():
             continue
-        model = load_config(path).model
+        try:
+            model = load_config(path).model
+        except ConfigError as err:
+            unread.append(f"(the config of {r['variant']}, seed {r['seed']} cannot be read: {err})")
+            continue
         used[r["variant"]].update(f"{name} (`model.{field}` {getattr(model, field):g})"
                                   for field, name in EXTENSIONS.items() if getattr(model, field) > 0)
     lines = [f"{variant} here is the paper's model plus our {' and '.join(sorted(names))} (not in the paper; "
-             f"docs/models.md)." for variant, names in used.items() if names]
+             f"docs/models.md)." for variant, names in used.items() if names] + unread
     return [""] + lines if lines else []
 
 
