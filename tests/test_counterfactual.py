@@ -17,6 +17,7 @@ from csvae.evaluate.counterfactual import (
     style_grid,
     transfer_fidelity,
 )
+from csvae.evaluate.energy import energy_distance, energy_distances
 from csvae.evaluate.styles import transfer_truth
 
 SMALL = {"max_per_direction": 12, "n_boot": 200}
@@ -272,6 +273,64 @@ def test_report_refusals_name_the_problem(faces, judge):
         transfer_fidelity(Keep(faces), judge, faces, "beard")
 
 
+# ----- the energy distance ------------------------------------------------------------------------
+def test_energy_distance_by_hand_and_against_its_closed_form():
+    # draws {0, 0} against truths {1, 3}: 2 * mean(1, 3, 1, 3) - 0 - |1 - 3| = 2
+    assert energy_distance(np.zeros((2, 1, 1)), np.array([1.0, 3.0]).reshape(2, 1, 1)) == pytest.approx([2.0])
+    # N(0, 1) against N(mu, 1) in one dimension: 2 E|X - Y| - 2 E|X - X'| with X - Y ~ N(-mu, 2) and
+    # E|N(m, s^2)| = s sqrt(2 / pi) exp(-m^2 / 2 s^2) + m (1 - 2 Phi(-m / s)); E|X - X'| = 2 / sqrt(pi)
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(0)
+    for mu in (0.0, 1.5):
+        s = np.sqrt(2.0)
+        cross = s * np.sqrt(2 / np.pi) * np.exp(-mu ** 2 / (2 * s ** 2)) + mu * (1 - 2 * norm.cdf(-mu / s))
+        expected = 2 * cross - 2 * (2 / np.sqrt(np.pi))
+        draws, truths = rng.normal(0, 1, (8, 20000, 1)), rng.normal(mu, 1, (8, 20000, 1))
+        assert energy_distance(draws, truths).mean() == pytest.approx(expected, abs=0.02)
+    with pytest.raises(ValueError, match="at least 2 draws and 2 truths"):
+        energy_distance(np.zeros((1, 3, 2)), np.zeros((4, 3, 2)))
+
+
+class Sampler(Truth):
+    """A perfect sampler: G(x) is the true counterfactual, an added attribute in the style of a
+    random face that shows it (drawn with the call's generator)."""
+
+    def manipulate(self, x, y, target_y, style=None, generator=None):
+        rows, out = self.rows(x), x.float() / 255
+        for i, name in enumerate(self.faces.attribute_names):
+            flip = (target_y[:, i] != y[:, i]).numpy()
+            if flip.any() and int(target_y[flip, i][0]) == 1:
+                donors = np.flatnonzero(self.faces.y[:, i] == 1)
+                picked = donors[torch.randint(len(donors), (int(flip.sum()),), generator=generator).numpy()]
+                own = {n: self.faces.factors[n][picked] for n in STYLE_FACTORS[name]}
+                out[flip] = torch.from_numpy(render_counterfactuals(self.faces, rows[flip], i, 1, own)) / 255
+            elif flip.any():
+                out[flip] = super().manipulate(x[flip], y[flip], target_y[flip])
+        return out
+
+
+def test_the_energy_distance_ranks_a_sampler_of_true_styles_above_one_style(faces, judge):
+    small = {"max_per_direction": 40, "n_boot": 200}
+    one_style = Truth(faces)  # adds the grid's middle style: 0 on the grid distance
+    grid_one, grid_sampler = (counterfactual_distances(m, judge, faces, **small) for m in (one_style, Sampler(faces)))
+    energy_one, energy_sampler = (energy_distances(m, judge, faces, n_draws=6, **small)
+                                  for m in (one_style, Sampler(faces)))
+    for name, row in energy_sampler.items():
+        assert row["n"] == 40 and row["draws"] == 6
+        if name.endswith("1->0"):  # one truth, drawn exactly
+            assert row["pixel"] == {"mean": 0.0, "ci_low": 0.0, "ci_high": 0.0}
+            assert row["feature"]["mean"] == pytest.approx(0.0, abs=1e-4)
+            continue
+        for metric in ("pixel", "feature"):
+            # the grid distance prefers one style; the energy distance the sampler, whose score is ~0
+            assert grid_one[name][metric]["mean"] < grid_sampler[name][metric]["mean"], (name, metric)
+            assert row[metric]["ci_high"] < energy_one[name][metric]["ci_low"], (name, metric)
+            assert abs(row[metric]["mean"]) < 0.2 * energy_one[name][metric]["mean"], (name, metric)
+    with pytest.raises(ValueError, match="n_draws must be an integer >= 2"):
+        energy_distances(one_style, judge, faces, n_draws=1)
+
+
 # ----- the report's tables and claims --------------------------------------------------------------
 DIRECTIONS = ("glasses: 0->1", "glasses: 1->0")
 
@@ -280,9 +339,10 @@ def scored(mean, half=0.01):
     return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half}
 
 
-def run_metrics(distance, transfer=None, flip=0.2):
+def run_metrics(distance, transfer=None, flip=0.2, energy=None):
     """metrics.json of one run: every direction at ``distance`` (a number, or direction -> number or
-    None for no inputs), the transfer at ``transfer`` (None: no transfer) and the label flip at ``flip``."""
+    None for no inputs), the transfer at ``transfer`` (None: no transfer), the label flip at ``flip``
+    and, unless None, every direction's energy distance at ``energy``."""
     at = distance if isinstance(distance, dict) else dict.fromkeys(DIRECTIONS, distance)
     directions = {d: {"attribute": "glasses", "source": int(d[-4]), "target": int(d[-1]), "n": 50 if at[d] else 0,
                       "candidates": 27 if d.endswith("0->1") else 1,
@@ -291,13 +351,16 @@ def run_metrics(distance, transfer=None, flip=0.2):
                                                                                                "feature": 2.0}}}
                   for d in DIRECTIONS}
     methods = {"label_flip": flip, **({"transfer": transfer} if transfer is not None else {})}
-    return {"label_chance": 0.5, "z_label_accuracy_nonlinear": 0.6,
-            "counterfactual": {"style": "sample", "split": "test", "grid": {"values": list(GRID_VALUES),
-                                                                           "size": {"glasses": 27}},
-                               "directions": directions,
-                               "transfer": {"glasses": {"n": 40, "n_add": 20,
-                                                        "pixel": {k: scored(v) for k, v in methods.items()},
-                                                        "feature": {k: scored(10 * v) for k, v in methods.items()}}}}}
+    transfers = {"glasses": {"n": 40, "n_add": 20, "pixel": {k: scored(v) for k, v in methods.items()},
+                             "feature": {k: scored(10 * v) for k, v in methods.items()}}}
+    metrics = {"label_chance": 0.5, "z_label_accuracy_nonlinear": 0.6,
+               "counterfactual": {"style": "sample", "split": "test",
+                                  "grid": {"values": list(GRID_VALUES), "size": {"glasses": 27}},
+                                  "directions": directions, "transfer": transfers}}
+    if energy is not None:
+        metrics["counterfactual"]["energy"] = {d: {"n": 50, "draws": 8, "pixel": scored(energy),
+                                                   "feature": scored(10 * energy)} for d in DIRECTIONS}
+    return metrics
 
 
 def test_claims_hold_only_when_every_interval_lies_below():
@@ -332,6 +395,26 @@ def test_claims_hold_only_when_every_interval_lies_below():
     assert "glasses: 1->0: vs vae, seed 0: CSVAE no inputs" in lines[0] and "(+1 more)" in lines[0]
     assert "glasses: 1->0: vs vae, seed 0: CSVAE no inputs" in lines[1]
     assert counterfactual_claims({"csvae": runs["csvae"]}) == []  # no baseline, no claim
+
+
+def test_energy_claims_and_table_appear_when_every_run_has_the_energy_distance():
+    from csvae.report import counterfactual_claims, counterfactual_section
+
+    runs = {"csvae": {0: run_metrics(0.05, transfer=0.1, energy=0.02)}, "vae": {0: run_metrics(0.2, energy=0.1)},
+            "condvae": {0: run_metrics(0.1, energy=0.025)}}
+    lines = [c.line() for c in counterfactual_claims(runs)]
+    assert len(lines) == 6 and "by the energy distance in pixels" in lines[4]
+    # pixels: 0.020 [0.010, 0.030] against condvae's 0.025 [0.015, 0.035] overlap; features do not
+    assert lines[4].startswith("- Not supported") and "CSVAE 0.020 [0.010, 0.030], condvae 0.025" in lines[4]
+    assert lines[5].startswith("- Supported") and "by the energy distance in judge features" in lines[5]
+    table = counterfactual_section(runs)
+    assert "### Energy distance to the true counterfactuals" in table
+    assert "| csvae | glasses: 0->1 | 50 | 8 | 0.020 | [0.010, 0.030] | 0.200 | [0.190, 0.210] |" in table
+    runs["vae"] = {0: run_metrics(0.2)}  # evaluated before the energy distance: neither claim nor its row
+    assert len(counterfactual_claims(runs)) == 4
+    table = counterfactual_section(runs)
+    assert "| condvae | glasses: 0->1 | 50 | 8 | 0.025 | [0.015, 0.035] | 0.250 | [0.240, 0.260] |" in table
+    assert not any(line.startswith("| vae | glasses: 0->1 | 50 | 8 |") for line in table)
 
 
 def test_report_tables_list_every_variant_and_direction():

@@ -19,6 +19,9 @@ with attribute i changed (``csvae.data.synthetic_faces.render_counterfactuals``)
   W_i of b) is scored against it; a baseline cannot take a style from b, so its best effort is
   the label flip of a to b's label (``manipulate``), scored against the same truth; CSVAE's own
   label flip is given too.
+- **Energy distance**, per direction (``csvae.evaluate.energy``): the distribution of a model's
+  counterfactuals of x against the distribution of the true ones. The grid distance rewards a model
+  that always adds one style on the grid (it scores 0); the energy distance does not.
 
 Every mean comes with a seeded percentile-bootstrap 95 % interval over the inputs (or pairs).
 References (means only): the distance of x itself ("input", what doing nothing costs; the same for
@@ -35,10 +38,11 @@ import numpy as np
 
 from csvae.data.dataset import Dataset
 from csvae.data.synthetic_faces import STYLE_FACTORS, check_factors, render_counterfactuals
+from csvae.evaluate.energy import N_DRAWS, energy_distances
 from csvae.evaluate.judge import Judge, dataset_name
 from csvae.evaluate.manipulation import (
     _pick,
-    bootstrap_interval,
+    bootstrap_summary,
     direction_rows,
     directions,
     generate,
@@ -113,14 +117,6 @@ def distances_to_truth(judge: Judge, outputs: dict[str, np.ndarray], truths: np.
     return out
 
 
-def summary(values: np.ndarray, n_boot: int, seed: int) -> Optional[dict]:
-    """{"mean", "ci_low", "ci_high"} (percentile-bootstrap 95 % interval), None when empty."""
-    if len(values) == 0:
-        return None
-    low, high = bootstrap_interval(values, n_boot, seed=seed)
-    return {"mean": float(np.mean(values)), "ci_low": low, "ci_high": high}
-
-
 def _chunk(n_candidates: int, image_size: int) -> int:
     """Faces per chunk so that the float32 candidates stay within CHUNK_BYTES."""
     return max(1, CHUNK_BYTES // (4 * n_candidates * image_size))
@@ -158,8 +154,8 @@ def counterfactual_distances(model, judge: Judge, dataset: Dataset, *, split: st
                                     true_counterfactuals(dataset, rows[s:s + step], d.attribute, d.target, grid))
                  for s in range(0, len(rows), step)]
         dist = {k: {m: np.concatenate([p[k][m] for p in parts]) for m in ("pixel", "feature")} for k in outputs}
-        row["pixel"] = summary(dist["model"]["pixel"], n_boot, seed)
-        row["feature"] = summary(dist["model"]["feature"], n_boot, seed)
+        row["pixel"] = bootstrap_summary(dist["model"]["pixel"], n_boot, seed)
+        row["feature"] = bootstrap_summary(dist["model"]["feature"], n_boot, seed)
         row["reference"] = {k: {m: float(dist[k][m].mean()) for m in ("pixel", "feature")}
                             for k in ("reconstruction", "input")}
     return out
@@ -187,15 +183,17 @@ def transfer_fidelity(model, judge: Judge, dataset: Dataset, attribute: str, *, 
         outputs["transfer"] = transfer_images(model, x[a], y[a], x[b], y[b], i, batch_size)
     dist = distances_to_truth(judge, outputs, transfer_truth(dataset, a, b, i)[None])
     return {"n": int(n_pairs), "n_add": int((y[a, i] == 0).sum()),
-            **{m: {k: summary(v[m], n_boot, seed) for k, v in dist.items()} for m in ("pixel", "feature")}}
+            **{m: {k: bootstrap_summary(v[m], n_boot, seed) for k, v in dist.items()} for m in ("pixel", "feature")}}
 
 
 def counterfactual_report(model, judge: Judge, dataset: Dataset, *, split: str = "test", style="sample",
                           seed: int = 0, n_boot: int = 1000, max_per_direction: Optional[int] = MAX_PER_DIRECTION,
-                          n_pairs: int = N_PAIRS, grid_values: Sequence[float] = GRID_VALUES) -> dict:
-    """Counterfactual distances of every direction and transfer fidelity of every attribute
-    (JSON-ready): {"style", "split", "grid": {"values", "size": attribute -> G}, "directions":
-    counterfactual_distances(...), "transfer": attribute -> transfer_fidelity(...)}.
+                          n_pairs: int = N_PAIRS, grid_values: Sequence[float] = GRID_VALUES,
+                          n_draws: int = N_DRAWS) -> dict:
+    """Counterfactual distances and energy distances of every direction and transfer fidelity of
+    every attribute (JSON-ready): {"style", "split", "grid": {"values", "size": attribute -> G},
+    "directions": counterfactual_distances(...), "energy": energy.energy_distances(...) with
+    ``n_draws`` draws, "transfer": attribute -> transfer_fidelity(...)}.
 
     Needs synthetic faces (ground-truth factors, binary labels) and a judge of the same data."""
     check_factors(dataset)
@@ -208,6 +206,8 @@ def counterfactual_report(model, judge: Judge, dataset: Dataset, *, split: str =
             "directions": counterfactual_distances(model, judge, dataset, split=split, style=style, seed=seed,
                                                    n_boot=n_boot, max_per_direction=max_per_direction,
                                                    grid_values=grid_values),
+            "energy": energy_distances(model, judge, dataset, split=split, style=style, seed=seed, n_draws=n_draws,
+                                       n_boot=n_boot, max_per_direction=max_per_direction),
             "transfer": {a: transfer_fidelity(model, judge, dataset, a, n_pairs=n_pairs, split=split, style=style,
                                               seed=seed, n_boot=n_boot)
                          for a in dataset.attribute_names}}

@@ -146,6 +146,14 @@ def bootstrap_interval(values, n_boot: int = 1000, level: float = 0.95, seed: in
     return float(np.percentile(means, tail)), float(np.percentile(means, 100.0 - tail))
 
 
+def bootstrap_summary(values, n_boot: int, seed: int) -> Optional[dict]:
+    """{"mean", "ci_low", "ci_high"} of values (N,) (percentile-bootstrap 95 % interval), None when N = 0."""
+    if len(values) == 0:
+        return None
+    low, high = bootstrap_interval(values, n_boot, seed=seed)
+    return {"mean": float(np.mean(values)), "ci_low": low, "ci_high": high}
+
+
 def _pick(n: int, limit: Optional[int], seed: int) -> np.ndarray:
     """Positions 0..n-1, or a seeded sorted sample of ``limit`` of them."""
     if limit is None or n <= limit:
