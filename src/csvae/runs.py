@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import torch
 from threadpoolctl import threadpool_limits
 
 from csvae.api import fit, load, model_from_config
@@ -114,6 +115,8 @@ def evaluate_run(run_dir: str | os.PathLike, figures: bool = True, judges: str |
         raise ConfigError(f"{run.final} carries no data card (written before csvae wrote them); train the run again")
     data = load_dataset(config.data)
     card.check_data(data, f"evaluate {run.root}")
+    if data.x.ndim == 4:  # conv weights channels_last, as in training: 1.5x faster forwards on CPU, same fp32 maths
+        model.to(memory_format=torch.channels_last)
     # the run's thread count (default 1) for torch and for sklearn's OpenMP probes: no thrashing under load
     with training_threads(config.train), threadpool_limits(config.train.threads or 1):
         metrics, arrays = _evaluate(model, data, card, config, judges or judge_dir(run.root))
