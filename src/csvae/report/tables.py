@@ -140,35 +140,40 @@ def interval_text(summary: dict | None) -> str:
     return f"[{summary['ci_low']:.3f}, {summary['ci_high']:.3f}]" if summary else "–"
 
 
+def per_direction(seeds: dict[int, dict], key: str):
+    """(direction, the first seed's row, every seed's row) of each direction in
+    metrics["counterfactual"][key] ("directions" or "energy")."""
+    first = seeds[min(seeds)]["counterfactual"][key]
+    for direction, row in first.items():
+        yield direction, row, [m["counterfactual"][key][direction] for m in seeds.values()]
+
+
+def distance_cells(row: dict, per_seed: list[dict]) -> list[str]:
+    """Pixels and judge features: mean ± sd over seeds and the first seed's 95% interval."""
+    cells = []
+    for metric in DISTANCES:
+        cells += [mean_sd([(r[metric] or {}).get("mean") for r in per_seed]), interval_text(row[metric])]
+    return cells
+
+
 def counterfactual_rows(variant: str, seeds: dict[int, dict]) -> list[list[str]]:
     """Per direction: distance of G(x) to the rendered true counterfactual in pixels and judge
     features (mean ± sd over seeds, 95% interval of the first seed), beside the distance of the
     model's reconstruction of x and of x itself (means over seeds)."""
-    first = seeds[min(seeds)]["counterfactual"]["directions"]
     rows = []
-    for direction, row in first.items():
-        per_seed = [m["counterfactual"]["directions"][direction] for m in seeds.values()]
-        cells = []
-        for metric in DISTANCES:
-            cells += [mean_sd([(r[metric] or {}).get("mean") for r in per_seed]), interval_text(row[metric])]
+    for direction, row, per_seed in per_direction(seeds, "directions"):
         references = [mean_sd([r["reference"].get(k, {}).get("pixel") for r in per_seed])
                       for k in ("reconstruction", "input")]
-        rows.append([variant, direction, str(row["n"]), str(row["candidates"]), *cells, *references])
+        rows.append([variant, direction, str(row["n"]), str(row["candidates"]), *distance_cells(row, per_seed),
+                     *references])
     return rows
 
 
 def energy_rows(variant: str, seeds: dict[int, dict]) -> list[list[str]]:
     """Per direction: energy distance of the model's counterfactuals from the true ones in pixels and
     judge features (mean ± sd over seeds, 95% interval of the first seed)."""
-    first = seeds[min(seeds)]["counterfactual"]["energy"]
-    rows = []
-    for direction, row in first.items():
-        per_seed = [m["counterfactual"]["energy"][direction] for m in seeds.values()]
-        cells = []
-        for metric in DISTANCES:
-            cells += [mean_sd([(r[metric] or {}).get("mean") for r in per_seed]), interval_text(row[metric])]
-        rows.append([variant, direction, str(row["n"]), str(row["draws"]), *cells])
-    return rows
+    return [[variant, direction, str(row["n"]), str(row["draws"]), *distance_cells(row, per_seed)]
+            for direction, row, per_seed in per_direction(seeds, "energy")]
 
 
 def transfer_fidelity_rows(variant: str, seeds: dict[int, dict]) -> list[list[str]]:
