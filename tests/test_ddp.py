@@ -87,6 +87,7 @@ def rows(out):
 def test_two_processes_train_only_rank_zero_writes_and_a_killed_run_resumes_as_if_never_stopped(tmp_path):
     rc, log = fit(tmp_path, tmp_path / "whole", *TOY)
     assert rc == 0, log
+    assert "Traceback" not in log and "Exception ignored" not in log  # the process group's exit handler is clean
     assert log.count("trained csvae on swiss_roll") == 1  # printed by rank 0 alone
     run = RunDir(tmp_path / "whole")
     written = ["checkpoints", "config.yaml", "data.json", "metrics.csv", "model.pt"]
@@ -138,3 +139,12 @@ def test_two_processes_stream_tiny_images_from_the_cache(tmp_path):
     assert run.final.exists() and run.data_card.exists() and not list(tmp_path.glob("run/*.tmp"))
     train_rows = sum(1 for i in range(40) if i // 2 % 3 == 0)  # the fixture's split column
     assert len(rows(run.root)) - 1 == 2 * (train_rows // 4)  # one row a step, 2 epochs
+
+
+def test_the_exit_handler_destroys_the_process_group_once(tmp_path):
+    from csvae.distributed import destroy_process_group
+
+    torch.distributed.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    destroy_process_group()
+    assert not torch.distributed.is_initialized()
+    destroy_process_group()  # at exit after an explicit teardown: nothing to do

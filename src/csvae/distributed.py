@@ -18,6 +18,7 @@ has its gradients averaged by one all-reduce of a flat buffer before each of its
 
 from __future__ import annotations
 
+import atexit
 import os
 from typing import Callable, Optional, TypeVar
 
@@ -123,6 +124,16 @@ def launch(fabric: Fabric) -> None:
     no-op for one process or when already launched."""
     if is_parallel(fabric) and not torch.distributed.is_initialized():
         fabric.launch()
+        atexit.register(destroy_process_group)
+
+
+def destroy_process_group() -> None:
+    """Tear the process group down while the interpreter is still whole (run at exit). Left to the
+    interpreter's own teardown, gloo's worker threads can abort a finished run's process with
+    SIGABRT ("terminate called without an active exception"; pytorch/pytorch#190489): seen once
+    in our two-process CI test, after the run had trained and written everything."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 def on_rank_zero(fabric: Fabric, action: Callable[[], T]) -> Optional[T]:
