@@ -190,3 +190,21 @@ def test_film_is_a_model_setting():
     assert csvae.build_model("vae", x_shape=(3, 32, 32), conv_channels=[4, 8], conv_dense=16).decoder.films is None
     with pytest.raises(ConfigError, match="model.conv_film must be true or false"):
         csvae.build_model("vae", x_shape=(3, 32, 32), conv_film="yes")
+
+
+def test_a_setting_of_the_other_backbone_is_refused_not_ignored():
+    from csvae.config import ConfigError, ModelConfig
+
+    with pytest.raises(ConfigError, match="model.conv_film is a setting of model.backbone 'conv', and model.backbone "
+                                          "is 'mlp'"):
+        ModelConfig(name="csvae", conv_film=True)
+    with pytest.raises(ConfigError, match="model.conv_channels is a setting of model.backbone 'conv'"):
+        ModelConfig(name="vae", backbone="mlp", conv_channels=[8, 16])
+    with pytest.raises(ConfigError, match="model.hidden is a setting of model.backbone 'mlp', and model.backbone is "
+                                          "'conv'"):
+        ModelConfig(name="vae", backbone="conv", hidden=[32])
+    with pytest.raises(ConfigError, match="model.backbone must be one of"):
+        ModelConfig(name="vae", backbone="transformer")
+    # each backbone's own settings, and the other's at their defaults, are fine
+    assert ModelConfig(name="vae", backbone="conv", conv_film=True, hidden=[64, 64]).conv_film
+    assert ModelConfig(name="vae", hidden=[32], conv_kernel=5).hidden == [32]

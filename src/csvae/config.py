@@ -178,6 +178,7 @@ class ModelConfig:
         if self.w_dim is None:
             self.w_dim = 1 if self.name == "ccvae" else 2
         self._check_ccvae()
+        self._check_backbone()
         _one_of("model", "independence", self.independence, ("adversary", "hsic", "club"))
         _one_of("model", "independence_input", self.independence_input, ("sample", "mean"))
         for name, default in (("independence", "adversary"), ("independence_input", "sample")):
@@ -199,6 +200,19 @@ class ModelConfig:
                 _positive("model", name, width)
         if isinstance(self.betas, dict):
             self.betas = Betas(**self.betas)
+
+    def _check_backbone(self) -> None:
+        """A setting of the other backbone (``conv_*`` with the MLP, ``hidden`` with the conv nets)
+        would be ignored silently: refused unless it is left at its default."""
+        _one_of("model", "backbone", self.backbone, ("mlp", "conv"))
+        other = "conv" if self.backbone == "mlp" else "mlp"
+        for f in dataclasses.fields(self):
+            if not (f.name.startswith("conv_") if other == "conv" else f.name == "hidden"):
+                continue
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            if getattr(self, f.name) != default:
+                raise ConfigError(f"model.{f.name} is a setting of model.backbone {other!r}, and model.backbone is "
+                                  f"{self.backbone!r}: remove it (or set model.backbone: {other})")
 
     def _check_ccvae(self) -> None:
         if self.name != "ccvae":
