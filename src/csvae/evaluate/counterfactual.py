@@ -41,12 +41,11 @@ from csvae.data.synthetic_faces import STYLE_FACTORS, check_factors, render_coun
 from csvae.evaluate.energy import N_DRAWS, energy_distances
 from csvae.evaluate.judge import Judge, dataset_name
 from csvae.evaluate.manipulation import (
-    _pick,
     bootstrap_summary,
-    direction_rows,
     directions,
     generate,
     reconstruct,
+    sampled_direction_rows,
     unit_float,
 )
 from csvae.evaluate.styles import transfer_images, transfer_pairs, transfer_truth
@@ -136,9 +135,8 @@ def counterfactual_distances(model, judge: Judge, dataset: Dataset, *, split: st
     rows_split = dataset.indices(split)
     out = {}
     for d in directions(names, "binary"):
-        picked, target = direction_rows(d, dataset.y[rows_split], "binary")
-        keep = _pick(len(picked), max_per_direction, seed)
-        rows, target = rows_split[picked[keep]], target[keep]
+        picked, target = sampled_direction_rows(d, dataset.y[rows_split], "binary", max_per_direction, seed)
+        rows = rows_split[picked]
         grid = style_grid(names[d.attribute], grid_values) if d.target == 1 else None
         row = {"attribute": names[d.attribute], "source": d.source, "target": d.target, "n": int(len(rows)),
                "candidates": grid_size(grid) if grid else 1, "pixel": None, "feature": None,

@@ -34,7 +34,7 @@ import numpy as np
 from csvae.data.dataset import Dataset
 from csvae.data.synthetic_faces import STYLE_FACTORS, render_counterfactuals
 from csvae.evaluate.judge import Judge
-from csvae.evaluate.manipulation import _pick, bootstrap_summary, direction_rows, directions, generate, unit_float
+from csvae.evaluate.manipulation import bootstrap_summary, directions, generate, sampled_direction_rows, unit_float
 
 N_DRAWS = 8
 MAX_PER_DIRECTION = 200
@@ -90,9 +90,8 @@ def energy_distances(model, judge: Judge, dataset: Dataset, *, split: str = "tes
     rng = np.random.default_rng(seed)
     out = {}
     for d in directions(dataset.attribute_names, "binary"):
-        picked, target = direction_rows(d, dataset.y[rows_split], "binary")
-        keep = _pick(len(picked), max_per_direction, seed)
-        rows, target = rows_split[picked[keep]], target[keep]
+        picked, target = sampled_direction_rows(d, dataset.y[rows_split], "binary", max_per_direction, seed)
+        rows = rows_split[picked]
         row = {"n": int(len(rows)), "draws": int(n_draws), "pixel": None, "feature": None}
         out[d.name] = row
         if not len(rows):

@@ -161,6 +161,16 @@ def _pick(n: int, limit: Optional[int], seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, limit, replace=False))
 
 
+def sampled_direction_rows(direction: Direction, y: np.ndarray, label_kind: str, limit: Optional[int],
+                           seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``direction_rows``, then at most ``limit`` of them (a seeded sorted sample; None: all):
+    (rows (n,), targets (n, k)). Every metric that samples a direction's inputs goes through this,
+    so metrics of one run see the same inputs."""
+    rows, target = direction_rows(direction, y, label_kind)
+    pick = _pick(len(rows), limit, seed)
+    return rows[pick], target[pick]
+
+
 def _check(judge: Judge, y: np.ndarray) -> np.ndarray:
     y = np.asarray(y, dtype=np.float32)
     if y.ndim != 2 or y.shape[1] != len(judge.attribute_names):
@@ -182,9 +192,7 @@ def manipulation_scores(model, judge: Judge, x, y, *, style="sample", seed: int 
     names, kind = judge.attribute_names, judge.label_kind
     out = {}
     for d in directions(names, kind):
-        rows, target = direction_rows(d, y, kind)
-        pick = _pick(len(rows), max_per_direction, seed)
-        rows, target = rows[pick], target[pick]
+        rows, target = sampled_direction_rows(d, y, kind, max_per_direction, seed)
         row = {"attribute": names[d.attribute], "source": names[d.source] if kind == "categorical" else d.source,
                "target": names[d.target] if kind == "categorical" else d.target, "n": int(len(rows)),
                "accuracy": None, "ci_low": None, "ci_high": None, "preserved": {}, "preserved_accuracy": None,
@@ -216,9 +224,7 @@ def diversity_scores(model, judge: Judge, x, y, *, n_samples: int = 8, style="sa
     y = _check(judge, y)
     out = {}
     for d in directions(judge.attribute_names, judge.label_kind):
-        rows, target = direction_rows(d, y, judge.label_kind)
-        pick = _pick(len(rows), max_per_direction, seed)
-        rows, target = rows[pick], target[pick]
+        rows, target = sampled_direction_rows(d, y, judge.label_kind, max_per_direction, seed)
         if not len(rows):
             out[d.name] = {"n": 0, "pixel": None, "feature": None}
             continue
