@@ -90,19 +90,19 @@ def counterfactual_claims(runs: dict[str, dict[int, dict]]) -> list[Claim]:
         return {a: {m: t[m].get(method) for m in DISTANCES} for a, t in metrics["counterfactual"]["transfer"].items()}
 
     first = have["csvae"][min(have["csvae"])]["counterfactual"]
-    claims = (  # scores, claim text with a slot for the distance, what is compared, how many
+    checks = (  # scores, claim text with a slot for the distance, what is compared, how many
         (lambda v, m: m["counterfactual"]["directions"],
          "CSVAE's counterfactual distance in {} is below every baseline's in every direction (95% intervals "
          "do not overlap)", "directions", len(first["directions"])),
         (transfer, "CSVAE's style transfer is closer in {} to the rendered truth than every baseline's label "
                    "flip, for every attribute (95% intervals do not overlap)", "attributes", len(first["transfer"])))
     if all("energy" in m["counterfactual"] for s in have.values() for m in s.values()):
-        claims += ((lambda v, m: m["counterfactual"]["energy"],
-                    "CSVAE's counterfactuals are distributed closer to the true ones than every baseline's, by the "
-                    "energy distance in {}, in every direction (95% intervals do not overlap)", "directions",
-                    len(first["energy"])),)
+        checks += ((lambda v, m: m["counterfactual"]["energy"],
+                   "CSVAE's counterfactuals are distributed closer to the true ones than every baseline's, by the "
+                   "energy distance in {}, in every direction (95% intervals do not overlap)", "directions",
+                   len(first["energy"])),)
     lines = []
-    for scores, text, what, keys in claims:
+    for scores, text, what, keys in checks:
         for metric, label in DISTANCES.items():
             total, failures = below_every_baseline(have, scores, metric)
             lines.append(_separation_claim(text.format(label), what, metric, total, failures, keys))
