@@ -30,6 +30,7 @@ def test_fit_evaluate_and_repeat_from_saved_config(tmp_path, capsys):
                 "z_label_accuracy_nonlinear", "w_label_accuracy", "per_attribute", "disentanglement"):
         assert key in metrics
     assert metrics["disentanglement"]["factors"] == ["label.label", "t", "height"]
+    assert metrics["eval_precision"] == "32-true"  # vector models have no conv nets
     assert "disentanglement against label.label, t, height:" in capsys.readouterr().out
     assert (run / "latents.png").stat().st_size > 0
     again = tmp_path / "again"
@@ -178,6 +179,16 @@ def test_every_ablation_variant_trains_and_evaluates(tmp_path):
             assert (Path(job.out) / "latents.png").exists(), job.variant
     finally:
         torch.set_num_threads(threads)
+
+
+def test_the_demo_runs_the_swiss_roll_the_faces_and_celeba_once(tmp_path, monkeypatch):
+    from collections import Counter
+
+    from csvae.reproduce import EXPERIMENTS, plan
+
+    monkeypatch.setenv("CSVAE_CELEBA_SUBSET", str(tmp_path / "celeba"))
+    runs = Counter(j.data_label for j in plan(EXPERIMENTS["demo"], tmp_path / "demo", None, None))
+    assert runs == {"swiss_roll": 5, "synthetic_faces": 5, "celeba-glasses": 5}  # `reproduce toy` has the rest
 
 
 def test_face_ablations_flip_from_the_papers_2d_subspaces(tmp_path):

@@ -97,6 +97,47 @@ def test_bf16_autocast(norm):
         assert torch.isfinite(p.grad).all(), name
 
 
+def test_inference_precision_runs_eval_forwards_under_autocast_with_float32_results():
+    torch.manual_seed(0)
+    shape = (3, 32, 32)
+    enc, dec = ConvEncoder(shape, **SMALL).eval(), ConvDecoder(16, shape, film=True, **SMALL).eval()
+    with torch.no_grad():
+        for layer in dec.films:  # FiLM away from its identity start
+            layer.weight.normal_(0, 0.1)
+    x = torch.rand(8, *shape)
+    exact = dec(enc(x))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        reference = dec(enc(x)).float()  # what the nets give under a training step's autocast
+    enc.inference_precision = dec.inference_precision = "bf16-mixed"
+    low = dec(enc(x))
+    assert low.dtype == torch.float32 and enc(x).dtype == torch.float32
+    torch.testing.assert_close(low, reference, rtol=0, atol=0)
+    assert 0 < (low - exact).abs().max() < 0.05  # bf16 rounding, not another network
+    enc.train(), dec.train()  # training keeps whatever precision the loop sets around it
+    torch.manual_seed(1)
+    trained = dec(enc(x))
+    enc.inference_precision = dec.inference_precision = "32-true"
+    torch.manual_seed(1)
+    torch.testing.assert_close(trained, dec(enc(x)), rtol=0, atol=0)
+
+
+def test_a_models_inference_precision_reaches_its_conv_nets_only():
+    from csvae.api import model_from_config
+    from csvae.config import ModelConfig
+
+    config = ModelConfig(name="csvae", backbone="conv", conv_channels=[4, 8], conv_dense=16, z_dim=2, w_dim=1,
+                         head_hidden=8, adversary_hidden=[8])
+    model = model_from_config(config, (3, 32, 32), 2, seed=0)
+    model.set_inference_precision("bf16-mixed")
+    nets = [m for m in model.modules() if isinstance(m, (ConvEncoder, ConvDecoder))]
+    assert len(nets) >= 3 and {m.inference_precision for m in nets} == {"bf16-mixed"}
+    x, y = torch.randint(0, 256, (5, 3, 32, 32), dtype=torch.uint8), torch.tensor([[0.0, 1.0]] * 5)
+    assert model.latents(x.numpy(), y.numpy())["w"].dtype == "float32"
+    assert model.reconstruct(x, y).dtype == torch.float32
+    with pytest.raises(ValueError, match="precision must be one of"):
+        model.set_inference_precision("bf16")
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(x_shape=(3, 50, 50)), "divisible by 2\\*\\*len\\(channels\\) = 8"),
     (dict(x_shape=(3, 16, 16), channels=(8, 16)), "within 32..128"),

@@ -33,6 +33,13 @@ def test_models_train_on_synthetic_faces(tmp_path, model):
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics["per_attribute"]) == {"glasses", "facial_hair", "smile"}
     assert 0.0 < metrics["recon_mse"] < 0.25
+    assert metrics["eval_precision"] == "bf16-mixed"  # the precision the preset trains at
+    if model == "csvae":  # float32 on request: the same model, other rounding
+        assert main(["evaluate", str(run), "--precision", "32-true"]) == 0
+        exact = json.loads((run / "metrics.json").read_text())
+        assert exact["eval_precision"] == "32-true"
+        assert exact["recon_mse"] != metrics["recon_mse"]
+        assert abs(exact["recon_mse"] - metrics["recon_mse"]) < 0.02 * metrics["recon_mse"]
 
 
 subset = celeba_subset_dir()

@@ -64,7 +64,7 @@ def cmd_fit(args, overrides) -> None:
 def cmd_evaluate(args, overrides) -> None:
     from csvae.runs import evaluate_run
 
-    metrics = evaluate_run(args.run)
+    metrics = evaluate_run(args.run, precision=args.precision)
     flat = {k: round(v, 4) for k, v in metrics.items() if isinstance(v, float)}
     print(json.dumps(flat, indent=1))
     scores = metrics.get("disentanglement")
@@ -157,6 +157,9 @@ def parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("evaluate", help="evaluate a finished run; writes RUN/metrics.json, RUN/arrays.npz "
                               "and the run's figures")
     evaluate.add_argument("run")
+    evaluate.add_argument("--precision", choices=["32-true", "bf16-mixed", "16-mixed"], default=None,
+                          help="precision of the model's conv nets (default: the run's train.precision, the one it "
+                               "trained at; the judges always run in float32)")
     evaluate.set_defaults(handler=cmd_evaluate)
     rep = sub.add_parser("reproduce", help="train, evaluate and report a whole experiment")
     rep.add_argument("name", help="experiment: toy, synthetic-faces, celeba-glasses, celeba-facialhair, "

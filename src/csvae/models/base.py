@@ -23,6 +23,7 @@ from csvae.config import ModelConfig
 from csvae.models.likelihoods import bits_per_dim, make_likelihood
 from csvae.models.parts import Gaussian, kl_standard_normal, label_cross_entropy, reduce_dims
 from csvae.nets import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
+from csvae.nets.conv import autocast_dtype
 
 
 def inference(method):
@@ -198,6 +199,16 @@ class LatentModel(nn.Module):
     def finalize(self, x: torch.Tensor, y: torch.Tensor) -> None:
         """Compute statistics of the trained model on its training data (e.g. class means used by
         ``manipulate``). Called by ``csvae.fit`` at the end of training."""
+
+    def set_inference_precision(self, precision: str) -> None:
+        """Run the conv encoders and decoders in eval mode at ``precision`` ("32-true", or a
+        ``train.precision`` such as "bf16-mixed": under autocast, the precision the model trained
+        at); their outputs, and so every result of the model's methods, stay float32. Vector
+        models have no conv nets and always run in float32."""
+        autocast_dtype(precision, "cpu")  # refuses an unknown precision
+        for module in self.modules():
+            if isinstance(module, (ConvEncoder, ConvDecoder)):
+                module.inference_precision = precision
 
     # ----- public numpy/torch API ----------------------------------------------------------------
     def _batches(self, *arrays, batch_size: int = 1024):

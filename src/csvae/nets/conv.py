@@ -28,12 +28,16 @@ layers at the smallest one.
 
 Only standard conv / linear / norm / ReLU ops are used, so the modules run under bf16 autocast
 and with ``channels_last`` inputs and weights (``module.to(memory_format=torch.channels_last)``).
+``inference_precision`` ("32-true", the default, or a mixed precision of ``train.precision``) runs
+the forward of a module in eval mode under autocast with a float32 result: the precision a
+bf16-mixed run trained at, for evaluation (``LatentModel.set_inference_precision``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Optional
 
 import torch
 from torch import nn
@@ -43,6 +47,30 @@ UPSAMPLES = ("transpose", "resize", "subpixel")
 KERNELS = range(3, 8)
 MIN_SIZE, MAX_SIZE = 32, 128
 STRIDE = 2
+PRECISIONS = ("32-true", "bf16-mixed", "16-mixed")
+
+
+def autocast_dtype(precision: str, device_type: str) -> Optional[torch.dtype]:
+    """The autocast dtype of a Fabric precision on a device type (None: float32), as Fabric
+    picks it: bf16-mixed -> bfloat16; 16-mixed -> float16 on CUDA, bfloat16 elsewhere."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
+    if precision == "32-true":
+        return None
+    return torch.float16 if precision == "16-mixed" and device_type == "cuda" else torch.bfloat16
+
+
+class _Backbone(nn.Module):
+    """What both conv nets share: ``inference_precision`` for their forward in eval mode."""
+
+    inference_precision = "32-true"
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        dtype = None if self.training else autocast_dtype(self.inference_precision, inputs.device.type)
+        if dtype is None:
+            return self._forward(inputs)
+        with torch.autocast(inputs.device.type, dtype=dtype):
+            return self._forward(inputs).float()
 
 
 def _check(x_shape, channels: Sequence[int], dense: int, norm: str, who: str, kernel: int = 5) -> tuple[int, int]:
@@ -105,7 +133,7 @@ def _upsample(kind: str, width: int, out: int, kernel: int, bias: bool) -> list[
     return [nn.Conv2d(width, 4 * out, kernel, 1, "same", bias=bias), nn.PixelShuffle(2)]
 
 
-class ConvEncoder(nn.Module):
+class ConvEncoder(_Backbone):
     """x float (B, C, H, W) -> features (B, out_dim), out_dim == dense (ReLU'd)."""
 
     def __init__(self, x_shape: tuple[int, int, int], channels: Sequence[int] = (32, 64, 128),
@@ -125,14 +153,14 @@ class ConvEncoder(nn.Module):
         self.dense = nn.Sequential(nn.Flatten(), nn.Linear(width * side * side, dense, bias=bias),
                                    _norm1d(norm, dense), nn.ReLU(inplace=True))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or tuple(x.shape[1:]) != self.x_shape:
             raise ValueError(f"ConvEncoder expects x of shape (B, {', '.join(map(str, self.x_shape))}), "
                              f"got {tuple(x.shape)}")
         return self.dense(self.convs(x))
 
 
-class ConvDecoder(nn.Module):
+class ConvDecoder(_Backbone):
     """latent code (B, in_dim) -> distribution parameters (B, C, H, W), no final activation."""
 
     def __init__(self, in_dim: int, x_shape: tuple[int, int, int], channels: Sequence[int] = (32, 64, 128),
@@ -168,7 +196,7 @@ class ConvDecoder(nn.Module):
                 nn.init.zeros_(layer.weight)
                 nn.init.zeros_(layer.bias)
 
-    def forward(self, code: torch.Tensor) -> torch.Tensor:
+    def _forward(self, code: torch.Tensor) -> torch.Tensor:
         if code.dim() != 2 or code.shape[1] != self.in_dim:
             raise ValueError(f"ConvDecoder expects a code of shape (B, {self.in_dim}), got {tuple(code.shape)}")
         h = self.dense(code).view(code.shape[0], *self.start)
