@@ -114,10 +114,10 @@ EXPERIMENTS = {
     "celeba-glasses-facialhair": Experiment(
         "celeba-glasses-facialhair", (Part("celeba-glasses-facialhair", "celeba", needs_root=True),), 3),
     "tfd-expressions": Experiment("tfd-expressions", (Part("tfd", "tfd", needs_root=True),), 3),
-    "demo": Experiment("demo", (*TOY_PARTS, Part("synthetic_faces", "synthetic_faces"),
+    "demo": Experiment("demo", (TOY_PARTS[0], Part("synthetic_faces", "synthetic_faces"),
                                 Part("celeba-glasses", "celeba", needs_root=True)), 1,
-                       "the README's main job: toy (one seed; `reproduce toy` runs five), synthetic faces "
-                       "and the real CelebA subset"),
+                       "the README's main job: the swiss roll (one seed; `reproduce toy` runs five, and three "
+                       "more toy sets), synthetic faces and the real CelebA subset"),
     "ablations": Experiment("ablations", (Part("swiss_roll", "toy", ablation_variants()),
                                           Part("synthetic_faces", "synthetic_faces", ablation_variants(),
                                                overrides=ABLATION_FACES)), 3,
@@ -245,13 +245,23 @@ def reproduce(name: str, out: str | os.PathLike, seeds: Optional[int] = None, jo
                 run_job(job)
                 bar.update(1)
         else:
+            tasks = [(fit_judge, job) for job in judged] + [(run_job, job) for job in todo]
             with multiprocessing.get_context("spawn").Pool(workers) as pool:
-                pool.map(fit_judge, judged, chunksize=1)  # the judges, side by side, before any run
-                for _ in pool.imap_unordered(run_job, todo):
-                    bar.update(1)
+                # the judges first, then the runs, with no barrier between them: a run needs its
+                # judge only when it is evaluated, after its fit (a run that got there first would
+                # train the same judge itself: one thread and one seed give the same weights)
+                for done in pool.imap_unordered(call, tasks):
+                    if done is not None:  # a run's metrics (a judge returns None)
+                        bar.update(1)
     from csvae.report import build_report
 
     return build_report(exp.root)
+
+
+def call(task: tuple) -> object:
+    """``function(job)`` of a (function, job) pair, for the worker pool."""
+    function, job = task
+    return function(job)
 
 
 def prepare_experiment_folder(out: Path, experiment: Experiment, jobs: list[Job]) -> ExperimentDir:
