@@ -191,6 +191,38 @@ def test_the_demo_runs_the_swiss_roll_the_faces_and_celeba_once(tmp_path, monkey
     assert runs == {"swiss_roll": 5, "synthetic_faces": 5, "celeba-glasses": 5}  # `reproduce toy` has the rest
 
 
+class InlinePool:
+    """A worker pool that runs each task at once, in order (as ``apply_async``'s callbacks expect)."""
+
+    def apply_async(self, function, args, callback, error_callback):
+        try:
+            out = function(*args)
+        except Exception as err:  # noqa: BLE001 - handed to the caller as a pool would
+            error_callback(err)
+        else:
+            callback(out)
+
+
+def test_the_pool_trains_judges_first_and_evaluates_each_run_after_its_fit(monkeypatch):
+    import csvae.reproduce as reproduce
+
+    calls = []
+    monkeypatch.setattr(reproduce, "fit_judge", lambda job: calls.append(("judge", job)))
+    monkeypatch.setattr(reproduce, "fit_job", lambda job: calls.append(("fit", job)) or job != "done before")
+    monkeypatch.setattr(reproduce, "evaluate_job", lambda job: calls.append(("evaluate", job)) or {})
+    finished = list(reproduce.run_in_pool(InlinePool(), ["faces"], ["a", "b", "done before"]))
+    assert sorted(finished) == ["a", "b", "done before"]
+    assert calls[:4] == [("judge", "faces"), ("fit", "a"), ("fit", "b"), ("fit", "done before")]
+    assert sorted(calls[4:]) == [("evaluate", "a"), ("evaluate", "b")]  # queued behind every fit
+
+    def broken(job):
+        raise ValueError(f"fit of {job} failed")
+
+    monkeypatch.setattr(reproduce, "fit_job", broken)
+    with pytest.raises(ValueError, match="fit of a failed"):
+        list(reproduce.run_in_pool(InlinePool(), [], ["a"]))
+
+
 def test_face_ablations_flip_from_the_papers_2d_subspaces(tmp_path):
     from csvae.reproduce import EXPERIMENTS, plan
 

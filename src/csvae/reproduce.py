@@ -14,11 +14,12 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import queue
 import sys
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import torch
 from threadpoolctl import threadpool_limits
@@ -196,27 +197,75 @@ def expected_cost(job: Job) -> tuple:
     return c.model.backbone == "conv", c.data.n_samples * c.train.epochs * encoders
 
 
-def run_job(job: Job) -> dict:
-    """Fit (or resume) and evaluate one run; reuse its metrics.json when it is finished. Returns
-    the run's metrics. The run's figures are drawn once, by the report, from its arrays.npz."""
+def fit_job(job: Job) -> bool:
+    """Fit (or resume) one run on one torch thread; True when it still needs its evaluation
+    (False: its metrics.json, of this config, is there)."""
     from csvae.api import stored_config
-    from csvae.runs import evaluate_run, fit_run
+    from csvae.runs import fit_run
 
     torch.set_num_threads(1)
     run = RunDir(Path(job.out))
-    metrics_path = run.evaluation
     # model.pt is this job's only if it was trained with its config (an overwrite that did not
     # finish leaves the old model.pt beside the new config.yaml)
     finished = run.final.exists() and stored_config(run.final) == job.config
     if run.config.exists():
         if load_config(run.config) != job.config:
             raise ConfigError(f"{run.root} holds a run with another config; remove it or choose another --out")
-        if metrics_path.exists() and finished:
-            return json.loads(metrics_path.read_text())
-    with threadpool_limits(1):  # sklearn's OpenMP probes too: the workers already fill the cores
-        if not finished:
+        if run.evaluation.exists() and finished:
+            return False
+    if not finished:
+        with threadpool_limits(1):  # sklearn's OpenMP probes too: the workers already fill the cores
             fit_run(job.config, run.root, resume=run.config.exists())
-        return evaluate_run(run.root, figures=False, judges=job.judges)
+    return True
+
+
+def evaluate_job(job: Job) -> dict:
+    """Evaluate a fitted run on one torch thread; returns its metrics. Its figures are drawn once,
+    by the report, from its arrays.npz."""
+    from csvae.runs import evaluate_run
+
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        return evaluate_run(job.out, figures=False, judges=job.judges)
+
+
+def run_job(job: Job) -> dict:
+    """Fit (or resume) and evaluate one run; reuse its metrics.json when it is finished. Returns
+    the run's metrics."""
+    if fit_job(job):
+        return evaluate_job(job)
+    return json.loads(RunDir(Path(job.out)).evaluation.read_text())
+
+
+def run_in_pool(pool, judged: list[Job], todo: list[Job]) -> Iterator[Job]:
+    """Train the judges, then fit and evaluate the runs on a worker pool; yield each run when done.
+
+    A run's evaluation is queued when its fit ends, behind the work already waiting, so the
+    evaluations of the first (longest) fits fill workers that would otherwise idle while the last
+    long fit finishes (five face runs on two workers). There is no barrier between judges and runs:
+    a run needs its judge only for its evaluation (one that got there first would train the same
+    judge itself: one thread and one seed give the same weights). The first error is raised."""
+    results = queue.SimpleQueue()
+
+    def submit(function, job: Job) -> None:
+        pool.apply_async(function, (job,), callback=lambda out: results.put((function, job, out, None)),
+                         error_callback=lambda err: results.put((function, job, None, err)))
+
+    for job in judged:
+        submit(fit_judge, job)
+    for job in todo:
+        submit(fit_job, job)
+    waiting = len(judged) + len(todo)
+    while waiting:
+        function, job, needs_evaluation, err = results.get()
+        waiting -= 1
+        if err is not None:
+            raise err
+        if function is fit_job and needs_evaluation:
+            submit(evaluate_job, job)
+            waiting += 1
+        elif function is not fit_judge:
+            yield job
 
 
 def reproduce(name: str, out: str | os.PathLike, seeds: Optional[int] = None, jobs: Optional[int] = None,
@@ -245,23 +294,12 @@ def reproduce(name: str, out: str | os.PathLike, seeds: Optional[int] = None, jo
                 run_job(job)
                 bar.update(1)
         else:
-            tasks = [(fit_judge, job) for job in judged] + [(run_job, job) for job in todo]
             with multiprocessing.get_context("spawn").Pool(workers) as pool:
-                # the judges first, then the runs, with no barrier between them: a run needs its
-                # judge only when it is evaluated, after its fit (a run that got there first would
-                # train the same judge itself: one thread and one seed give the same weights)
-                for done in pool.imap_unordered(call, tasks):
-                    if done is not None:  # a run's metrics (a judge returns None)
-                        bar.update(1)
+                for _ in run_in_pool(pool, judged, todo):
+                    bar.update(1)
     from csvae.report import build_report
 
     return build_report(exp.root)
-
-
-def call(task: tuple) -> object:
-    """``function(job)`` of a (function, job) pair, for the worker pool."""
-    function, job = task
-    return function(job)
 
 
 def prepare_experiment_folder(out: Path, experiment: Experiment, jobs: list[Job]) -> ExperimentDir:
