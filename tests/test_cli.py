@@ -203,24 +203,28 @@ class InlinePool:
             callback(out)
 
 
-def test_the_pool_trains_judges_first_and_evaluates_each_run_after_its_fit(monkeypatch):
+def test_the_pool_runs_the_largest_waiting_task_first_and_each_evaluation_after_its_fit(monkeypatch):
     import csvae.reproduce as reproduce
 
     calls = []
+    costs = {"a": (True, 100), "b": (True, 50), "small": (True, 10), "vector": (False, 500)}
+    monkeypatch.setattr(reproduce, "expected_cost", costs.get)
     monkeypatch.setattr(reproduce, "fit_judge", lambda job: calls.append(("judge", job)))
-    monkeypatch.setattr(reproduce, "fit_job", lambda job: calls.append(("fit", job)) or job != "done before")
+    monkeypatch.setattr(reproduce, "fit_job", lambda job: calls.append(("fit", job)) or job != "vector")
     monkeypatch.setattr(reproduce, "evaluate_job", lambda job: calls.append(("evaluate", job)) or {})
-    finished = list(reproduce.run_in_pool(InlinePool(), ["faces"], ["a", "b", "done before"]))
-    assert sorted(finished) == ["a", "b", "done before"]
-    assert calls[:4] == [("judge", "faces"), ("fit", "a"), ("fit", "b"), ("fit", "done before")]
-    assert sorted(calls[4:]) == [("evaluate", "a"), ("evaluate", "b")]  # queued behind every fit
+    finished = list(reproduce.run_in_pool(InlinePool(), 1, ["faces"], ["vector", "small", "b", "a"]))
+    assert sorted(finished) == ["a", "b", "small", "vector"]
+    # an evaluation costs a fifth of its fit: a's (20) goes before the small fit (10), b's (10) after
+    # it; image work before vector work; the vector run was evaluated before (its fit says so)
+    assert calls == [("judge", "faces"), ("fit", "a"), ("fit", "b"), ("evaluate", "a"), ("fit", "small"),
+                     ("evaluate", "b"), ("evaluate", "small"), ("fit", "vector")]
 
     def broken(job):
         raise ValueError(f"fit of {job} failed")
 
     monkeypatch.setattr(reproduce, "fit_job", broken)
     with pytest.raises(ValueError, match="fit of a failed"):
-        list(reproduce.run_in_pool(InlinePool(), [], ["a"]))
+        list(reproduce.run_in_pool(InlinePool(), 2, [], ["a"]))
 
 
 def test_face_ablations_flip_from_the_papers_2d_subspaces(tmp_path):

@@ -11,6 +11,8 @@ report is then built from the folder's files alone (``csvae.report.build_report`
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import multiprocessing
 import os
@@ -237,33 +239,52 @@ def run_job(job: Job) -> dict:
     return json.loads(RunDir(Path(job.out)).evaluation.read_text())
 
 
-def run_in_pool(pool, judged: list[Job], todo: list[Job]) -> Iterator[Job]:
-    """Train the judges, then fit and evaluate the runs on a worker pool; yield each run when done.
+EVALUATION_SHARE = 0.2
+"""An evaluation's expected cost as a share of its run's fit (a face run: about 35 s of 200)."""
 
-    A run's evaluation is queued when its fit ends, behind the work already waiting, so the
-    evaluations of the first (longest) fits fill workers that would otherwise idle while the last
-    long fit finishes (five face runs on two workers). There is no barrier between judges and runs:
-    a run needs its judge only for its evaluation (one that got there first would train the same
-    judge itself: one thread and one seed give the same weights). The first error is raised."""
-    results = queue.SimpleQueue()
 
-    def submit(function, job: Job) -> None:
-        pool.apply_async(function, (job,), callback=lambda out: results.put((function, job, out, None)),
-                         error_callback=lambda err: results.put((function, job, None, err)))
+def task_rank(function, job: Job) -> tuple:
+    """Which waiting task a free worker takes first (the largest): judges, then fits and
+    evaluations by ``expected_cost`` (an evaluation at ``EVALUATION_SHARE`` of its fit's)."""
+    if function is fit_judge:
+        return True, float("inf")
+    image, cost = expected_cost(job)
+    return image, cost if function is fit_job else EVALUATION_SHARE * cost
+
+
+def run_in_pool(pool, workers: int, judged: list[Job], todo: list[Job]) -> Iterator[Job]:
+    """Train the judges, then fit and evaluate the runs on a pool of ``workers`` processes; yield
+    each run when it is done. The first error is raised.
+
+    The main process hands a task to each free worker, the largest waiting one first
+    (``task_rank``); a run's evaluation waits from the end of its fit. So the long fits start
+    first and the evaluations of the first ones fill the workers while the last long fit runs (five
+    face runs on two workers). There is no barrier between judges and runs: a run needs its judge
+    only for its evaluation (one that got there first would train the same judge itself: one
+    thread and one seed give the same weights)."""
+    results, waiting, order = queue.SimpleQueue(), [], itertools.count()
+
+    def add(function, job: Job) -> None:
+        rank = task_rank(function, job)
+        heapq.heappush(waiting, ((not rank[0], -rank[1]), next(order), function, job))
 
     for job in judged:
-        submit(fit_judge, job)
+        add(fit_judge, job)
     for job in todo:
-        submit(fit_job, job)
-    waiting = len(judged) + len(todo)
-    while waiting:
+        add(fit_job, job)
+    running = 0
+    while waiting or running:
+        while waiting and running < workers:
+            *_, function, job = heapq.heappop(waiting)
+            pool.apply_async(function, (job,), callback=lambda out, f=function, j=job: results.put((f, j, out, None)),
+                             error_callback=lambda err, f=function, j=job: results.put((f, j, None, err)))
+            running += 1
         function, job, needs_evaluation, err = results.get()
-        waiting -= 1
+        running -= 1
         if err is not None:
             raise err
         if function is fit_job and needs_evaluation:
-            submit(evaluate_job, job)
-            waiting += 1
+            add(evaluate_job, job)
         elif function is not fit_judge:
             yield job
 
@@ -295,7 +316,7 @@ def reproduce(name: str, out: str | os.PathLike, seeds: Optional[int] = None, jo
                 bar.update(1)
         else:
             with multiprocessing.get_context("spawn").Pool(workers) as pool:
-                for _ in run_in_pool(pool, judged, todo):
+                for _ in run_in_pool(pool, workers, judged, todo):
                     bar.update(1)
     from csvae.report import build_report
 
