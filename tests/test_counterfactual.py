@@ -86,6 +86,44 @@ def test_transfer_truth_is_a_counterfactual_with_the_donors_style(faces):
                                   render_counterfactuals(faces, a, 1, 1, style=own_style(faces, b, 1)))
 
 
+def test_rendered_truths_are_remembered_per_data_set_and_request(faces, monkeypatch):
+    from csvae.config import DataConfig
+    from csvae.data.synthetic_faces import load_synthetic_faces
+    from csvae.evaluate import truths
+
+    renders = []
+
+    def counted(*args, **kwargs):
+        renders.append(args[1:3])
+        return render_counterfactuals(*args, **kwargs)
+
+    monkeypatch.setattr(truths, "render_counterfactuals", counted)
+    truths.clear()
+    rows = faces.indices("test")[:16]
+    style = {"smile.curvature": 0.5, "smile.width": np.linspace(0, 1, 16)}
+    first = truths.render(faces, rows, 2, 1, style=style)
+    np.testing.assert_array_equal(first, render_counterfactuals(faces, rows, 2, 1, style=style))
+    first[:] = 0  # the caller's own copy: what the next caller gets is unchanged
+    again = truths.render(faces, rows.copy(), 2, 1, style={**style, "smile.width": np.linspace(0, 1, 16)})
+    np.testing.assert_array_equal(again, render_counterfactuals(faces, rows, 2, 1, style=style))
+    assert len(renders) == 1  # the same request, rendered once
+    other_style = truths.render(faces, rows, 2, 1, style={**style, "smile.width": np.linspace(1, 0, 16)})
+    assert not np.array_equal(other_style, again) and len(renders) == 2
+    truths.render(faces, rows, 2, 0), truths.render(faces, rows, 1, 0)  # attribute and target in the key
+    assert len(renders) == 4
+    other_data = load_synthetic_faces(DataConfig(name="synthetic_faces", n_samples=200, image_size=32, seed=1))
+    other_rows = other_data.indices("test")[:16]
+    np.testing.assert_array_equal(truths.render(other_data, other_rows, 2, 0),
+                                  render_counterfactuals(other_data, other_rows, 2, 0))
+    assert len(renders) == 5
+    monkeypatch.setattr(truths, "CACHE_BYTES", again.nbytes)  # room for one request: the oldest go
+    truths.render(faces, rows[:8], 2, 0)
+    truths.render(faces, rows[:8], 2, 0)
+    truths.render(faces, rows, 2, 1, style=style)
+    assert len(renders) == 7
+    truths.clear()
+
+
 def test_renderer_errors_name_the_argument(faces):
     rows = faces.indices("test")[:10]
     lacking = rows[faces.y[rows, 0] == 0]

@@ -37,7 +37,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from csvae.data.dataset import Dataset
-from csvae.data.synthetic_faces import STYLE_FACTORS, check_factors, render_counterfactuals
+from csvae.data.synthetic_faces import STYLE_FACTORS, check_factors
 from csvae.evaluate.energy import N_DRAWS, energy_distances
 from csvae.evaluate.judge import Judge, dataset_name
 from csvae.evaluate.manipulation import (
@@ -49,6 +49,7 @@ from csvae.evaluate.manipulation import (
     unit_float,
 )
 from csvae.evaluate.styles import transfer_images, transfer_pairs, transfer_truth
+from csvae.evaluate.truths import render
 
 GRID_VALUES = (1 / 6, 1 / 2, 5 / 6)
 """Values of each style factor in the grid of true styles: the centres of the thirds of [0, 1]."""
@@ -81,12 +82,12 @@ def true_counterfactuals(dataset: Dataset, rows: np.ndarray, attribute: int, tar
     (G, n, C, H, W). Target 0: G = 1, the face without the attribute. Target 1: one image per
     point of ``grid`` (factor name -> (G,), see ``style_grid``), all rendered in one call."""
     if target == 0:
-        return render_counterfactuals(dataset, rows, attribute, 0)[None]
+        return render(dataset, rows, attribute, 0)[None]
     if grid is None:
         raise ValueError("true_counterfactuals: target 1 needs a grid of styles (see style_grid)")
     size = grid_size(grid)
-    images = render_counterfactuals(dataset, np.tile(rows, size), attribute, 1,
-                                    style={name: np.repeat(v, len(rows)) for name, v in grid.items()})
+    images = render(dataset, np.tile(rows, size), attribute, 1,
+                    style={name: np.repeat(v, len(rows)) for name, v in grid.items()})
     return images.reshape(size, len(rows), *images.shape[1:])
 
 

@@ -32,9 +32,10 @@ from typing import Optional
 import numpy as np
 
 from csvae.data.dataset import Dataset
-from csvae.data.synthetic_faces import STYLE_FACTORS, render_counterfactuals
+from csvae.data.synthetic_faces import STYLE_FACTORS
 from csvae.evaluate.judge import Judge
 from csvae.evaluate.manipulation import bootstrap_summary, directions, generate, sampled_direction_rows, unit_float
+from csvae.evaluate.truths import render
 
 N_DRAWS = 8
 MAX_PER_DIRECTION = 200
@@ -64,15 +65,15 @@ def true_draws(dataset: Dataset, rows: np.ndarray, attribute: int, target: int, 
     """n_draws true counterfactuals of rows (n,): uint8 (n_draws, n, C, H, W). Target 1: each in the
     style of a random face of ``split`` that shows the attribute; target 0: the one truth, repeated."""
     if target == 0:
-        return np.repeat(render_counterfactuals(dataset, rows, attribute, 0)[None], n_draws, axis=0)
+        return np.repeat(render(dataset, rows, attribute, 0)[None], n_draws, axis=0)
     split_rows = dataset.indices(split)
     donors = split_rows[dataset.y[split_rows, attribute] == 1]
     if len(donors) == 0:
         raise ValueError(f"the {split} split has no face with {dataset.attribute_names[attribute]!r} to draw a "
                          f"style from")
     factors = STYLE_FACTORS[dataset.attribute_names[attribute]]
-    return np.stack([render_counterfactuals(dataset, rows, attribute, 1,
-                                            style={f: np.asarray(dataset.factors[f])[picked] for f in factors})
+    return np.stack([render(dataset, rows, attribute, 1,
+                            style={f: np.asarray(dataset.factors[f])[picked] for f in factors})
                      for picked in rng.choice(donors, size=(n_draws, len(rows)))])
 
 

@@ -28,9 +28,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from csvae.data.dataset import Dataset
-from csvae.data.synthetic_faces import NUISANCE_FACTORS, STYLE_FACTORS, check_factors, render_counterfactuals
+from csvae.data.synthetic_faces import NUISANCE_FACTORS, STYLE_FACTORS, check_factors
 from csvae.evaluate.judge import Judge, dataset_name, r2_by_column
 from csvae.evaluate.manipulation import eval_mode, generate, model_device, reconstruct, unit_float
+from csvae.evaluate.truths import render
 
 REGRESSORS = ("knn", "linear")
 MAX_TRAIN = 5000
@@ -101,8 +102,8 @@ def transfer_truth(dataset: Dataset, a: np.ndarray, b: np.ndarray, attribute: in
     factors for ``attribute``, rendered with ``render_counterfactuals``; uint8 (n, C, H, W)."""
     check_factors(dataset)
     own = STYLE_FACTORS[dataset.attribute_names[attribute]]
-    return render_counterfactuals(dataset, a, attribute, dataset.y[b, attribute],
-                                  style={n: np.asarray(dataset.factors[n])[b] for n in own})
+    return render(dataset, a, attribute, dataset.y[b, attribute],
+                  style={n: np.asarray(dataset.factors[n])[b] for n in own})
 
 
 def transfer_pairs(dataset: Dataset, attribute: int, n_pairs: int, split: str = "test",
