@@ -163,7 +163,6 @@ def test_every_ablation_variant_trains_and_evaluates(tmp_path):
     """Each documented choice, flipped, gives a valid config that trains, evaluates and plots."""
     from dataclasses import replace
 
-    from csvae.figures import run_figures
     from csvae.reproduce import EXPERIMENTS, plan, run_job, with_overrides
 
     jobs = [j for j in plan(EXPERIMENTS["ablations"], tmp_path, 1, None) if j.data_label == "swiss_roll"]
@@ -174,9 +173,7 @@ def test_every_ablation_variant_trains_and_evaluates(tmp_path):
             small = with_overrides(job.config, [("data.n_samples", 400), ("train.epochs", 2)])
             metrics = run_job(replace(job, config=small))
             assert 0.0 <= metrics["w_label_accuracy"] <= 1.0, job.variant
-            assert not (Path(job.out) / "latents.png").exists(), job.variant  # the report draws it
-            run_figures(job.out)
-            assert (Path(job.out) / "latents.png").exists(), job.variant
+            assert (Path(job.out) / "latents.png").stat().st_size > 0, job.variant  # drawn where it was evaluated
     finally:
         torch.set_num_threads(threads)
 

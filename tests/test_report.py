@@ -95,6 +95,19 @@ def test_a_report_is_rebuilt_after_its_figures_are_deleted(experiment, capsys):
     assert "report.md" in capsys.readouterr().out
 
 
+def test_without_redrawing_the_report_draws_only_missing_figures(experiment):
+    build_report(experiment.root)
+    kept = experiment.root / "runs/faces/vae/seed0/latents.png"
+    gone = experiment.root / "runs/faces/csvae/seed0/latents.png"
+    kept.write_bytes(b"drawn by a worker")  # stands for a figure drawn when the run was evaluated
+    gone.unlink()
+    text = build_report(experiment.root, redraw_figures=False).read_text()
+    assert kept.read_bytes() == b"drawn by a worker"
+    assert gone.stat().st_size > 0 and "](runs/faces/csvae/seed0/latents.png)" in text
+    build_report(experiment.root)  # csvae report: every figure drawn again
+    assert kept.read_bytes() != b"drawn by a worker"
+
+
 def test_the_comparison_grid_takes_each_runs_own_manipulation(experiment):
     from PIL import Image
 

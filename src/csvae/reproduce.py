@@ -222,13 +222,20 @@ def fit_job(job: Job) -> bool:
 
 
 def evaluate_job(job: Job) -> dict:
-    """Evaluate a fitted run on one torch thread; returns its metrics. Its figures are drawn once,
-    by the report, from its arrays.npz."""
+    """Evaluate a fitted run on one torch thread and draw its figures (in the workers, beside other
+    runs, rather than one after another in the report); returns its metrics."""
+    from csvae.data.checks import DataError
+    from csvae.figures import run_figures
     from csvae.runs import evaluate_run
 
     torch.set_num_threads(1)
     with threadpool_limits(1):
-        return evaluate_run(job.out, figures=False, judges=job.judges)
+        metrics = evaluate_run(job.out, figures=False, judges=job.judges)
+        try:
+            run_figures(job.out)
+        except (DataError, ConfigError):  # the report draws what is missing and says why it cannot
+            RunDir(Path(job.out)).latents_figure.unlink(missing_ok=True)
+    return metrics
 
 
 def run_job(job: Job) -> dict:
@@ -320,7 +327,7 @@ def reproduce(name: str, out: str | os.PathLike, seeds: Optional[int] = None, jo
                     bar.update(1)
     from csvae.report import build_report
 
-    return build_report(exp.root)
+    return build_report(exp.root, redraw_figures=False)  # the workers drew each run's figures
 
 
 def prepare_experiment_folder(out: Path, experiment: Experiment, jobs: list[Job]) -> ExperimentDir:

@@ -48,16 +48,17 @@ def collect(exp: ExperimentDir, manifest: dict) -> tuple[Results, list[str]]:
     return {d: {v: s for v, s in runs.items() if s} for d, runs in results.items()}, missing
 
 
-def part_figures(exp: ExperimentDir, data: str, runs: dict[str, dict[int, dict]]) -> list[str]:
-    """Figures of each variant's first seed, redrawn from its arrays.npz (latent plot,
-    reconstructions, CSVAE's style and transfer grids), and one grid per attribute comparing every
-    variant's manipulation; as Markdown image lines relative to the experiment folder."""
+def part_figures(exp: ExperimentDir, data: str, runs: dict[str, dict[int, dict]], redraw: bool = True) -> list[str]:
+    """Figures of each variant's first seed, drawn from its arrays.npz (latent plot,
+    reconstructions, CSVAE's style and transfer grids; with ``redraw`` False only where its latent
+    plot is missing), and one grid per attribute comparing every variant's manipulation; as
+    Markdown image lines relative to the experiment folder."""
     from csvae.figures import comparison_figures, run_figures
 
     folders = {v: exp.run(data, v, min(seeds)) for v, seeds in runs.items()}
     lines = []
     for variant, run in folders.items():
-        if run.arrays.exists():
+        if run.arrays.exists() and (redraw or not run.latents_figure.exists()):
             try:
                 run_figures(run.root)
             except (DataError, ConfigError) as err:  # one damaged run must not cost the whole report
@@ -78,8 +79,9 @@ def part_figures(exp: ExperimentDir, data: str, runs: dict[str, dict[int, dict]]
 
 
 def part_section(exp: ExperimentDir, data: str, runs: dict[str, dict[int, dict]], part_claims: list[Claim],
-                 configs: list[dict]) -> list[str]:
-    """One data set's section. configs: the manifest's runs of this part ({"variant", "seed", ...})."""
+                 configs: list[dict], redraw: bool = True) -> list[str]:
+    """One data set's section. configs: the manifest's runs of this part ({"variant", "seed", ...});
+    redraw: as in ``part_figures``."""
     lines = [f"## {data}", "",
              "Test-set metrics, mean ± sd over seeds (a single value for one seed). Leakage probes predict the label "
              "from z (linear: logistic regression; nonlinear: gradient boosting); near `label_chance` is the goal.",
@@ -116,7 +118,7 @@ def part_section(exp: ExperimentDir, data: str, runs: dict[str, dict[int, dict]]
     lines += counterfactual_section(runs)
     lines += ["", "### The paper's claims", ""] + ([c.line() for c in part_claims] or
                                                    ["- (no CSVAE/baseline pair here)"])
-    lines += ["", "### Figures", ""] + part_figures(exp, data, runs)
+    lines += ["", "### Figures", ""] + part_figures(exp, data, runs, redraw)
     lines += ["", "### Configs", ""] + [
         f"- [{r['variant']}, seed {r['seed']}]({exp.run(data, r['variant'], r['seed']).config.relative_to(exp.root)})"
         for r in configs]
@@ -165,9 +167,10 @@ def summary(claims_by_part: dict[str, list[Claim]], missing: list[str]) -> list[
     return lines + [""]
 
 
-def build_report(out: str | os.PathLike) -> Path:
+def build_report(out: str | os.PathLike, redraw_figures: bool = True) -> Path:
     """Write DIR/report.md and DIR/report.html from the files of experiment folder ``out``;
-    returns the path of report.md."""
+    returns the path of report.md. Each run's figures are drawn from its arrays.npz; with
+    ``redraw_figures`` False only those missing (``csvae reproduce`` draws them in its workers)."""
     exp = ExperimentDir(Path(out))
     manifest = exp.read_manifest()
     results, missing = collect(exp, manifest)
@@ -178,7 +181,7 @@ def build_report(out: str | os.PathLike) -> Path:
             continue
         claims_by_part[part["data"]] = claims(runs, is_image_part(runs))
         configs = [r for r in manifest["runs"] if r["data"] == part["data"]]
-        sections += part_section(exp, part["data"], runs, claims_by_part[part["data"]], configs)
+        sections += part_section(exp, part["data"], runs, claims_by_part[part["data"]], configs, redraw_figures)
     lines = [f"# csvae reproduction: {manifest['name']}", "", manifest.get("description") or "", ""]
     lines += summary(claims_by_part, missing) + sections
     text = "\n".join(lines) + "\n"
