@@ -222,8 +222,9 @@ def fit_job(job: Job) -> bool:
 
 
 def evaluate_job(job: Job) -> dict:
-    """Evaluate a fitted run on one torch thread and draw its figures (in the workers, beside other
-    runs, rather than one after another in the report); returns its metrics."""
+    """Evaluate a fitted run on one torch thread and, for seed 0 (the seed the report shows), draw
+    its figures (in the workers, beside other runs, rather than one after another in the report);
+    returns its metrics."""
     from csvae.data.checks import DataError
     from csvae.figures import run_figures
     from csvae.runs import evaluate_run
@@ -232,7 +233,8 @@ def evaluate_job(job: Job) -> dict:
     with threadpool_limits(1):
         metrics = evaluate_run(job.out, figures=False, judges=job.judges)
         try:
-            run_figures(job.out)
+            if job.seed == 0:
+                run_figures(job.out)
         except (DataError, ConfigError):  # the report draws what is missing and says why it cannot
             RunDir(Path(job.out)).latents_figure.unlink(missing_ok=True)
     return metrics
