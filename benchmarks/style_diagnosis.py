@@ -10,8 +10,14 @@ Prints, for a run folder of a CSVAE trained on synthetic faces and a judge of th
 4. the decoder's response to swaps between pairs (a, b) of test faces with the attribute: the
    judge's reading of the style of decode(z_a, w_a with W_i of b), decode(z_a, w_b),
    decode(z_b, w_a) and of both reconstructions, as R² against a's and b's true style, and the
-   correlation of its reading of the horizontal offset with a's and b's.
-docs/results.md ("Where the styles go") quotes its output. Usage:
+   correlation of its reading of the horizontal offset with a's and b's;
+5. what a transfer loses, on 1,024 pairs drawn as the report's transfer score draws them (a any
+   test face, b one with the attribute): the judge's R² of b's style read from the transfer and from b's own
+   reconstruction, on all pairs and on those where a lacks the attribute (a's own style cannot
+   leak there); and a linear fit of the transfer's reading on b's true style (slope, R²) and on
+   b's style plus a's nuisances minus b's (R², the nuisances with a coefficient above 0.05): a
+   style drawn in the donor's frame moves with the content face's position or colours.
+docs/results.md ("Where the styles go", "Where a transfer loses the style") quotes its output. Usage:
     python benchmarks/style_diagnosis.py RUN_DIR JUDGE.pt
 """
 
@@ -20,12 +26,14 @@ import json
 
 import numpy as np
 import torch
+from sklearn.linear_model import LinearRegression
 
 from csvae.api import load
 from csvae.data import load_dataset
 from csvae.data.synthetic_faces import NUISANCE_FACTORS, STYLE_FACTORS
 from csvae.evaluate.judge import load_judge, r2_by_column
-from csvae.evaluate.styles import factor_r2
+from csvae.evaluate.manipulation import reconstruct
+from csvae.evaluate.styles import REGRESSORS, factor_r2, transfer_images, transfer_pairs
 
 N_PAIRS = 300
 
@@ -35,7 +43,7 @@ def short(names, values):
 
 
 def where_styles_live(codes, data, i, attribute, d):
-    """Style R² of attribute i from W_i, the other W_j, z and [z, W_i] (knn and linear)."""
+    """Style R² of attribute i from W_i, the other W_j, z and [z, W_i] (knn, linear and mlp)."""
     tr, te = data.indices("train"), data.indices("test")
     on_tr, on_te = data.y[tr, i] == 1, data.y[te, i] == 1
     truth = np.stack([data.factors[n] for n in STYLE_FACTORS[attribute]], 1)
@@ -50,7 +58,7 @@ def where_styles_live(codes, data, i, attribute, d):
                "z+W_i": lambda c: np.concatenate([c["z"], block(c, i)], 1)}
     out = {}
     for name, pick in sources.items():
-        for reg in ("knn", "linear"):
+        for reg in REGRESSORS:
             r2 = factor_r2(pick(codes["train"])[on_tr], truth[tr][on_tr], pick(codes["test"])[on_te],
                            truth[te][on_te], reg)
             out[f"{name}/{reg}"] = short(STYLE_FACTORS[attribute], r2)
@@ -88,6 +96,34 @@ def decoder_swaps(model, judge, data, i, attribute, d):
     return out
 
 
+def transfer_losses(model, judge, data, i, attribute, n_pairs=1024):
+    """Section 5 of the module doc for attribute i, per style factor."""
+    a, b = transfer_pairs(data, i, n_pairs)
+    names = STYLE_FACTORS[attribute]
+    columns = [judge.factor_names.index(n) for n in names]
+    transfer = judge.read_factors(transfer_images(model, data.x[a], data.y[a], data.x[b], data.y[b], i))[:, columns]
+    donor = judge.read_factors(reconstruct(model, data.x[b], data.y[b]))[:, columns]
+    style = np.stack([data.factors[n][b] for n in names], 1)
+    moved = np.stack([data.factors[n][a] - data.factors[n][b] for n in NUISANCE_FACTORS], 1)
+    lacks = data.y[a, i] == 0
+    out = {}
+    for k, name in enumerate(names):
+        alone = LinearRegression().fit(style[:, k:k + 1], transfer[:, k])
+        both = np.concatenate([style[:, k:k + 1], moved], 1)
+        fit = LinearRegression().fit(both, transfer[:, k])
+        out[name.split(".")[-1]] = {
+            "transfer R2": round(float(r2_by_column(style[:, k:k + 1], transfer[:, k:k + 1], [name])[name]), 2),
+            "transfer R2, a lacks it": round(float(r2_by_column(style[lacks, k:k + 1], transfer[lacks, k:k + 1],
+                                                                [name])[name]), 2),
+            "donor recon R2": round(float(r2_by_column(style[:, k:k + 1], donor[:, k:k + 1], [name])[name]), 2),
+            "slope on b": round(float(alone.coef_[0]), 2),
+            "fit R2 b": round(float(alone.score(style[:, k:k + 1], transfer[:, k])), 2),
+            "fit R2 b + a-b nuisances": round(float(fit.score(both, transfer[:, k])), 2),
+            "nuisance coefficients": {n.split(".")[-1]: round(float(c), 2)
+                                      for n, c in zip(NUISANCE_FACTORS, fit.coef_[1:]) if abs(c) > 0.05}}
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run")
@@ -113,6 +149,7 @@ def main():
                 "mean": [round(float(v), 2) for v in w_te[m_te].mean(0)],
                 "std": [round(float(v), 2) for v in w_te[m_te].std(0)]}
         report[f"{attribute}: decoder swaps"] = decoder_swaps(model, judge, data, i, attribute, d)
+        report[f"{attribute}: what a transfer loses"] = transfer_losses(model, judge, data, i, attribute)
     for key, value in report.items():
         print(key, json.dumps(value))
 

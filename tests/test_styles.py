@@ -91,12 +91,28 @@ def test_true_latents_score_r2_near_one_and_random_ones_near_zero(faces):
         assert max(table.values()) < 0.1
 
 
+def test_mlp_probe_finds_a_factor_held_jointly_by_two_coordinates():
+    """A factor that is the product of two coordinates of a wide code (the others vary more): no
+    linear read-out exists and the 10-NN is misled by the other coordinates; the MLP reads it."""
+    rng = np.random.default_rng(0)
+    codes = rng.normal(size=(2000, 10))
+    codes[:, 2:] *= 3
+    targets = np.stack([codes[:, 0] * codes[:, 1], rng.normal(size=2000)], 1)
+    r2 = {kind: factor_r2(codes[:1500], targets[:1500], codes[1500:], targets[1500:], regressor=kind)
+          for kind in ("linear", "knn", "mlp")}
+    assert r2["linear"][0] < 0.05 and r2["knn"][0] < 0.7
+    assert r2["mlp"][0] > 0.85
+    assert max(r[1] for r in r2.values()) < 0.05  # pure noise is read by none
+
+
 def test_factor_r2_known_answers():
     rng = np.random.default_rng(0)
     codes = rng.normal(size=(300, 2))
     targets = np.stack([2 * codes[:, 0] - codes[:, 1], rng.normal(size=300)], 1)
     r2 = factor_r2(codes[:200], targets[:200], codes[200:], targets[200:], regressor="linear")
     assert r2[0] == pytest.approx(1.0, abs=1e-3) and r2[1] < 0.05
+    one = factor_r2(codes[:200], targets[:200, :1], codes[200:], targets[200:, :1], regressor="mlp")
+    assert one.shape == (1,) and one[0] > 0.9
     with pytest.raises(ValueError, match="regressor must be one of"):
         factor_r2(codes, targets, codes, targets, regressor="forest")
     with pytest.raises(ValueError, match=">= 10 train"):

@@ -24,6 +24,7 @@ import torch
 from sklearn.linear_model import Ridge
 from sklearn.metrics import r2_score
 from sklearn.neighbors import KNeighborsRegressor
+from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -33,16 +34,22 @@ from csvae.evaluate.judge import Judge, dataset_name, r2_by_column
 from csvae.evaluate.manipulation import eval_mode, generate, model_device, reconstruct, unit_float
 from csvae.evaluate.truths import render
 
-REGRESSORS = ("knn", "linear")
+REGRESSORS = ("knn", "linear", "mlp")
 MAX_TRAIN = 5000
 
 
 def make_regressor(kind: str):
-    """"knn": 10-nearest-neighbour mean on standardised codes; "linear": ridge regression."""
+    """"knn": 10-nearest-neighbour mean on standardised codes; "linear": ridge regression; "mlp":
+    two hidden layers of 128 on standardised codes (Adam, early stopping on a tenth of the training
+    rows, seed 0). The MLP finds a factor held jointly by a few coordinates of a wide code, which
+    the 10-NN misses when the code's other coordinates vary more (e.g. a style read from [z, W_i])."""
     if kind == "knn":
         return make_pipeline(StandardScaler(), KNeighborsRegressor(n_neighbors=10))
     if kind == "linear":
         return make_pipeline(StandardScaler(), Ridge(alpha=1.0))
+    if kind == "mlp":
+        return make_pipeline(StandardScaler(), MLPRegressor(hidden_layer_sizes=(128, 128), max_iter=500,
+                                                            early_stopping=True, random_state=0))
     raise ValueError(f"regressor must be one of {list(REGRESSORS)}, got {kind!r}")
 
 
@@ -52,7 +59,8 @@ def factor_r2(train_codes: np.ndarray, train_targets: np.ndarray, test_codes: np
     if len(train_codes) < 10 or len(test_codes) < 2:
         raise ValueError(f"factor_r2 needs >= 10 train and >= 2 test examples, got {len(train_codes)} "
                          f"and {len(test_codes)}")
-    fitted = make_regressor(regressor).fit(train_codes, train_targets)
+    one_column = train_targets.ndim == 2 and train_targets.shape[1] == 1  # sklearn's MLP wants (N,)
+    fitted = make_regressor(regressor).fit(train_codes, train_targets[:, 0] if one_column else train_targets)
     return np.atleast_1d(r2_score(test_targets, fitted.predict(test_codes), multioutput="raw_values"))
 
 
