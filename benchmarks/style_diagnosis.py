@@ -106,16 +106,16 @@ def transfer_losses(model, judge, data, i, attribute, n_pairs=1024):
     style = np.stack([data.factors[n][b] for n in names], 1)
     moved = np.stack([data.factors[n][a] - data.factors[n][b] for n in NUISANCE_FACTORS], 1)
     lacks = data.y[a, i] == 0
+    judged = {"transfer R2": r2_by_column(style, transfer, names),
+              "transfer R2, a lacks it": r2_by_column(style[lacks], transfer[lacks], names),
+              "donor recon R2": r2_by_column(style, donor, names)}
     out = {}
     for k, name in enumerate(names):
         alone = LinearRegression().fit(style[:, k:k + 1], transfer[:, k])
         both = np.concatenate([style[:, k:k + 1], moved], 1)
         fit = LinearRegression().fit(both, transfer[:, k])
         out[name.split(".")[-1]] = {
-            "transfer R2": round(float(r2_by_column(style[:, k:k + 1], transfer[:, k:k + 1], [name])[name]), 2),
-            "transfer R2, a lacks it": round(float(r2_by_column(style[lacks, k:k + 1], transfer[lacks, k:k + 1],
-                                                                [name])[name]), 2),
-            "donor recon R2": round(float(r2_by_column(style[:, k:k + 1], donor[:, k:k + 1], [name])[name]), 2),
+            **{key: round(float(r2[name]), 2) for key, r2 in judged.items()},
             "slope on b": round(float(alone.coef_[0]), 2),
             "fit R2 b": round(float(alone.score(style[:, k:k + 1], transfer[:, k])), 2),
             "fit R2 b + a-b nuisances": round(float(fit.score(both, transfer[:, k])), 2),

@@ -232,11 +232,11 @@ def evaluate_job(job: Job) -> dict:
     torch.set_num_threads(1)
     with threadpool_limits(1):
         metrics = evaluate_run(job.out, figures=False, judges=job.judges)
-        try:
-            if job.seed == 0:
+        if job.seed == 0:
+            try:
                 run_figures(job.out)
-        except (DataError, ConfigError):  # the report draws what is missing and says why it cannot
-            RunDir(Path(job.out)).latents_figure.unlink(missing_ok=True)
+            except (DataError, ConfigError):  # the report draws what is missing and says why it cannot
+                RunDir(Path(job.out)).latents_figure.unlink(missing_ok=True)
     return metrics
 
 
