@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import csvae
-from csvae.config import ConfigError
+from csvae.config import ConfigError, DataConfig, ModelConfig, TrainConfig
 from csvae.models.base import class_means, label_shift
 
 NAMES = ["vae", "condvae", "condvae_info", "csvae"]
@@ -187,6 +187,25 @@ def test_manipulate_rejects_wrong_target_shape():
 def test_build_model_rejects_bad_options(options, match):
     with pytest.raises(ConfigError, match=match):
         csvae.build_model("csvae", x_dim=3, y_dim=1, **options)
+
+
+@pytest.mark.parametrize("build,match", [
+    (lambda: TrainConfig(adversary_steps=1.5), r"train\.adversary_steps must be an integer, got 1\.5"),
+    (lambda: TrainConfig(epochs=True), r"train\.epochs must be an integer, got True"),
+    (lambda: ModelConfig(conv_channels=[32, 64.0]), r"model\.conv_channels\[1\] must be an integer"),
+    (lambda: ModelConfig(betas={"kl_w": "8"}), r"model\.betas\.kl_w must be a number"),
+    (lambda: ModelConfig(betas={"klw": 8.0}), r"unknown key model\.betas\.klw"),
+    (lambda: DataConfig(image_size=32.0), r"data\.image_size must be an integer"),
+    (lambda: DataConfig(attributes="Eyeglasses"), r"data\.attributes must be a list of str"),
+])
+def test_configs_built_in_python_check_types_as_yaml_does(build, match):
+    """A section built from keywords (the Python API) refuses what a YAML file would refuse."""
+    with pytest.raises(ConfigError, match=match):
+        build()
+
+
+def test_configs_store_an_integer_given_for_a_float_as_a_float():
+    assert isinstance(TrainConfig(lr=1).lr, float) and isinstance(ModelConfig(betas={"kl_w": 8}).betas.kl_w, float)
 
 
 def test_build_model_rejects_unknown_name():

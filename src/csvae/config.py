@@ -48,6 +48,15 @@ def _one_of(section: str, name: str, value, choices) -> None:
         raise ConfigError(f"{section}.{name} must be one of {list(choices)}, got {value!r}")
 
 
+def _check_annotations(instance, section: str) -> None:
+    """Check every field of a config section against its annotation, as YAML values are checked
+    (an integer field refuses 1.5 however the section is built: YAML, CLI or Python keywords), and
+    store an integer given for a float field as a float."""
+    for f in dataclasses.fields(instance):
+        if f.type != "Betas":
+            setattr(instance, f.name, _coerce(f"{section}.{f.name}", getattr(instance, f.name), str(f.type)))
+
+
 @dataclass
 class Betas:
     """Loss weights (beta1..beta5 of the paper; defaults (20, 1, 0.2, 10, 1)).
@@ -66,6 +75,7 @@ class Betas:
     adversary: float = 1.0  # beta5
 
     def __post_init__(self):
+        _check_annotations(self, "model.betas")
         for f in dataclasses.fields(self):
             _positive("model.betas", f.name, getattr(self, f.name), allow_zero=True)
 
@@ -166,6 +176,7 @@ class ModelConfig:
     off: the code enters through the dense layers alone (Larsen's); see ``csvae.nets.conv``."""
 
     def __post_init__(self):
+        _check_annotations(self, "model")
         _one_of("model", "name", self.name, MODEL_NAMES)
         _one_of("model", "label_kind", self.label_kind, ("binary", "categorical"))
         _one_of("model", "likelihood", self.likelihood,
@@ -199,6 +210,7 @@ class ModelConfig:
             for width in getattr(self, name):
                 _positive("model", name, width)
         if isinstance(self.betas, dict):
+            _check_keys(Betas, self.betas, "model.betas")
             self.betas = Betas(**self.betas)
 
     def _check_backbone(self) -> None:
@@ -276,6 +288,7 @@ class DataConfig:
     """Image sets: processes that decode the cache (None: every available core)."""
 
     def __post_init__(self):
+        _check_annotations(self, "data")
         _positive("data", "n_samples", self.n_samples)
         _positive("data", "noise", self.noise, allow_zero=True)
         _positive("data", "image_size", self.image_size)
@@ -348,6 +361,11 @@ class TrainConfig:
         return count * self.num_nodes
 
     def __post_init__(self):
+        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
+                                         or self.threads < 1):
+            raise ConfigError(f"train.threads must be a positive integer (or null: one thread), "
+                              f"got {self.threads!r}")
+        _check_annotations(self, "train")
         for name in ("epochs", "batch_size", "lr", "adversary_lr", "adversary_steps", "log_every",
                      "checkpoint_every"):
             _positive("train", name, getattr(self, name))
@@ -363,10 +381,6 @@ class TrainConfig:
         if not isinstance(self.device, str) or not re.fullmatch(r"cpu|auto|cuda(:\d+)?", self.device):
             raise ConfigError(f"train.device must be cpu, cuda, cuda:N or auto, got {self.device!r}")
         _one_of("train", "precision", self.precision, ("32-true", "bf16-mixed", "16-mixed"))
-        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
-                                         or self.threads < 1):
-            raise ConfigError(f"train.threads must be a positive integer (or null: one thread), "
-                              f"got {self.threads!r}")
 
 
 def _check_devices(devices) -> None:
@@ -434,18 +448,9 @@ def _coerce(where: str, value, annotation: str):
 
 
 def _section_from_dict(cls, values: dict, where: str):
+    """A config section from a mapping; its ``__post_init__`` checks every value's type."""
     _check_keys(cls, values, where)
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in values:
-            continue
-        if f.name == "betas":
-            _check_keys(Betas, values["betas"], f"{where}.betas")
-            kwargs["betas"] = Betas(**{k: _coerce(f"{where}.betas.{k}", v, "float")
-                                       for k, v in values["betas"].items()})
-        else:
-            kwargs[f.name] = _coerce(f"{where}.{f.name}", values[f.name], str(f.type))
-    return cls(**kwargs)
+    return cls(**values)
 
 
 def model_config(**options) -> ModelConfig:
