@@ -195,6 +195,8 @@ def test_build_model_rejects_bad_options(options, match):
     (lambda: ModelConfig(conv_channels=[32, 64.0]), r"model\.conv_channels\[1\] must be an integer"),
     (lambda: ModelConfig(betas={"kl_w": "8"}), r"model\.betas\.kl_w must be a number"),
     (lambda: ModelConfig(betas={"klw": 8.0}), r"unknown key model\.betas\.klw"),
+    (lambda: ModelConfig(betas=8.0), r"model\.betas must be a mapping, got float"),
+    (lambda: csvae.config.config_from_dict({"model": {"betas": "x"}}), r"model\.betas must be a mapping, got str"),
     (lambda: DataConfig(image_size=32.0), r"data\.image_size must be an integer"),
     (lambda: DataConfig(attributes="Eyeglasses"), r"data\.attributes must be a list of str"),
 ])
