@@ -244,8 +244,10 @@ def test_ccvae_sliders_and_a_transfer(page, tmp_path):
         assert page.locator("#edit-0").get_attribute("src") != before
         page.select_option("#donor-0", "test-5")
         page.select_option("#donor-attribute-0", "2")
+        seq_before = page.evaluate("exploreRuns[0].seq")
         page.locator("#transfer-0").click()
-        wait_until(page, "exploreRuns[0].seq > exploreRuns[0].shown || exploreRuns[0].inflight", timeout=5)
+        # seq only grows, so this cannot miss a transfer that is sent and shown between two polls
+        wait_until(page, f"exploreRuns[0].seq > {seq_before}")
         wait_shown(page)
         donor = server.explorer.code({"run": 0, "image": "test-5"})["w"]
         d = server.explorer.views[0].model.w_dim
