@@ -295,3 +295,18 @@ def test_reproduce_trains_one_judge_per_image_data_set_on_one_thread(tmp_path, m
     finally:
         torch.set_num_threads(threads)
     assert seen == [((3, 32, 32), judged[0].judges, 1)]
+
+
+def test_a_demo_without_the_celeba_subset_says_so_on_screen_and_in_the_report_header(tmp_path, monkeypatch, capsys):
+    import json
+
+    import csvae.reproduce as reproduce
+
+    monkeypatch.setattr(reproduce, "default_celeba_root", lambda: None)
+    experiment = reproduce.EXPERIMENTS["demo"]
+    jobs = reproduce.plan(experiment, tmp_path / "demo", None, None)
+    assert {j.data_label for j in jobs} == {"swiss_roll", "synthetic_faces"}
+    reproduce.prepare_experiment_folder(tmp_path / "demo", experiment, jobs)
+    description = json.loads((tmp_path / "demo" / "experiment.json").read_text())["description"]
+    assert "celeba-glasses not run here: its data was not found" in description
+    assert "celeba-glasses not run here" in capsys.readouterr().err
