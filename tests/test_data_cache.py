@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -162,7 +163,9 @@ def test_load_images_builds_and_rebuilds(tree, tmp_path):
                      cache=str(tmp_path / "c"), workers=1)
     data = load_images(cfg)
     assert isinstance(data.x, np.memmap) and data.x.shape[1:] == (3, 8, 8)
-    assert data.info["balanced"] and data.attribute_names == ["Eyeglasses"]
+    assert not data.info["balanced"] and data.attribute_names == ["Eyeglasses"]  # data.balance weight keeps all
+    discarded = load_images(dataclasses.replace(cfg, balance="discard"))
+    assert discarded.info["balanced"] and len(discarded.x) < len(data.x)
     cfg = DataConfig(name="celeba-glasses", root=str(tree["root"]), image_size=12,
                      cache=str(tmp_path / "c"), workers=1)
     assert load_images(cfg).x.shape[1:] == (3, 12, 12)

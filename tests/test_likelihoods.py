@@ -165,5 +165,5 @@ def test_discretized_logistic_optimal_scale_matches_the_batch_variance():
 def test_discretized_logistic_is_refused_for_float_data():
     x = torch.rand(20, 3)
     with pytest.raises(ConfigError, match="model.likelihood"):
-        csvae.fit(csvae.build_model("vae", x_dim=3, likelihood="discretized_logistic"), x, torch.zeros(20, 1),
-                  epochs=1)
+        csvae.fit(csvae.build_model("vae", x_dim=3, likelihood="discretized_logistic"), x,
+                  torch.arange(20.0).remainder(2)[:, None], epochs=1)

@@ -25,6 +25,7 @@ from csvae.config import (
     model_config,
     save_config,
 )
+from csvae.data.balance import check_learnable, discard_rows, example_weights, weight_table
 from csvae.data.checks import DataError, check_xy
 from csvae.datacard import ARRAYS, DataCard, card_of_arrays, read_card, write_card
 from csvae.distributed import launch, on_rank_zero
@@ -117,8 +118,11 @@ def fit(model: LatentModel, x, y, *, epochs: int = 30, batch_size: int = 64, see
         out: Optional[str | os.PathLike] = None, device: str = "cpu", standardize: Optional[bool] = None,
         resume: bool = False, overwrite: bool = False, data: Optional[DataConfig] = None,
         card: Optional[DataCard] = None, check_source: Optional[Callable[[], None]] = None,
-        **train_options) -> LatentModel:
+        balance: Optional[str] = None, **train_options) -> LatentModel:
     """Train ``model`` on x (N, n) float or (N, C, H, W) uint8 and y (N, k) in {0, 1}.
+
+    balance: how the terms that read labels are balanced ("weight", "sample", "discard" or
+    "none"; ``csvae.data.balance``); default ``data.balance`` (itself "weight" by default).
 
     standardize: standardise x with its mean/std, stored in the model (default: yes for float
     vector data). out: a run folder for config.yaml, data.json, metrics.csv and checkpoints.
@@ -133,17 +137,25 @@ def fit(model: LatentModel, x, y, *, epochs: int = 30, batch_size: int = 64, see
     (``finalize``)."""
     who = f"model.name {model.config.name!r}"
     x, y = check_xy(x, y, model.config.label_kind, allow_unknown=model.learns_from_unlabelled, who=who)
-    if data is not None and data.labelled_fraction < 1:
-        if not model.learns_from_unlabelled:
-            raise ConfigError(f"data.labelled_fraction is {data.labelled_fraction:g} but {who} cannot learn from "
-                              f"unlabelled rows; use 1")
-        y = hide_labels(y, data.labelled_fraction, data.seed)
+    data = data or DataConfig(name=ARRAYS)
+    if balance is not None:
+        data = dataclasses.replace(data, balance=balance)
+    if data.labelled_fraction < 1 and not model.learns_from_unlabelled:
+        raise ConfigError(f"data.labelled_fraction is {data.labelled_fraction:g} but {who} cannot learn from "
+                          f"unlabelled rows; use 1")
     if tuple(x.shape[1:]) != model.x_shape:
         raise ConfigError(f"x has examples of shape {tuple(x.shape[1:])} but the model expects {model.x_shape}")
     if y.shape[1] != model.y_dim:
         raise ConfigError(f"y has {y.shape[1]} columns but the model was built with y_dim={model.y_dim}")
     train_cfg = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed, device=device, **train_options)
     fabric = check_trainable(model, len(x), train_cfg)
+    names = card.attribute_names if card is not None else [f"y{i}" for i in range(y.shape[1])]
+    check_learnable(y, names, model.config.label_kind)
+    if data.balance == "discard":  # image readers did it when indexing; then this keeps every row
+        keep = discard_rows(y, data.seed, model.config.label_kind)
+        x, y = x[keep], y[keep]
+    if data.labelled_fraction < 1:
+        y = hide_labels(y, data.labelled_fraction, data.seed)
     with warnings.catch_warnings():  # a read-only memory map stays read-only: training never writes x
         warnings.filterwarnings("ignore", "The given NumPy array is not writable")
         x_t = torch.from_numpy(np.ascontiguousarray(x))
@@ -155,9 +167,12 @@ def fit(model: LatentModel, x, y, *, epochs: int = 30, batch_size: int = 64, see
     if standardize:
         model.set_standardization(x_t.mean(0), x_t.std(0))
     check_likelihood_fits(model.config.likelihood, x_t, standardize)
+    table = weight_table(y_t, model.config.label_kind) if data.balance in ("weight", "sample") else None
+    model.set_label_balance(table if data.balance == "weight" else None)
+    draw = example_weights(y_t, table, model.config.label_kind) if data.balance == "sample" else None
     model.observe_labels(y_t)
     run = None
-    run_config = RunConfig(model=model.config, data=data or DataConfig(name=ARRAYS), train=train_cfg)
+    run_config = RunConfig(model=model.config, data=data, train=train_cfg)
     card = card or card_of_arrays(x, y, model.config.label_kind)
     launch(fabric)
     if out is not None:
@@ -165,8 +180,9 @@ def fit(model: LatentModel, x, y, *, epochs: int = 30, batch_size: int = 64, see
             or RunDir(Path(out))
     with training_threads(train_cfg):
         model = train(model, x_t, y_t, train_cfg, run, run_config, resume=resume, fabric=fabric,
-                      check_source=check_source)
+                      check_source=check_source, draw=draw)
         model.finalize(x_t, y_t)
+    model.set_label_balance(None)
     model.data_card = card
     if run is not None:
         on_rank_zero(fabric, lambda: save_final(model, run_config, run))

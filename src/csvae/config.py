@@ -248,9 +248,10 @@ class DataConfig:
     crop: Optional[int] = None
     """Image sets: side of the centred square cut before resizing (None: the reader's default,
     148 for CelebA, the largest centred square for TFD and folders)."""
-    balance: Optional[bool] = None
-    """Image sets: balance the training split over label combinations (None: on for the celeba-*
-    presets, off otherwise)."""
+    balance: Literal["weight", "sample", "discard", "none"] = "weight"
+    """How the terms that read labels are balanced when a label is rare (``csvae.data.balance``):
+    weight (every image used, label terms weighted per label combination), sample (a class-balanced
+    sampler), discard (subsample the training split), none."""
     holdout_fraction: float = 0.1
     """Image sets: fraction of rows moved to each of valid and test when the source has none."""
     strict: bool = False
@@ -270,6 +271,8 @@ class DataConfig:
     """Image sets: processes that decode the cache (None: every available core)."""
 
     def __post_init__(self):
+        if self.balance is None or isinstance(self.balance, bool):  # written before data.balance named choices
+            self.balance = legacy_balance(self.name, self.balance)
         _check_annotations(self, "data")
         _positive("data", "n_samples", self.n_samples)
         _positive("data", "noise", self.noise, allow_zero=True)
@@ -287,6 +290,18 @@ class DataConfig:
             raise ConfigError(f"data.labelled_fraction must be in (0, 1], got {self.labelled_fraction!r}")
         if not 0 < self.test_fraction < 1:
             raise ConfigError(f"data.test_fraction must be in (0, 1), got {self.test_fraction!r}")
+
+
+LEGACY_BALANCED = ("celeba-glasses", "celeba-facialhair", "celeba-glasses-facialhair")
+"""The readers whose training split was subsampled when data.balance was a boolean left empty."""
+
+
+def legacy_balance(name: str, value: Optional[bool]) -> str:
+    """The ``data.balance`` choice of a config written when it was a boolean (csvae 0.x): true
+    subsampled the training split (discard); empty did so for the CelebA presets; false did not."""
+    if value is None:
+        value = name in LEGACY_BALANCED
+    return "discard" if value else "none"
 
 
 @dataclass

@@ -4,10 +4,11 @@ memory (an in-memory array or the memory-mapped uint8 cache).
 The batch rule, shared by both: step s is position p = s mod S of epoch e = s div S (S steps per
 epoch = N div B, B the global batch); it takes positions [p*B, (p+1)*B) of the epoch's permutation
 (``epoch_order``, a function of the seed and the epoch alone, so a resumed run sees the same
-batches), and rank r of W takes the r-th of W equal slices of that, B/W examples. The W ranks
-together thus see at each step exactly the batch one process would; each example comes at most
-once per epoch, and every one when B divides N (otherwise the N mod B at the end of each epoch's
-permutation wait for another epoch, as they do on one process: batch norm needs full batches).
+batches; with ``data.balance: sample``, N class-balanced draws with replacement), and rank r of W
+takes the r-th of W equal slices of that, B/W examples. The W ranks together thus see at each step
+exactly the batch one process would; each example comes at most once per epoch, and every one when B
+divides N (otherwise the N mod B at the end of each epoch's permutation wait for another epoch, as
+they do on one process: batch norm needs full batches).
 
 Shapes: x (N, *example) (uint8 images (N, C, H, W) or float vectors (N, n)), y (N, k) float; a
 batch is (B/W, *example) in x's dtype and (B/W, k), on the device, images ``channels_last``.
@@ -31,9 +32,13 @@ device's free memory (host: available RAM, shared by the node's processes); the 
 the model, its activations and the optimiser."""
 
 
-def epoch_order(n: int, epoch: int, seed: int) -> torch.Tensor:
-    """The permutation of epoch ``epoch`` (N,) int64 on the CPU."""
+def epoch_order(n: int, epoch: int, seed: int, draw: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """The order of epoch ``epoch`` (N,) int64 on the CPU: a permutation, or with ``draw`` (N,)
+    (``data.balance: sample``) N draws with replacement, example i with probability
+    proportional to draw[i]."""
     generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    if draw is not None:
+        return torch.multinomial(draw, n, replacement=True, generator=generator)
     return torch.randperm(n, generator=generator)
 
 
@@ -60,10 +65,11 @@ def _torch_dtype(dtype: np.dtype) -> torch.dtype:
 
 
 class _Batches:
-    """What both loaders share: the sizes, this rank's place and the batch rule."""
+    """What both loaders share: the sizes, this rank's place and the batch rule (``draw``: the
+    sampling weights of ``epoch_order``, None for permutations)."""
 
-    def __init__(self, n: int, batch: int, rank: int, world: int, seed: int):
-        self.n, self.batch, self.rank, self.world, self.seed = n, batch, rank, world, seed
+    def __init__(self, n: int, batch: int, rank: int, world: int, seed: int, draw: Optional[torch.Tensor] = None):
+        self.n, self.batch, self.rank, self.world, self.seed, self.draw = n, batch, rank, world, seed, draw
         self.steps_per_epoch = max(1, n // batch)
 
     def indices(self, start: int, total: int, device: str | torch.device = "cpu") -> Iterator[torch.Tensor]:
@@ -73,7 +79,7 @@ class _Batches:
         for step in range(start, total):
             epoch, position = divmod(step, self.steps_per_epoch)
             if order is None or position == 0:
-                order = epoch_order(self.n, epoch, self.seed).to(device)
+                order = epoch_order(self.n, epoch, self.seed, self.draw).to(device)
             yield shard(order, position, self.batch, self.rank, self.world)
 
 
@@ -81,8 +87,8 @@ class DeviceBatches(_Batches):
     """The whole training set on the device; a batch is an index into it (no host copy)."""
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, device: torch.device, batch: int, rank: int = 0,
-                 world: int = 1, seed: int = 0):
-        super().__init__(len(x), batch, rank, world, seed)
+                 world: int = 1, seed: int = 0, draw: Optional[torch.Tensor] = None):
+        super().__init__(len(x), batch, rank, world, seed, draw)
         layout = torch.channels_last if x.dim() == 4 else torch.contiguous_format
         self.x, self.y = x.to(device, memory_format=layout), y.to(device)
 
@@ -98,8 +104,9 @@ class StreamBatches(_Batches):
     in the thread; what it raises is raised in the training loop."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray, device: torch.device, batch: int, rank: int = 0,
-                 world: int = 1, seed: int = 0, check: Optional[Callable[[], None]] = None):
-        super().__init__(len(x), batch, rank, world, seed)
+                 world: int = 1, seed: int = 0, check: Optional[Callable[[], None]] = None,
+                 draw: Optional[torch.Tensor] = None):
+        super().__init__(len(x), batch, rank, world, seed, draw)
         self.x, self.y, self.device, self.check = x, y, device, check
         self.layout = torch.channels_last if x.ndim == 4 else torch.contiguous_format
         local, pin = batch // world, device.type == "cuda"

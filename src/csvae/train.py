@@ -163,14 +163,16 @@ def lr_factor(schedule: str, step: int, total: int) -> float:
 
 
 def make_batches(x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig, fabric: Fabric, batch: int,
-                 check: Optional[Callable[[], None]] = None) -> DeviceBatches | StreamBatches:
-    """This rank's loader of (x, y) (``train.loader``; ``check`` guards a streamed cache)."""
+                 check: Optional[Callable[[], None]] = None,
+                 draw: Optional[torch.Tensor] = None) -> DeviceBatches | StreamBatches:
+    """This rank's loader of (x, y) (``train.loader``; ``check`` guards a streamed cache; ``draw``
+    (N,) the sampling weights of a class-balanced sampler)."""
     per_node = fabric.world_size // cfg.num_nodes if fabric.device.type == "cpu" else 1
     kind = choose_loader(cfg.loader, x.nelement() * x.element_size(), fabric.device, per_node)
     args = (fabric.device, batch, fabric.global_rank, fabric.world_size, cfg.seed)
     if kind == "device":
-        return DeviceBatches(x, y, *args)
-    return StreamBatches(x.numpy(), y.float().numpy(), *args, check=check)
+        return DeviceBatches(x, y, *args, draw=draw)
+    return StreamBatches(x.numpy(), y.float().numpy(), *args, check=check, draw=draw)
 
 
 def _load_state(path: Path, total: int, model: LatentModel, optimizers: list, fabric: Fabric) -> int:
@@ -217,13 +219,14 @@ def _random_state(fabric: Fabric) -> dict:
 def train(model: LatentModel, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig,
           run: Optional[RunDir] = None, run_config: Optional[RunConfig] = None,
           resume: bool = False, description: str = "fit", fabric: Optional[Fabric] = None,
-          check_source: Optional[Callable[[], None]] = None) -> LatentModel:
+          check_source: Optional[Callable[[], None]] = None, draw: Optional[torch.Tensor] = None) -> LatentModel:
     """Train ``model`` on (x, y) (CPU tensors: float vectors or uint8 images, possibly on a
     memory map; y (N, k) float).
 
     With ``run``, writes metrics.csv and checkpoints there (atomically; rank 0 only), and with
     ``resume`` continues from its last checkpoint. ``fabric``: the Fabric of ``cfg`` when the
-    caller made (and launched) it. Returns the trained model (unwrapped, on the device)."""
+    caller made (and launched) it. ``draw`` (N,): draw batches with replacement with these
+    weights (``data.balance: sample``) instead of permuting. Returns the trained model (unwrapped, on the device)."""
     fabric = fabric or make_fabric(cfg)
     launch(fabric)
     rank, world = fabric.global_rank, fabric.world_size
@@ -232,7 +235,7 @@ def train(model: LatentModel, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig
     model = model.to(fabric.device, memory_format=layout)
     n = len(x)
     batch = max(world, min(cfg.batch_size, n) // world * world)  # the global batch, split evenly
-    loader = make_batches(x, y, cfg, fabric, batch, check_source)
+    loader = make_batches(x, y, cfg, fabric, batch, check_source, draw)
     total = cfg.epochs * loader.steps_per_epoch  # the last partial batch is dropped (batch norm needs > 1)
 
     optimizers = [torch.optim.Adam(model.model_parameters(), lr=cfg.lr, fused=True)]

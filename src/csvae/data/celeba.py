@@ -17,10 +17,10 @@ Rules (all documented in docs/data.md):
     rows are moved there from partition 0, whole identities at a time when identities are known
     (a seeded permutation of identities, taken until the count is reached), so no identity is in
     two splits; otherwise single rows.
-  * Balance (``balance=True``): in the training split only, rows are grouped by their label
-    combination (2^k groups) and every group is subsampled, seeded, to the size of the smallest.
-    For k = 1 this keeps all positives and as many negatives (when positives are rarer).
-    Valid and test keep their natural frequencies.
+  * Balance (``balance=True``, what ``data.balance: discard`` asks for): in the training split only,
+    rows are grouped by their label combination (2^k groups) and every group is subsampled, seeded,
+    to the size of the smallest. For k = 1 this keeps all positives and as many negatives (when
+    positives are rarer). Valid and test keep their natural frequencies.
   * Crop: the centred 148x148 square of the 178x218 aligned image (``crop``), then resize.
 """
 
@@ -33,6 +33,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from csvae.data.balance import MAX_ATTRIBUTES, discard_rows
 from csvae.data.dataset import Dataset
 from csvae.data.imageio import (
     DataError,
@@ -52,8 +53,6 @@ PRESETS = {
     "celeba-facialhair": ("facial_hair",),
     "celeba-glasses-facialhair": ("Eyeglasses", "facial_hair"),
 }
-MAX_BALANCED = 8
-"""Balancing groups rows by label combination, so it is limited to this many attributes."""
 
 
 def _find(root: Path, names: Sequence[str]) -> Optional[Path]:
@@ -236,14 +235,15 @@ def derive_splits(split: np.ndarray, groups: Optional[np.ndarray], fraction: flo
 
 def balance_training(y: np.ndarray, split: np.ndarray, seed: int,
                      attribute_names: Sequence[str]) -> np.ndarray:
-    """Rows kept after balancing the training split (rule: module doc), ascending.
+    """Rows kept after balancing the training split (rule: module doc; ``data.balance: discard``),
+    ascending.
 
     y: (N, k) 0/1; split: (N,). Raises DataError if a label combination has no training row.
     """
     k = y.shape[1]
-    if k > MAX_BALANCED:
-        raise DataError(f"balance works on at most {MAX_BALANCED} attributes, got {k}; "
-                        f"set balance to false")
+    if k > MAX_ATTRIBUTES:
+        raise DataError(f"balance works on at most {MAX_ATTRIBUTES} attributes, got {k}; "
+                        f"set data.balance to weight, sample or none")
     train = np.flatnonzero(split == 0)
     codes = (y[train] > 0.5).astype(np.int64) @ (1 << np.arange(k))
     counts = np.bincount(codes, minlength=1 << k)
@@ -251,11 +251,7 @@ def balance_training(y: np.ndarray, split: np.ndarray, seed: int,
         empty = int(np.flatnonzero(counts == 0)[0])
         combo = ", ".join(f"{a}={(empty >> j) & 1}" for j, a in enumerate(attribute_names))
         raise DataError(f"cannot balance: no training row has {combo}")
-    rng = np.random.default_rng([seed, 2])
-    keep = [np.flatnonzero(split != 0)]
-    for code in range(1 << k):
-        keep.append(rng.choice(train[codes == code], size=counts.min(), replace=False))
-    return np.sort(np.concatenate(keep))
+    return np.sort(np.concatenate([np.flatnonzero(split != 0), train[discard_rows(y[train], seed)]]))
 
 
 def balanced_rows(files: list[str], y: np.ndarray, split: np.ndarray, names: list[str], balance: bool,

@@ -172,7 +172,10 @@ def prepare_data(reader: str, root: str | os.PathLike, size: int,
 def config_options(cfg) -> dict:
     """The reader options of a ``DataConfig`` for reader ``cfg.name``."""
     _check_reader(cfg.name)
-    return {name: getattr(cfg, name) for name in OPTIONS[cfg.name] if hasattr(cfg, name)}
+    options = {name: getattr(cfg, name) for name in OPTIONS[cfg.name] if hasattr(cfg, name)}
+    if "balance" in options:  # the readers subsample for discard; the other choices act in fit
+        options["balance"] = cfg.balance == "discard"
+    return options
 
 
 def load_images(cfg) -> Dataset:

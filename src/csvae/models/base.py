@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from csvae.config import ModelConfig
+from csvae.data.balance import example_weights
 from csvae.models.likelihoods import bits_per_dim, make_likelihood
 from csvae.models.parts import Gaussian, kl_standard_normal, label_cross_entropy, reduce_dims
 from csvae.nets import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
@@ -83,6 +84,9 @@ class LatentModel(nn.Module):
         self.likelihood = make_likelihood(config.likelihood, config.gaussian_std, config.calibration,
                                           config.laplace_scale)
         self.density_terms = False  # when set, recon_nll scores a normalised density (bits_per_dim)
+        # Weights of the label combinations (``csvae.data.balance``), set by ``set_label_balance``
+        # for ``data.balance: weight``; not saved: they matter to training only.
+        self.register_buffer("balance_table", None, persistent=False)
 
     # ----- latent sizes and backbones -------------------------------------------------------
     @property
@@ -177,11 +181,12 @@ class LatentModel(nn.Module):
     def adversary_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The adversary's objective on a fresh sample of z with the encoder untouched (used for
         the extra adversary steps of ``train.adversary_steps``)."""
+        balance = self.label_weights(y)
         y, rows, weight = labelled_rows(y)
         with torch.no_grad():
             q = self.encode(x[rows], y[rows]).z
             z = q.mean if self.config.independence_input == "mean" else q.sample()
-        ce = label_cross_entropy(self.adversary(z), y[rows], self.config.label_kind)
+        ce = label_cross_entropy(self.adversary(z), y[rows], self.config.label_kind) * balance[rows]
         return self.config.betas.adversary * weight * ce.mean()
 
     def model_parameters(self) -> list[nn.Parameter]:
@@ -191,6 +196,16 @@ class LatentModel(nn.Module):
 
     def adversary_parameters(self) -> list[nn.Parameter]:
         return list(self.adversary.parameters()) if self.adversarial else []
+
+    def set_label_balance(self, table: Optional[torch.Tensor]) -> None:
+        """Weigh the terms that read labels by ``table`` (C,), a weight per label combination
+        (``csvae.data.balance.weight_table``); None: unweighted. Called by ``csvae.fit``."""
+        self.balance_table = None if table is None else table.float().to(self.x_shift.device)
+
+    def label_weights(self, y: torch.Tensor) -> torch.Tensor:
+        """The balance weight of each row of y (B, k), (B,) float32 (1 for unknown rows, and for
+        every row when no table is set)."""
+        return example_weights(y, self.balance_table, self.config.label_kind)
 
     def observe_labels(self, y: torch.Tensor) -> None:
         """See the training labels (N, k) before training (NaN: unknown); CCVAE takes p(y) from
@@ -267,17 +282,21 @@ def label_shift(y: torch.Tensor, target_y: torch.Tensor, means_1: torch.Tensor, 
     return delta @ direction
 
 
-def class_means(codes: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean code of the examples with y_i = 1 and with y_i = 0, each (k, d).
+def class_means(codes: torch.Tensor, y: torch.Tensor,
+                weights: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean code of the examples with y_i = 1 and with y_i = 0, each (k, d), weighted by
+    ``weights`` (N,) when given (the balance weights: each label combination then counts alike).
 
     codes: (N, d), shared by all label columns, or (N, k, d), one code per column (CSVAE's w_i).
     A column without examples of one value gets a mean of zeros."""
     ones = y.float().to(codes.device)
     zeros = 1.0 - ones
+    if weights is not None:
+        ones, zeros = ones * weights.to(codes.device)[:, None], zeros * weights.to(codes.device)[:, None]
     if codes.dim() == 2:
         codes = codes.unsqueeze(1).expand(-1, ones.shape[1], -1)
-    mean_1 = torch.einsum("nk,nkd->kd", ones, codes) / ones.sum(0).clamp_min(1.0).unsqueeze(1)
-    mean_0 = torch.einsum("nk,nkd->kd", zeros, codes) / zeros.sum(0).clamp_min(1.0).unsqueeze(1)
+    mean_1 = torch.einsum("nk,nkd->kd", ones, codes) / ones.sum(0).clamp_min(1e-12).unsqueeze(1)
+    mean_0 = torch.einsum("nk,nkd->kd", zeros, codes) / zeros.sum(0).clamp_min(1e-12).unsqueeze(1)
     return mean_1, mean_0
 
 

@@ -43,7 +43,9 @@ class CCVAE(SubspaceModel):
     """model = -(sum over labelled rows of L(x, y) + sum over unlabelled rows of L(x)) / B, with
     log p(x|z) weighted by ``betas.recon``, the style part's log p(z) - log q(z|x) by ``betas.kl_z``
     and z_c's log p(z_c|y) - log q(z_c|x) by ``betas.kl_w`` (all 1: the paper's objective).
-    Rows whose y holds NaN are unlabelled."""
+    Rows whose y holds NaN are unlabelled. With ``data.balance: weight`` the classifier term
+    log q(y|x) of a labelled row is weighted by its balance weight, and p(y) is the weighted
+    label frequency."""
 
     reads_labels = False
     learns_from_unlabelled = True
@@ -74,11 +76,13 @@ class CCVAE(SubspaceModel):
         return self.decoder(torch.cat([z, w], dim=-1))
 
     def observe_labels(self, y: torch.Tensor) -> None:
-        """p(y) := the label frequencies of the rows of y without NaN (the official code's prior)."""
+        """p(y) := the label frequencies of the rows of y without NaN (the official code's prior),
+        each row weighted by its balance weight (``set_label_balance``; uniform without one)."""
         y = torch.as_tensor(y, dtype=torch.float32)
         known = y[torch.isfinite(y).all(1)]
         if len(known):
-            self.label_prior.copy_(known.mean(0))
+            weights = self.label_weights(known.to(self.label_prior.device)).cpu()
+            self.label_prior.copy_((weights[:, None] * known).sum(0) / weights.sum())
 
     # ----- objective ----------------------------------------------------------------------------
     def _latent_ratios(self, post: Posterior, z: torch.Tensor, z_c: torch.Tensor):
@@ -107,7 +111,8 @@ class CCVAE(SubspaceModel):
         log_q_yx = log_q_labels_given_x(self.classifier, part["q_c"], y, kind, self.config.ccvae_k)
         weight = torch.exp(log_q_yz_weight - log_q_yx)
         inner = part["base"] + b.kl_w * select_blocks(part["ratio_0"], part["ratio_1"], y) - log_q_yz
-        elbo = weight * inner + log_q_yx + label_log_prior(y, self.label_prior, kind)
+        classifier = self.label_weights(y) * log_q_yx  # the classifier's term, balanced (data.balance)
+        elbo = weight * inner + classifier + label_log_prior(y, self.label_prior, kind)
         return {"elbo": elbo, "log_q_yx": log_q_yx, "weight": weight}
 
     def _unsupervised(self, part: dict) -> torch.Tensor:

@@ -24,11 +24,13 @@ class CondVAEInfo(RemovesLabel, CondVAE):
         self.adversary = MLP(self.z_dim, config.adversary_hidden, y_dim)
 
     def _terms(self, x, y, reduction):
+        """CondVAE's terms, and r(z)'s terms weighted by the rows' balance weights (``data.balance``)."""
         y, q, z, terms, weight = self._encode_sample(x, y, reduction)  # rows with a known label
+        balance = self.label_weights(y)
         kind = self.config.label_kind
         seen = self.removal_input(q, z)
-        terms.update({k: weight * v for k, v in self.removal_terms(seen, y).items()})
-        terms["adversary_ce"] = weight * label_cross_entropy(self.adversary(seen.detach()), y, kind)
+        terms.update({k: weight * v for k, v in self.removal_terms(seen, y, balance).items()})
+        terms["adversary_ce"] = weight * balance * label_cross_entropy(self.adversary(seen.detach()), y, kind)
         return terms
 
     def encoder_adversary_term(self, logits, y):

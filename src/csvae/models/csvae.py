@@ -87,8 +87,12 @@ class CSVAE(RemovesLabel, SubspaceModel):
     def _terms(self, x, y, reduction):
         """Per-example terms. Rows whose label is unknown (NaN) enter only M2 with the paper's
         entropy objective, the one term that needs no label; every other term is over the rows with
-        a known label (``labelled_rows``)."""
+        a known label (``labelled_rows``). The terms that read labels (kl_w, the removal term, the
+        adversary's, and the extensions') weigh each row by its balance weight (``data.balance``);
+        recon and kl_z do not."""
+        balance = self.label_weights(y)
         y, rows, weight = labelled_rows(y)
+        labelled = weight * balance[rows]
         x_model = self.to_model(x)
         x_l, y_l = x_model[rows], y[rows]
         q_z = self.z_head(self.z_encoder(x_model))
@@ -98,22 +102,22 @@ class CSVAE(RemovesLabel, SubspaceModel):
         prior = self.prior(y_l)
         seen = self.removal_input(q_z, z)  # what the adversary / penalty reads of z
         if self.config.independence == "adversary" and self.config.encoder_objective == "entropy":
-            removal = self.removal_terms(seen, y)
+            removal = self.removal_terms(seen, y, balance)
         else:
-            removal = {k: weight * v for k, v in self.removal_terms(seen[rows], y_l).items()}
+            removal = {k: weight * v for k, v in self.removal_terms(seen[rows], y_l, balance[rows]).items()}
         kl_z = self.kl_z(q_z, reduction)[rows]
         adversary_ce = label_cross_entropy(self.adversary(seen[rows].detach()), y_l, self.config.label_kind)
         terms = {"recon": weight * self.recon_nll(x_l, self.decode(z_l, w), reduction),
-                 "kl_w": weight * reduce_dims(kl_gaussians(q_w, prior.mean, prior.logvar), reduction),
-                 "kl_z": weight * kl_z, **removal, "adversary_ce": weight * adversary_ce}
+                 "kl_w": labelled * reduce_dims(kl_gaussians(q_w, prior.mean, prior.logvar), reduction),
+                 "kl_z": weight * kl_z, **removal, "adversary_ce": labelled * adversary_ce}
         if self.config.swap_cycle > 0:
             z_post = Gaussian(q_z.mean[rows], q_z.logvar[rows])
-            terms["cycle"] = weight * self.swap_cycle(Posterior(z_post, q_w), y_l, reduction)
+            terms["cycle"] = labelled * self.swap_cycle(Posterior(z_post, q_w), y_l, reduction)
         if self.config.w_independence > 0:
             joint, shuffled = independence_pairs(z_l, w, y_l, self.w_dim)
-            terms["tc"] = weight * call_frozen(self.discriminator, joint).squeeze(-1)
-            terms["discriminator_ce"] = weight * discriminator_loss(self.discriminator(joint.detach()),
-                                                                    self.discriminator(shuffled.detach()))
+            terms["tc"] = labelled * call_frozen(self.discriminator, joint).squeeze(-1)
+            terms["discriminator_ce"] = labelled * discriminator_loss(self.discriminator(joint.detach()),
+                                                                      self.discriminator(shuffled.detach()))
         return terms
 
     def swap_cycle(self, post: Posterior, y: torch.Tensor, reduction: str) -> torch.Tensor:
@@ -151,11 +155,13 @@ class CSVAE(RemovesLabel, SubspaceModel):
     def adversary_loss(self, x, y):
         loss = super().adversary_loss(x, y)
         if self.config.w_independence > 0:
+            balance = self.label_weights(y)
             y, rows, weight = labelled_rows(y)
             with torch.no_grad():
                 post = self.encode(x[rows], y[rows])
                 joint, shuffled = independence_pairs(post.z.sample(), post.w.sample(), y[rows], self.w_dim)
-            loss = loss + weight * discriminator_loss(self.discriminator(joint), self.discriminator(shuffled)).mean()
+            ce = discriminator_loss(self.discriminator(joint), self.discriminator(shuffled)) * balance[rows]
+            loss = loss + weight * ce.mean()
         return loss
 
     def adversary_parameters(self):

@@ -76,13 +76,14 @@ class RemovesLabel:
         of q (``model.independence_input``), (B, d)."""
         return q.mean if self.config.independence_input == "mean" else z
 
-    def removal_terms(self, z: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        """{removal_key: (B,)}; the adversary runs frozen (no gradient reaches its parameters)."""
+    def removal_terms(self, z: torch.Tensor, y: torch.Tensor, balance: torch.Tensor) -> dict[str, torch.Tensor]:
+        """{removal_key: (B,)}; the adversary runs frozen (no gradient reaches its parameters).
+        The per-example terms (the adversary's, CLUB's) are weighted by ``balance`` (B,), the
+        balance weights of ``data.balance``; HSIC, a statistic of the whole batch, is not."""
         method = self.config.independence
         if method == "hsic":
-            value = hsic(z, y).expand(len(z))
-        else:
-            logits = call_frozen(self.adversary, z)
-            value = (club(logits, y, self.config.label_kind) if method == "club"
-                     else self.encoder_adversary_term(logits, y))
-        return {self.removal_key: value}
+            return {self.removal_key: hsic(z, y).expand(len(z))}
+        logits = call_frozen(self.adversary, z)
+        value = (club(logits, y, self.config.label_kind) if method == "club"
+                 else self.encoder_adversary_term(logits, y))
+        return {self.removal_key: balance * value}

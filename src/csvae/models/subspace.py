@@ -52,11 +52,12 @@ class SubspaceModel(LatentModel):
         return self.encode(x, y).w
 
     def finalize(self, x, y):
-        """Class means of w over the training examples whose label is known (rows without NaN)."""
+        """Class means of w over the training examples whose label is known (rows without NaN),
+        weighted by their balance weights (``data.balance``)."""
         y = torch.as_tensor(y)
         known = torch.isfinite(y).all(1)
         w = self._map(lambda xb, yb: self.encode_subspaces(xb, yb).mean, x, y).view(-1, self.n_subspaces, self.w_dim)
-        mean_1, mean_0 = class_means(w[known], y[known])
+        mean_1, mean_0 = class_means(w[known], y[known], self.label_weights(y[known].to(self.w_means_1.device)))
         self.w_means_1.copy_(mean_1)
         self.w_means_0.copy_(mean_0)
 

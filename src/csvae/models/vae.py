@@ -11,7 +11,8 @@ from csvae.models.parts import GaussianHead
 
 class VAE(LatentModel):
     """Loss: beta1 * -log p(x|z) + beta3 * KL(q(z|x) || N(0, I)), on every row (y is not used);
-    the class means of ``manipulate`` come from the rows whose label is known."""
+    the class means of ``manipulate`` come from the rows whose label is known (weighted by their
+    balance weights, ``data.balance``)."""
 
     reads_labels = False
 
@@ -47,7 +48,8 @@ class VAE(LatentModel):
         z = self._map(lambda xb, yb: self.encode(xb).z.mean, x, y)
         y = torch.as_tensor(y)
         known = torch.isfinite(y).all(1)
-        mean_1, mean_0 = class_means(z[known].to(self.z_means_1.device), y[known])
+        weights = self.label_weights(y[known].to(self.z_means_1.device))
+        mean_1, mean_0 = class_means(z[known].to(self.z_means_1.device), y[known], weights)
         self.z_means_1.copy_(mean_1)
         self.z_means_0.copy_(mean_0)
 
