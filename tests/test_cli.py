@@ -206,10 +206,13 @@ def test_the_pool_runs_the_largest_waiting_task_first_and_each_evaluation_after_
     calls = []
     costs = {"a": (True, 100), "b": (True, 50), "small": (True, 10), "vector": (False, 500)}
     monkeypatch.setattr(reproduce, "expected_cost", costs.get)
-    monkeypatch.setattr(reproduce, "fit_judge", lambda job: calls.append(("judge", job)))
+    def judge(job):
+        calls.append(("judge", job))
+
+    monkeypatch.setattr(reproduce, "JUDGES", (judge,))
     monkeypatch.setattr(reproduce, "fit_job", lambda job: calls.append(("fit", job)) or job != "vector")
     monkeypatch.setattr(reproduce, "evaluate_job", lambda job: calls.append(("evaluate", job)) or {})
-    finished = list(reproduce.run_in_pool(InlinePool(), 1, ["faces"], ["vector", "small", "b", "a"]))
+    finished = list(reproduce.run_in_pool(InlinePool(), 1, [(judge, "faces")], ["vector", "small", "b", "a"]))
     assert sorted(finished) == ["a", "b", "small", "vector"]
     # an evaluation costs a fifth of its fit: a's (20) goes before the small fit (10), b's (10) after
     # it; image work before vector work; the vector run was evaluated before (its fit says so)
@@ -284,17 +287,17 @@ def test_reproduce_trains_one_judge_per_image_data_set_on_one_thread(tmp_path, m
             if j.data_label in ("synthetic_faces", "swiss_roll")]
     small = [replace(j, config=with_overrides(j.config, [("data.n_samples", 200)])) for j in jobs]
     judged = prepare_shared_data(small)
-    assert [j.data_label for j in judged] == ["synthetic_faces"]
+    assert [j.data_label for _, j in judged] == ["synthetic_faces"]
     seen = []
     monkeypatch.setattr(judge_module, "load_or_fit_judge",
                         lambda data, where: seen.append((data.x.shape[1:], where, torch.get_num_threads())))
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
-        fit_judge(judged[0])
+        fit_judge(judged[0][1])
     finally:
         torch.set_num_threads(threads)
-    assert seen == [((3, 32, 32), judged[0].judges, 1)]
+    assert seen == [((3, 32, 32), judged[0][1].judges, 1)]
 
 
 def test_a_demo_without_the_celeba_subset_says_so_on_screen_and_in_the_report_header(tmp_path, monkeypatch, capsys):
@@ -302,7 +305,7 @@ def test_a_demo_without_the_celeba_subset_says_so_on_screen_and_in_the_report_he
 
     import csvae.reproduce as reproduce
 
-    monkeypatch.setattr(reproduce, "default_celeba_root", lambda: None)
+    monkeypatch.setattr(reproduce, "shared_root", lambda folder: None)
     experiment = reproduce.EXPERIMENTS["demo"]
     jobs = reproduce.plan(experiment, tmp_path / "demo", None, None)
     assert {j.data_label for j in jobs} == {"swiss_roll", "synthetic_faces"}

@@ -11,6 +11,7 @@ report is then built from the folder's files alone (``csvae.report.build_report`
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import json
@@ -44,6 +45,8 @@ class Part:
     variants: tuple = MODEL_VARIANTS
     overrides: tuple = ()
     needs_root: bool = False
+    shared: Optional[str] = None
+    """The folder of ../shared/data read when no --data-root is given (``shared_root``)."""
     seeds: Optional[int] = None
     """Seeds of this part (None: the experiment's)."""
     variant_seeds: tuple = ()
@@ -108,17 +111,21 @@ ABLATION_FACES = (("data.n_samples", 4000), ("train.epochs", 6), ("model.w_dim",
 """Synthetic faces for the ablations: smaller and shorter, and with the paper's model (2-D w_i,
 β2 = 1, no W-independence term, Larsen's decoder) as the base that each choice is flipped from (the
 synthetic-face preset uses 3-D, β2 = 8, W independence 10 and a FiLM decoder)."""
+CELEBA_PARTS = tuple(Part(name, "celeba64", needs_root=True, shared="celeba-20k") for name in (
+    "celeba-glasses", "celeba-facialhair", "celeba-glasses-facialhair", "celeba-smiling"))
+"""The paper's three CelebA tasks and Smiling, 64 px CPU presets, on celeba-20k."""
 EXPERIMENTS = {
     "toy": Experiment("toy", TOY_PARTS, 5, "the paper's toy experiment and three more toy sets"),
     "synthetic-faces": Experiment("synthetic-faces", (Part("synthetic_faces", "synthetic_faces"),), 3,
                                   "synthetic faces with ground-truth styles"),
-    "celeba-glasses": Experiment("celeba-glasses", (Part("celeba-glasses", "celeba", needs_root=True),), 3),
-    "celeba-facialhair": Experiment("celeba-facialhair", (Part("celeba-facialhair", "celeba", needs_root=True),), 3),
-    "celeba-glasses-facialhair": Experiment(
-        "celeba-glasses-facialhair", (Part("celeba-glasses-facialhair", "celeba", needs_root=True),), 3),
+    "celeba": Experiment("celeba", CELEBA_PARTS, 1,
+                         "the paper's CelebA study at 64 px on every image of celeba-20k (three tasks, and Smiling)"),
+    "celeba-glasses": Experiment("celeba-glasses", (CELEBA_PARTS[0],), 3),
+    "celeba-facialhair": Experiment("celeba-facialhair", (CELEBA_PARTS[1],), 3),
+    "celeba-glasses-facialhair": Experiment("celeba-glasses-facialhair", (CELEBA_PARTS[2],), 3),
     "tfd-expressions": Experiment("tfd-expressions", (Part("tfd", "tfd", needs_root=True),), 3),
     "demo": Experiment("demo", (TOY_PARTS[0], Part("synthetic_faces", "synthetic_faces"),
-                                Part("celeba-glasses", "celeba", needs_root=True)), 1,
+                                Part("celeba-glasses", "celeba", needs_root=True, shared="celeba-subset")), 1,
                        "the README's main job: the swiss roll (one seed; `reproduce toy` runs five, and three "
                        "more toy sets), synthetic faces and the real CelebA subset"),
     "ablations": Experiment("ablations", (Part("swiss_roll", "toy", ablation_variants()),
@@ -136,11 +143,18 @@ def preset_path(folder: str, model: str) -> Path:
     return Path(str(resources.files("csvae") / "configs" / folder / f"{model}.yaml"))
 
 
-def default_celeba_root() -> Optional[Path]:
-    """The real CelebA subset: $CSVAE_CELEBA_SUBSET, else <repo>/../shared/data/celeba-subset."""
-    if os.environ.get("CSVAE_CELEBA_SUBSET"):
-        return Path(os.environ["CSVAE_CELEBA_SUBSET"])
-    candidate = Path(__file__).resolve().parents[3] / "shared" / "data" / "celeba-subset"
+SHARED_DATA = {"celeba-subset": "CSVAE_CELEBA_SUBSET", "celeba-20k": "CSVAE_CELEBA_20K"}
+"""The folders of ../shared/data the experiments read, and the variable that points elsewhere."""
+
+
+def shared_root(folder: Optional[str]) -> Optional[Path]:
+    """The data folder ``folder`` of ``SHARED_DATA``: its environment variable, else
+    <repo>/../shared/data/<folder> when it is there (None otherwise, and for None)."""
+    if folder is None:
+        return None
+    if os.environ.get(SHARED_DATA[folder]):
+        return Path(os.environ[SHARED_DATA[folder]])
+    candidate = Path(__file__).resolve().parents[3] / "shared" / "data" / folder
     return candidate if candidate.is_dir() else None
 
 
@@ -174,7 +188,7 @@ def plan(experiment: Experiment, out: Path, seeds: Optional[int], data_root: Opt
     exp = ExperimentDir(out)
     jobs = []
     for part in experiment.parts:
-        root = data_root or (default_celeba_root() if part.data.startswith("celeba") else None)
+        root = data_root or shared_root(part.shared)
         if part.needs_root and root is None:
             if experiment.name == "demo":
                 continue  # the demo runs the CelebA part only where the subset is present
@@ -255,13 +269,13 @@ EVALUATION_SHARE = 0.2
 def task_rank(function, job: Job) -> tuple:
     """Which waiting task a free worker takes first (the largest): judges, then fits and
     evaluations by ``expected_cost`` (an evaluation at ``EVALUATION_SHARE`` of its fit's)."""
-    if function is fit_judge:
+    if function in JUDGES:
         return True, float("inf")
     image, cost = expected_cost(job)
     return image, cost if function is fit_job else EVALUATION_SHARE * cost
 
 
-def run_in_pool(pool, workers: int, judged: list[Job], todo: list[Job]) -> Iterator[Job]:
+def run_in_pool(pool, workers: int, judged: list[tuple], todo: list[Job]) -> Iterator[Job]:
     """Train the judges, then fit and evaluate the runs on a pool of ``workers`` processes; yield
     each run when it is done. The first error is raised.
 
@@ -277,8 +291,8 @@ def run_in_pool(pool, workers: int, judged: list[Job], todo: list[Job]) -> Itera
         rank = task_rank(function, job)
         heapq.heappush(waiting, ((not rank[0], -rank[1]), next(order), function, job))
 
-    for job in judged:
-        add(fit_judge, job)
+    for function, job in judged:
+        add(function, job)
     for job in todo:
         add(fit_job, job)
     running = 0
@@ -294,7 +308,7 @@ def run_in_pool(pool, workers: int, judged: list[Job], todo: list[Job]) -> Itera
             raise err
         if function is fit_job and needs_evaluation:
             add(evaluate_job, job)
-        elif function is not fit_judge:
+        elif function not in JUDGES:
             yield job
 
 
@@ -318,8 +332,8 @@ def reproduce(name: str, out: str | os.PathLike, seeds: Optional[int] = None, jo
 
     with tqdm(total=len(todo), desc=f"reproduce {name}", disable=not sys.stderr.isatty()) as bar:
         if workers == 1:
-            for job in judged:
-                fit_judge(job)
+            for function, job in judged:
+                function(job)
             for job in todo:
                 run_job(job)
                 bar.update(1)
@@ -365,20 +379,23 @@ def prepare_experiment_folder(out: Path, experiment: Experiment, jobs: list[Job]
     return exp
 
 
-def prepare_shared_data(jobs: list[Job]) -> list[Job]:
+def prepare_shared_data(jobs: list[Job]) -> list[tuple]:
     """Build each image cache once, before the workers start (they would race to build the same
-    files, each doing the whole work); return one job per distinct image data set, whose judge
-    ``fit_judge`` trains."""
+    files, each doing the whole work); return the judges to train as (function, job) pairs: one
+    ``fit_judge`` per distinct image data set, one ``fit_attribute_judge`` per CelebA tree."""
     from csvae.data import load_dataset
+    from csvae.evaluate.attribute_judge import attribute_data
 
     seen, judged = set(), []
     for job in jobs:
-        key = json.dumps(config_to_dict(job.config)["data"], sort_keys=True)
-        if key in seen:
-            continue
-        seen.add(key)
-        if load_dataset(job.config.data).x.ndim == 4:
-            judged.append(job)
+        for function, data in ((fit_judge, job.config.data), (fit_attribute_judge, attribute_data(job.config.data))):
+            key = json.dumps(config_to_dict(job.config)["data"] if data is None else dataclasses.asdict(data),
+                             sort_keys=True)
+            if data is None or key in seen:
+                continue
+            seen.add(key)
+            if load_dataset(data).x.ndim == 4:
+                judged.append((function, job))
     return judged
 
 
@@ -392,3 +409,15 @@ def fit_judge(job: Job) -> None:
     torch.set_num_threads(1)
     with threadpool_limits(1):
         load_or_fit_judge(load_dataset(job.config.data), job.judges)
+
+
+def fit_attribute_judge(job: Job) -> None:
+    """Train (or find in its cache) the attribute judge of a CelebA job's tree, on one thread."""
+    from csvae.evaluate.attribute_judge import attribute_data, load_attribute_judge
+
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        load_attribute_judge(attribute_data(job.config.data), job.judges)
+
+
+JUDGES = (fit_judge, fit_attribute_judge)

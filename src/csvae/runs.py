@@ -22,7 +22,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from csvae.api import fit, load, model_from_config
-from csvae.config import ConfigError, RunConfig, atomic_write_bytes
+from csvae.config import ConfigError, DataConfig, RunConfig, atomic_write_bytes
 from csvae.data import Dataset, load_dataset
 from csvae.data.cache import IMAGES, source_guard
 from csvae.datacard import ARRAYS, card_of_dataset, write_card
@@ -58,16 +58,22 @@ def judge_dir(run_root: Path) -> Path:
     return Path(os.environ.get("CSVAE_JUDGE_DIR") or run_root.resolve().parent / "judges")
 
 
-def image_evaluation(model, data: Dataset, name: str, judges: Path, seed: int) -> dict:
+def image_evaluation(model, data: Dataset, name: str, judges: Path, seed: int,
+                     data_config: Optional[DataConfig] = None) -> dict:
     """The paper's evaluation and ours on images: manipulation accuracy judged by a classifier
     trained on real images of the same data (cached in ``judges``), preservation, diversity, and
     on synthetic faces the ground-truth style and transfer scores and the distances to the
-    rendered true counterfactuals ("counterfactual")."""
+    rendered true counterfactuals ("counterfactual"); on a CelebA task (``data_config``) the
+    attribute judge's preservation of the other attributes and realism ("attributes")."""
+    from csvae.evaluate.attribute_judge import attribute_data, attribute_report, load_attribute_judge
     from csvae.evaluate.judge import load_or_fit_judge
     from csvae.evaluate.manipulation import manipulation_report
 
     judge = load_or_fit_judge(data, judges, name)
     out = {"manipulation": manipulation_report(model, judge, data, seed=seed)}
+    attributes = attribute_data(data_config) if data_config is not None else None
+    if attributes is not None:
+        out["attributes"] = attribute_report(model, load_attribute_judge(attributes, judges), data, seed=seed)
     if data.factors is not None:
         from csvae.evaluate.counterfactual import counterfactual_report
         from csvae.evaluate.styles import style_report
@@ -146,6 +152,6 @@ def _evaluate(model, data: Dataset, card, config: RunConfig, judges) -> tuple[di
     metrics = {"model": config.model.name, "data": card.name, "seed": seed, **evaluate_model(model, data, seed=seed)}
     metrics["disentanglement"] = disentanglement_report(model, data, seed=seed)
     if data.x.ndim == 4:
-        metrics.update(image_evaluation(model, data, card.name, Path(judges), seed))
+        metrics.update(image_evaluation(model, data, card.name, Path(judges), seed, config.data))
     x_test, y_test = data.part("test")
     return metrics, figure_arrays(model, x_test, y_test, card.label_kind, seed=seed)

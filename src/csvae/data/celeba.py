@@ -52,6 +52,7 @@ PRESETS = {
     "celeba-glasses": ("Eyeglasses",),
     "celeba-facialhair": ("facial_hair",),
     "celeba-glasses-facialhair": ("Eyeglasses", "facial_hair"),
+    "celeba-smiling": ("Smiling",),
 }
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from csvae.config import ConfigError, atomic_write_bytes, load_config
 from csvae.data.checks import DataError
 from csvae.evaluate.judge.metrics import accuracy_text
+from csvae.report.attributes import attribute_section
 from csvae.report.claims import Claim, claims
 from csvae.report.html import markdown_to_html
 from csvae.report.tables import (
@@ -116,6 +117,7 @@ def part_section(exp: ExperimentDir, data: str, runs: dict[str, dict[int, dict]]
                         "judge on real", "transferred style R²", "transfer MSE", "recon-of-a MSE"],
                        [row for v, s in runs.items() if "styles" in s[min(s)] for row in style_rows(v, s)])
     lines += counterfactual_section(runs)
+    lines += attribute_section(runs)
     lines += ["", "### The paper's claims", ""] + ([c.line() for c in part_claims] or
                                                    ["- (no CSVAE/baseline pair here)"])
     lines += ["", "### Figures", ""] + part_figures(exp, data, runs, redraw)
