@@ -106,7 +106,7 @@ def evaluate_run(run_dir: str | os.PathLike, figures: bool = True, judges: str |
     ``image_evaluation``). ``precision``: that of the model's conv nets (None: the run's
     ``train.precision``, the one it trained at; "32-true" for float32); the judges always run in
     float32. Returns the metrics."""
-    from csvae.evaluate.figure_data import save_arrays
+    from csvae.runfiles import save_arrays
 
     run = RunDir(Path(run_dir))
     model = load(run.root)

@@ -22,8 +22,9 @@ from csvae.apply.run import image_card
 from csvae.checkpoint import CheckpointError
 from csvae.data.checks import DataError
 from csvae.datacard import ARRAYS
-from csvae.evaluate.figure_data import default_extent, load_arrays, to_uint8
+from csvae.evaluate.figure_data import default_extent, to_uint8
 from csvae.rundir import RunDir
+from csvae.runfiles import load_arrays
 
 SCATTER_POINTS = 300
 """Training codes drawn behind each W_i pad (from the run's arrays.npz)."""
