@@ -142,16 +142,6 @@ def training_threads(cfg: TrainConfig) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def _match_layouts(optimizer: torch.optim.Optimizer) -> None:
-    """Give every per-parameter state tensor its parameter's strides. Fused Adam walks raw memory:
-    a state loaded in another layout (a checkpoint written before the weights were made
-    channels_last) would silently update the wrong elements."""
-    for param, state in optimizer.state.items():
-        for key, value in state.items():
-            if torch.is_tensor(value) and value.shape == param.shape and value.stride() != param.stride():
-                state[key] = torch.empty_like(param).copy_(value)
-
-
 def lr_factor(schedule: str, step: int, total: int) -> float:
     """The learning-rate multiplier of ``train.lr_schedule`` at step (0-based) of ``total``:
     constant 1; cosine 0.5 * (1 + cos(pi * step / total)), 1 at the first step, near 0 at the last."""
@@ -187,7 +177,6 @@ def _load_state(path: Path, total: int, model: LatentModel, optimizers: list, fa
         model.load_state_dict(state["model"])
         for opt, opt_state in zip(optimizers, state["optimizers"]):
             opt.load_state_dict(opt_state)
-            _match_layouts(opt)
         rank, world = fabric.global_rank, fabric.world_size
         ranks = state.get("rng_cpu_ranks", state["rng_cpu"][None])
         if len(ranks) != world:
