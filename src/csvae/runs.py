@@ -118,8 +118,10 @@ def evaluate_run(run_dir: str | os.PathLike, figures: bool = True, judges: str |
     data = load_dataset(config.data)
     card.check_data(data, f"evaluate {run.root}")
     precision = precision or config.train.precision
-    model.set_inference_precision(precision)  # as trained: a face CSVAE's evaluation 48 -> 35 s on one thread
-    if data.x.ndim == 4:  # conv weights channels_last, as in training: 1.5x faster forwards on CPU, same fp32 maths
+    # as trained, and conv weights channels_last as in training: faster on a CPU, the same fp32 maths
+    # (docs/performance.md, "Figures behind the code")
+    model.set_inference_precision(precision)
+    if data.x.ndim == 4:
         model.to(memory_format=torch.channels_last)
     # the run's thread count (default 1) for torch and for sklearn's OpenMP probes: no thrashing under load
     with training_threads(config.train), threadpool_limits(config.train.threads or 1):

@@ -8,7 +8,7 @@ and read back only every ``log_every`` steps, where a NaN/inf term stops the run
 
 Speed (figures in docs/performance.md): images and conv weights are kept ``channels_last`` while
 training; the model is called directly under ``fabric.autocast()`` rather than through Fabric's
-module wrapper, which on one device only adds per-output hooks (~9% of a toy step) and, under
+module wrapper, which on one device only adds per-output hooks and, under
 bf16-mixed, would round float inputs and labels to bf16; ``threads`` sets torch's intra-op threads.
 On CUDA, cuDNN autotunes its convolutions (every batch has one shape); ``train.compile`` runs the
 forward through ``torch.compile``.
