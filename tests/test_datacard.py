@@ -2,6 +2,7 @@
 and --resume; data that changed since training are refused."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -120,17 +121,36 @@ def test_evaluate_refuses_data_that_changed_since_training(tmp_path, monkeypatch
         evaluate_run(tmp_path / "run", judges=tmp_path / "judges")
 
 
-def test_a_toy_card_from_before_toy_factors_still_matches():
+def test_a_card_says_its_version():
+    card = _card()
+    assert card.version == 2 and card.to_dict()["version"] == 2
+
+
+def test_a_card_of_version_1_is_read_and_refuses_a_stale_toy_fingerprint(tmp_path):
+    """A card without a version is of version 1: read as it stands. A toy run's card written before
+    the toy sets carried their factors holds the fingerprint of x, y and split alone: refused, and
+    the message says why."""
     from csvae.data.dataset import fingerprint
 
-    data = load_dataset(DataConfig(name="swiss_roll", n_samples=200))
-    assert data.factors  # the generating variables are fingerprinted now
-    import dataclasses
+    config = DataConfig(name="swiss_roll", n_samples=200)
+    data = load_dataset(config)
+    values = card_of_dataset(data, config).to_dict()
+    del values["version"]
+    (tmp_path / "data.json").write_text(json.dumps(values))
+    card = read_card(tmp_path / "data.json")
+    assert card.version == 1
+    card.check_data(data, "evaluate")  # the fingerprint of today's data: it matches
+    (tmp_path / "data.json").write_text(json.dumps({**values, "fingerprint": fingerprint(data.x, data.y, data.split)}))
+    with pytest.raises(DataError, match=r"evaluate: the data 'swiss_roll' read now differ .* \(or this card, of "
+                                        r"version 1, holds a toy set's fingerprint from before its factors were "
+                                        r"fingerprinted too\); retrain"):
+        read_card(tmp_path / "data.json").check_data(data, "evaluate")
 
-    old = dataclasses.replace(card_of_dataset(data, DataConfig(name="swiss_roll", n_samples=200)),
-                              fingerprint=fingerprint(data.x, data.y, data.split))
-    old.check_data(data, "evaluate")  # the card of x, y and split alone still matches
-    data.y[0, 0] = 1.0 - data.y[0, 0]
-    data._fingerprint = None
-    with pytest.raises(DataError, match="differ from the data"):
-        old.check_data(data, "evaluate")
+
+@pytest.mark.parametrize("version", [0, 3, "2", True])
+def test_a_card_of_another_version_is_refused(tmp_path, version):
+    (tmp_path / "data.json").write_text(json.dumps({**_card().to_dict(), "version": version}))
+    with pytest.raises(DataError, match=re.escape(f"{tmp_path / 'data.json'} has data card version {version!r}; this "
+                                                  f"csvae reads version 2 (and 1): read the run with the csvae that "
+                                                  f"wrote it, or train it again")):
+        read_card(tmp_path / "data.json")

@@ -17,9 +17,9 @@ from csvae.config import DataConfig
 from csvae.data import load_dataset
 from csvae.data.checks import DataError
 from csvae.datacard import card_of_dataset
-from csvae.evaluate.figure_data import save_arrays
 from csvae.explore import RunRefused, open_explorer, serve
 from csvae.rundir import ExperimentDir, RunDir
+from csvae.runfiles import save_arrays
 
 from explore_helpers import request, serving
 from run_helpers import untrained_run
@@ -247,7 +247,7 @@ def test_another_host_warns_that_there_is_no_login(tmp_path, caplog, monkeypatch
 
 
 def test_ccvae_gets_sliders_and_a_judge_from_its_experiment(tmp_path):
-    from csvae.evaluate.judge import fit_judge
+    from csvae.evaluate.judge import fit_judge, save_judge
 
     experiment = ExperimentDir(tmp_path / "exp")
     run = untrained_run(experiment.run("faces", "ccvae", 0).root, "ccvae", FACES, (3, 32, 32), 3, names=NAMES)
@@ -258,7 +258,7 @@ def test_ccvae_gets_sliders_and_a_judge_from_its_experiment(tmp_path):
     assert explorer.state()["runs"][0]["judge"] is None  # none fits: none shown
     judge = fit_judge(load_dataset(FACES), name="synthetic_faces", epochs=1, min_steps=1,
                       factor_min_steps=1, channels=(4, 4), dense=4)
-    judge.save(experiment.judges / "judge-abc.pt")
+    save_judge(judge, experiment.judges / "judge-abc.pt")
     explorer = open_explorer([run])
     state = explorer.state()["runs"][0]
     assert state["control"] == "sliders" and state["judge"] == NAMES

@@ -14,6 +14,7 @@ from PIL import Image
 from csvae.api import load
 from csvae.config import DataConfig, load_config
 from csvae.data.synthetic_faces import load_synthetic_faces
+from csvae.evaluate.judge import save_judge
 from csvae.runs import fit_run
 
 from browser_helpers import decode_data_url, launch, pad_point, percentile, wait_shown, wait_until
@@ -193,7 +194,7 @@ def trained(request, tmp_path_factory, judge):
         torch.set_num_threads(threads)
     named = copy.copy(judge)  # the session's judge (shared net, read only), named as runs name the data
     named.dataset_name = "synthetic_faces"
-    named.save(tmp / "judge.pt")
+    save_judge(named, tmp / "judge.pt")
     return tmp / "run", tmp / "judge.pt"
 
 

@@ -8,7 +8,6 @@ import torch
 
 from csvae.data.dataset import Dataset
 from csvae.evaluate.judge import (
-    accuracy_text,
     as_unit_float,
     balanced_accuracy_by_attribute,
     data_hash,
@@ -18,8 +17,10 @@ from csvae.evaluate.judge import (
     load_judge,
     load_or_fit_judge,
     r2_by_column,
+    save_judge,
 )
 from csvae.evaluate.judge import training as judge_module
+from csvae.runfiles import accuracy_text
 
 from conftest import TINY_JUDGE
 
@@ -114,7 +115,7 @@ def test_categorical_judge_uses_a_softmax(faces):
 
 def test_save_and_load_round_trip(judge, faces, tmp_path):
     path = tmp_path / "judge.pt"
-    judge.save(path)
+    save_judge(judge, path)
     assert [p.name for p in tmp_path.iterdir()] == ["judge.pt"]  # no temporary file left
     again = load_judge(path)
     np.testing.assert_array_equal(again.logits(faces.x[:16]), judge.logits(faces.x[:16]))

@@ -9,9 +9,9 @@ import pytest
 from csvae.cli import main
 from csvae.config import ConfigError, RunConfig, model_config, save_config
 from csvae.datacard import DataCard, write_card
-from csvae.evaluate.figure_data import save_arrays
 from csvae.report import build_report
 from csvae.rundir import ExperimentDir, ManifestError
+from csvae.runfiles import save_arrays
 
 VECTOR = {"recon_r2": 0.99, "elbo": -3.0, "bits_per_dim": 1.5, "label_chance": 0.5,
           "z_label_accuracy_linear": 0.55, "w_label_accuracy": 0.99}

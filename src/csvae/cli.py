@@ -92,7 +92,8 @@ def cmd_report(args, overrides) -> None:
 def cmd_judge(args, overrides) -> None:
     from csvae.config import DataConfig
     from csvae.data import load_dataset
-    from csvae.evaluate.judge import accuracy_text, load_or_fit_judge
+    from csvae.evaluate.judge import load_or_fit_judge
+    from csvae.runfiles import accuracy_text
 
     data = load_dataset(DataConfig(name=args.data, root=args.data_root, image_size=args.image_size,
                                    n_samples=args.n_samples))

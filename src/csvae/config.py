@@ -57,7 +57,7 @@ class Betas:
     """Loss weights (beta1..beta5 of the paper; defaults (20, 1, 0.2, 10, 1)).
 
     Every model uses ``recon`` and ``kl_z``, so the reconstruction/KL balance is the same for all
-    four. CSVAE adds ``kl_w``, ``entropy`` (the encoder's M2 weight) and ``adversary`` (N).
+    of them. CSVAE adds ``kl_w``, ``entropy`` (the encoder's M2 weight) and ``adversary`` (N).
     CondVAE-info uses ``entropy`` as the weight of the encoder's adversarial term and
     ``adversary`` for its adversary's cross-entropy. With ``model.independence`` hsic or club,
     ``entropy`` weighs that penalty instead.
@@ -323,14 +323,14 @@ class TrainConfig:
     """cpu, cuda, cuda:N or auto."""
     precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
     """Lightning Fabric precision. bf16-mixed runs the forward under bf16 autocast (also on a CPU
-    with avx512_bf16 or AMX: about 1.7x the images/s of 32-true on the slim 32 px CSVAE; see
-    docs/performance.md); 16-mixed is float16 with a loss scaler on CUDA (bf16 on a CPU)."""
+    with avx512_bf16 or AMX, where it is faster: docs/performance.md, "Figures behind the code");
+    16-mixed is float16 with a loss scaler on CUDA (bf16 on a CPU)."""
     threads: Optional[int] = None
     """Torch intra-op threads while ``fit`` runs (the previous count is restored afterwards).
     None: one thread, for vector and image data alike. On a machine shared with other jobs more
-    threads than free cores thrash (measured 6x to 90x slower); one thread never does, and reaches
-    0.6x the images/s of two threads on an idle 2-core CPU (docs/performance.md has the figures).
-    Set it to the number of cores of a machine you have to yourself."""
+    threads than free cores thrash; one thread never does, at some cost on an idle machine
+    (docs/performance.md, "Figures behind the code"). Set it to the number of cores of a machine
+    you have to yourself."""
     log_every: int = 50
     checkpoint_every: int = 500
     devices: Union[int, list[int]] = 1

@@ -5,6 +5,11 @@ names and kind, the shape of one example, the crop its images were cut with, the
 a fingerprint of the data (``csvae.data.dataset.fingerprint``). ``apply`` (manipulate, transfer),
 ``evaluate`` and the judge read names, kind and crop from the card rather than re-deriving them
 from a reader's internals; ``evaluate`` and ``--resume`` refuse data whose fingerprint changed.
+
+Versions: 2 (this csvae) says so in its ``version`` field. A card without one is of version 1 and
+is read as it stands; but a toy run's card of version 1 may hold the fingerprint of x, y and split
+alone (written before the toy sets carried their generating factors), which no longer matches its
+data: ``check_data`` then says to train the run again. Any other version is refused.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from csvae.config import DataConfig, atomic_write_bytes
 from csvae.data.checks import DataError
 from csvae.data.dataset import SPLITS, Dataset, fingerprint
 
+VERSION = 2
 ARRAYS = "arrays"
 """The name of data given to ``csvae.fit`` as arrays in Python (no reader to read them again)."""
 
@@ -34,7 +40,8 @@ class DataCard:
     "categorical". x_shape: one example, [n] for vectors or [C, H, W] for images. crop: side of
     the centred square cut before resizing (None: no crop, or the largest centred square).
     split_sizes: examples per split. fingerprint: sha256 of x, y, split and factors. cache: the
-    image cache folder read (None for generated or in-memory data)."""
+    image cache folder read (None for generated or in-memory data). version: the card's format
+    (module doc)."""
 
     name: str
     attribute_names: list[str]
@@ -44,6 +51,7 @@ class DataCard:
     split_sizes: dict[str, int]
     fingerprint: str
     cache: Optional[str] = None
+    version: int = VERSION
 
     @property
     def is_image(self) -> bool:
@@ -57,6 +65,10 @@ class DataCard:
         """A card from its JSON form; DataError naming ``source`` and the field when malformed."""
         if not isinstance(values, dict):
             raise DataError(f"{source} is not a JSON object")
+        values = {"version": 1, **values}
+        if isinstance(values["version"], bool) or values["version"] not in (1, VERSION):
+            raise DataError(f"{source} has data card version {values['version']!r}; this csvae reads version "
+                            f"{VERSION} (and 1): read the run with the csvae that wrote it, or train it again")
         missing = [f.name for f in fields(cls) if f.name not in values and f.name != "cache"]
         if missing:
             raise DataError(f"{source} lacks {', '.join(missing)}")
@@ -82,18 +94,15 @@ class DataCard:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
 
-    def _legacy_match(self, data: Dataset) -> bool:
-        """A card of vector data written before the toy sets carried their generating factors
-        holds the fingerprint of x, y and split alone."""
-        return data.x.ndim == 2 and fingerprint(data.x, data.y, data.split) == self.fingerprint
-
     def check_data(self, data: Dataset, what: str) -> None:
         """Raise DataError when ``data`` is not the data this card describes (``what`` says who asks
         and which card, e.g. "evaluate runs/x (data.json)")."""
-        if data.fingerprint() != self.fingerprint and not self._legacy_match(data):
+        if data.fingerprint() != self.fingerprint:
+            old = (" (or this card, of version 1, holds a toy set's fingerprint from before its factors were "
+                   "fingerprinted too)" if self.version == 1 else "")
             raise DataError(f"{what}: the data {self.name!r} read now differ from the data the model was trained on "
                             f"(fingerprint {data.fingerprint()[:12]} now, {self.fingerprint[:12]} at training): the "
-                            f"images, labels or split changed since; retrain, or restore the data")
+                            f"images, labels or split changed since{old}; retrain, or restore the data")
 
 
 def _positive_int(value) -> bool:

@@ -27,10 +27,9 @@ import numpy as np  # noqa: E402
 from csvae.config import load_config  # noqa: E402
 from csvae.data.checks import DataError  # noqa: E402
 from csvae.datacard import read_card  # noqa: E402
-from csvae.evaluate.figure_data import load_arrays  # noqa: E402
-from csvae.evaluate.manipulation import unit_float  # noqa: E402
 from csvae.plots import plot_latents, save_figure  # noqa: E402
 from csvae.rundir import RunDir  # noqa: E402
+from csvae.runfiles import load_arrays, unit_float  # noqa: E402
 
 PAD = 2
 

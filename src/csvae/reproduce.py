@@ -263,7 +263,8 @@ def run_job(job: Job) -> dict:
 
 
 EVALUATION_SHARE = 0.2
-"""An evaluation's expected cost as a share of its run's fit (a face run: about 35 s of 200)."""
+"""An evaluation's expected cost as a share of its run's fit (docs/performance.md, "Figures behind
+the code")."""
 
 
 def task_rank(function, job: Job) -> tuple:

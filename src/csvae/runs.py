@@ -25,7 +25,7 @@ from csvae.api import fit, load, model_from_config
 from csvae.config import ConfigError, DataConfig, RunConfig, atomic_write_bytes
 from csvae.data import Dataset, load_dataset
 from csvae.data.cache import IMAGES, source_guard
-from csvae.datacard import ARRAYS, card_of_dataset, write_card
+from csvae.datacard import ARRAYS, card_of_dataset
 from csvae.evaluate.factor_scores import disentanglement_report
 from csvae.evaluate.vector import evaluate_model
 from csvae.rundir import RunDir
@@ -112,7 +112,7 @@ def evaluate_run(run_dir: str | os.PathLike, figures: bool = True, judges: str |
     ``image_evaluation``). ``precision``: that of the model's conv nets (None: the run's
     ``train.precision``, the one it trained at; "32-true" for float32); the judges always run in
     float32. Returns the metrics."""
-    from csvae.evaluate.figure_data import save_arrays
+    from csvae.runfiles import save_arrays
 
     run = RunDir(Path(run_dir))
     model = load(run.root)
@@ -121,21 +121,19 @@ def evaluate_run(run_dir: str | os.PathLike, figures: bool = True, judges: str |
     if config.data.name == ARRAYS:
         raise ConfigError(f"{run.root} was trained from arrays in Python, so its data cannot be re-read; "
                           f"use csvae.evaluate.vector.evaluate_model(model, dataset) instead")
-    if card is None:
-        raise ConfigError(f"{run.final} carries no data card (written before csvae wrote them); train the run again")
     data = load_dataset(config.data)
     card.check_data(data, f"evaluate {run.root}")
     precision = precision or config.train.precision
-    model.set_inference_precision(precision)  # as trained: a face CSVAE's evaluation 48 -> 35 s on one thread
-    if data.x.ndim == 4:  # conv weights channels_last, as in training: 1.5x faster forwards on CPU, same fp32 maths
+    # as trained, and conv weights channels_last as in training: faster on a CPU, the same fp32 maths
+    # (docs/performance.md, "Figures behind the code")
+    model.set_inference_precision(precision)
+    if data.x.ndim == 4:
         model.to(memory_format=torch.channels_last)
     # the run's thread count (default 1) for torch and for sklearn's OpenMP probes: no thrashing under load
     with training_threads(config.train), threadpool_limits(config.train.threads or 1):
         metrics, arrays = _evaluate(model, data, card, config, judges or judge_dir(run.root))
     metrics["eval_precision"] = precision if data.x.ndim == 4 else "32-true"
     save_arrays(arrays, run.arrays)
-    if not run.data_card.exists():  # a run folder from before data.json: the card of model.pt
-        write_card(card, run.data_card)
     atomic_write_bytes(run.evaluation, json.dumps(json_safe(metrics), indent=2, allow_nan=False).encode())
     if figures:
         from csvae.figures import run_figures

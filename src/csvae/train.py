@@ -8,7 +8,7 @@ and read back only every ``log_every`` steps, where a NaN/inf term stops the run
 
 Speed (figures in docs/performance.md): images and conv weights are kept ``channels_last`` while
 training; the model is called directly under ``fabric.autocast()`` rather than through Fabric's
-module wrapper, which on one device only adds per-output hooks (~9% of a toy step) and, under
+module wrapper, which on one device only adds per-output hooks and, under
 bf16-mixed, would round float inputs and labels to bf16; ``threads`` sets torch's intra-op threads.
 On CUDA, cuDNN autotunes its convolutions (every batch has one shape); ``train.compile`` runs the
 forward through ``torch.compile``.
@@ -142,16 +142,6 @@ def training_threads(cfg: TrainConfig) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def _match_layouts(optimizer: torch.optim.Optimizer) -> None:
-    """Give every per-parameter state tensor its parameter's strides. Fused Adam walks raw memory:
-    a state loaded in another layout (a checkpoint written before the weights were made
-    channels_last) would silently update the wrong elements."""
-    for param, state in optimizer.state.items():
-        for key, value in state.items():
-            if torch.is_tensor(value) and value.shape == param.shape and value.stride() != param.stride():
-                state[key] = torch.empty_like(param).copy_(value)
-
-
 def lr_factor(schedule: str, step: int, total: int) -> float:
     """The learning-rate multiplier of ``train.lr_schedule`` at step (0-based) of ``total``:
     constant 1; cosine 0.5 * (1 + cos(pi * step / total)), 1 at the first step, near 0 at the last."""
@@ -189,7 +179,6 @@ def _load_state(path: Path, total: int, model: LatentModel, optimizers: list, fa
         model.load_state_dict(state["model"])
         for opt, opt_state in zip(optimizers, state["optimizers"]):
             opt.load_state_dict(opt_state)
-            _match_layouts(opt)
         rank, world = fabric.global_rank, fabric.world_size
         ranks = state.get("rng_cpu_ranks", state["rng_cpu"][None])
         if len(ranks) != world:

@@ -19,10 +19,11 @@ Label = Union[int, str]
 
 
 def data_card(model: LatentModel) -> DataCard:
-    """The model's data card; DataError when it has none (a model.pt written before cards)."""
+    """The model's data card; DataError when it has none (a model loaded from a training
+    checkpoint: only a finished model.pt holds its card)."""
     if model.data_card is None:
-        raise DataError("this model carries no data card (its model.pt was written before csvae wrote data cards), so "
-                        "its attribute names and image crop are unknown; train it again with `csvae fit`")
+        raise DataError("this model carries no data card (a training checkpoint holds none), so its attribute names "
+                        "and image crop are unknown; give the run folder, whose model.pt holds the card")
     return model.data_card
 
 

@@ -12,8 +12,8 @@ background, with three independent binary attributes:
 - ``smile``: an open smile with teeth instead of a closed neutral mouth; styles
   ``smile.curvature`` (depth of the open mouth) and ``smile.width``.
 
-The style ranges are wide enough for every style factor to be visible at 32 px: a judge trained
-on real 32 px faces reads each at R² >= 0.79 (docs/synthetic_faces.md).
+The style ranges are meant to make every style factor visible at 32 px; docs/synthetic_faces.md
+says how well a judge reads each.
 
 Every image also has nuisance factors shared by all classes: ``nuisance.skin_tone``,
 ``nuisance.face_width``, ``nuisance.offset_x``, ``nuisance.offset_y``,
@@ -24,23 +24,23 @@ Every factor is a number in [0, 1] (drawn uniformly); a style factor is NaN exac
 attribute is absent. Each attribute is Bernoulli(0.5), independent of the others and of every
 factor. See docs/synthetic_faces.md for how each factor maps to the drawing.
 
-Rendering: each face is drawn with Pillow's ImageDraw at a supersampled resolution (at least
-128 px, and at least 2x the requested size), box-reduced to the requested size, then lit (a
-brightness gain times a left-right gradient) in numpy. All randomness comes from one
-``numpy.random.default_rng(seed).random((n, 19))`` matrix, one row per image, so the same seed
-gives identical bytes and the first m images of a call with n > m equal a call with m.
+Rendering (``csvae.data.face_drawing``, one class per part): each face is drawn with Pillow's
+ImageDraw at a supersampled resolution (at least 128 px, and at least 2x the requested size),
+box-reduced to the requested size, then lit (a brightness gain times a left-right gradient) in
+numpy. All randomness comes from one ``numpy.random.default_rng(seed).random((n, 19))`` matrix,
+one row per image, so the same seed gives identical bytes and the first m images of a call with
+n > m equal a call with m.
 """
 
 from __future__ import annotations
 
-import colorsys
 import math
 from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image, ImageDraw
 
 from csvae.data.dataset import Dataset
+from csvae.data.face_drawing import draw_faces
 
 ATTRIBUTES = ("glasses", "facial_hair", "smile")
 STYLE_FACTORS = {
@@ -59,35 +59,11 @@ SPLIT_STREAM = 1
 VALID_FRACTION = 0.1
 MIN_SIZE, MAX_SIZE = 16, 256
 MIN_RENDER = 128
-# Fixed angle tables for shapes drawn as polygons (Pillow's angles: clockwise from 3 o'clock).
-_LOWER_HALF = (np.cos(np.radians(np.linspace(0, 180, 17))), np.sin(np.radians(np.linspace(0, 180, 17))))
-# The open mouth: the lower half of a superellipse (|x|^4 + |y|^4 = 1 in its box), full depth
-# across most of its width, so that its width shows even when it is shallow and vice versa.
-_LOWER_SQUIRCLE = (np.sign(_LOWER_HALF[0]) * np.abs(_LOWER_HALF[0]) ** 0.5, np.abs(_LOWER_HALF[1]) ** 0.5)
-_UPPER_HALF = (np.cos(np.radians(np.linspace(180, 360, 17))), np.sin(np.radians(np.linspace(180, 360, 17))))
-_CORNER_ANGLES = np.radians((np.arange(4)[:, None] * 90.0 + np.linspace(0, 90, 5)[None, :]).ravel())
-_CORNER_COS, _CORNER_SIN = np.cos(_CORNER_ANGLES), np.sin(_CORNER_ANGLES)
-_CORNER_SX = np.repeat([1.0, -1.0, -1.0, 1.0], 5)  # which way each corner's centre sits
-_CORNER_SY = np.repeat([1.0, 1.0, -1.0, -1.0], 5)
-
 # Columns of the uniform matrix: the attribute draws, then every factor, in a fixed order that does
 # not depend on which attributes are asked for (so a subset keeps the same faces).
 _COLUMNS = (tuple(f"label.{a}" for a in ATTRIBUTES) + NUISANCE_FACTORS
             + tuple(name for a in ATTRIBUTES for name in STYLE_FACTORS[a]))
 _COLUMN = {name: i for i, name in enumerate(_COLUMNS)}
-
-# Colour ramps (RGB, 0..255), interpolated piecewise-linearly over a factor in [0, 1].
-_SKIN = np.array([[242, 212, 188], [204, 154, 114], [140, 94, 66]], dtype=np.float64)
-_HAIR = np.array([[30, 26, 24], [96, 62, 36], [186, 146, 84]], dtype=np.float64)
-_BEARD = np.array([[20, 18, 18], [80, 48, 28], [164, 80, 34]], dtype=np.float64)
-_FRAME = (14, 14, 20)
-_LENS = (28, 34, 52)
-_SCLERA = (246, 246, 242)
-_PUPIL = (38, 30, 28)
-_LIPS = (150, 62, 66)
-_MOUTH = (104, 22, 34)
-_TEETH = (246, 244, 236)
-_LIP_LINE = (214, 108, 112)  # the open mouth's outline: its edge shows on a dark beard too
 
 
 def _check_attributes(attributes: Sequence[str]) -> tuple[str, ...]:
@@ -115,18 +91,6 @@ def factor_names(attributes: Sequence[str] = ATTRIBUTES) -> tuple[str, ...]:
     style factors."""
     attributes = _check_attributes(attributes)
     return NUISANCE_FACTORS + tuple(name for a in attributes for name in STYLE_FACTORS[a])
-
-
-def _ramp(colors: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """(n,) values in [0, 1] -> (n, 3) colours along a piecewise-linear ramp."""
-    pos = np.clip(t, 0.0, 1.0) * (len(colors) - 1)
-    i = np.minimum(pos.astype(np.int64), len(colors) - 2)
-    frac = (pos - i)[:, None]
-    return colors[i] * (1 - frac) + colors[i + 1] * frac
-
-
-def _rgb_list(colors: np.ndarray) -> list[tuple[int, int, int]]:
-    return [tuple(c) for c in np.rint(colors).astype(np.int64).tolist()]
 
 
 def _check_labels(labels, n: int | None, k: int, where: str) -> np.ndarray:
@@ -188,142 +152,8 @@ def render_faces(labels: np.ndarray, factors: dict[str, np.ndarray], size: int =
         stop = min(n, start + chunk)
         part = {name: v[start:stop] for name, v in values.items()}
         here = {a: p[start:stop] for a, p in present.items()}
-        out[start:stop] = _render_chunk(part, here, size, scale)
+        out[start:stop] = draw_faces(part, here, size, scale)
     return out
-
-
-def _render_chunk(f: dict[str, np.ndarray], present: dict[str, np.ndarray], size: int,
-                  scale: int) -> np.ndarray:
-    """Render one chunk: geometry vectorised in numpy, then one Pillow drawing per face."""
-    m = len(f["nuisance.skin_tone"])
-    R = size * scale  # render side in pixels; geometry below is in units of the side, then * R
-
-    # --- nuisances: geometry and colours
-    cx = 0.5 + (f["nuisance.offset_x"] - 0.5) * 0.10
-    cy = 0.50 + (f["nuisance.offset_y"] - 0.5) * 0.08
-    a = 0.25 + 0.07 * f["nuisance.face_width"]  # face half-width
-    b = 0.34  # face half-height
-    skin = _ramp(_SKIN, f["nuisance.skin_tone"])
-    hair = _ramp(_HAIR, f["nuisance.hair_tone"])
-    bg = np.array([colorsys.hsv_to_rgb(h, 0.35, 0.85) for h in f["nuisance.background_hue"].tolist()]) * 255
-    ex = 0.46 * a  # eye offset from the centre line
-    ey = cy - 0.07
-    my = cy + 0.16  # mouth line
-
-    # --- styles
-    # lenses: size sets the width, roundness the height and the corner radius (a flat sharp
-    # rectangle -> a tall rounded lens), so each is its own visible axis at 32 px
-    gw = 0.055 + 0.06 * f["glasses.size"]  # lens half-width
-    gh = 0.045 + 0.06 * f["glasses.roundness"]  # lens half-height
-    g_radius = f["glasses.roundness"] * np.minimum(gw, gh)
-    tint_alpha = np.rint(255 * (0.05 + 0.9 * f["glasses.tint"])).astype(np.int64)
-    # beard: the lower half of an ellipse, from a chin beard under the mouth (kind 0) to a full
-    # beard from the nose down across the whole jaw (kind 1), ending 0.03 above (length 0) to 0.13
-    # below the chin (length 1).
-    kind = f["facial_hair.kind"]
-    beard_centre = (my + 0.03) * (1 - kind) + (cy + 0.08) * kind
-    beard_rx = 0.08 * (1 - kind) + 0.97 * a * kind
-    beard_bottom = cy + b - 0.03 + 0.16 * f["facial_hair.length"]
-    tash_w = 0.07 + 0.05 * f["facial_hair.length"]
-    tash_h = 0.012 + 0.024 * f["facial_hair.length"]
-    beard = _ramp(_BEARD, f["facial_hair.color"])
-    mw = 0.05 + 0.15 * f["smile.width"]
-    mh = 0.025 + 0.135 * f["smile.curvature"]
-
-    # Curved shapes as polygons, flat [x0, y0, x1, y1, ...] in pixels (Pillow's chord() and
-    # rounded_rectangle() mis-draw some float boxes). Only products and sums of per-image values
-    # with fixed tables, so an image's polygons do not depend on the other images of its chunk.
-    def arc(x0, y0, rx, ry, cos, sin):
-        xy = np.stack([x0[:, None] + rx[:, None] * cos[None, :], y0[:, None] + ry[:, None] * sin[None, :]], axis=2)
-        return (xy.reshape(m, -1) * R).tolist()
-
-    fringe = arc(cx, cy - b + 0.155, 1.02 * a, np.full(m, 0.165), *_UPPER_HALF)
-    beard_poly = arc(cx, beard_centre, beard_rx, beard_bottom - beard_centre, *_LOWER_HALF)
-    mouth_poly = arc(cx, my, mw, mh, *_LOWER_SQUIRCLE)
-    teeth_poly = arc(cx, my, 0.9 * mw, 0.5 * mh, *_LOWER_SQUIRCLE)
-    # lenses: rectangles with corner radius g_radius, one per side
-    lenses = []
-    for side in (-1.0, 1.0):
-        straight_x, straight_y = (gw - g_radius)[:, None], (gh - g_radius)[:, None]
-        px = (cx + side * ex)[:, None] + straight_x * _CORNER_SX[None, :] + g_radius[:, None] * _CORNER_COS[None, :]
-        py = ey[:, None] + straight_y * _CORNER_SY[None, :] + g_radius[:, None] * _CORNER_SIN[None, :]
-        lenses.append((np.stack([px, py], axis=2).reshape(m, -1) * R).tolist())
-
-    # Python lists: cheap scalar access in the drawing loop.
-    L = lambda v: (np.asarray(v, dtype=np.float64) * R).tolist()  # noqa: E731
-    cx_, cy_, a_, ex_, ey_, my_ = L(cx), L(cy), L(a), L(ex), L(ey), L(my)
-    gw_, gh_ = L(gw), L(gh)
-    tw_, th_ = L(tash_w), L(tash_h)
-    b_ = b * R
-    alpha_ = tint_alpha.tolist()
-    skin_c, hair_c, bg_c, beard_c = _rgb_list(skin), _rgb_list(hair), _rgb_list(bg), _rgb_list(beard)
-    shade_c = _rgb_list(skin * 0.86)
-    nose_c = _rgb_list(skin * 0.74)
-    has_g = present["glasses"].tolist()
-    has_h = present["facial_hair"].tolist()
-    has_s = present["smile"].tolist()
-    frame_w = max(1, round(0.025 * R))
-    brow_w = max(1, round(0.018 * R))
-    line_w = max(1, round(0.012 * R))
-    lip_w = max(1, round(0.02 * R))
-    u = float(R)  # geometry constants below are fractions of the side
-
-    pixels = np.empty((m, size, size, 3), dtype=np.uint8)
-    for i in range(m):
-        im = Image.new("RGB", (R, R), bg_c[i])
-        d = ImageDraw.Draw(im, "RGBA")
-        x, y, fa = cx_[i], cy_[i], a_[i]
-        sk = skin_c[i]
-        # neck, ears, hair behind the head, face
-        d.rectangle((x - 0.12 * u, y + 0.2 * u, x + 0.12 * u, R - 1), fill=shade_c[i])
-        d.ellipse((x - fa - 0.035 * u, ey_[i] - 0.04 * u, x - fa + 0.035 * u, ey_[i] + 0.08 * u), fill=shade_c[i])
-        d.ellipse((x + fa - 0.035 * u, ey_[i] - 0.04 * u, x + fa + 0.035 * u, ey_[i] + 0.08 * u), fill=shade_c[i])
-        d.ellipse((x - fa - 0.025 * u, y - b_ - 0.035 * u, x + fa + 0.025 * u, y + 0.05 * u), fill=hair_c[i])
-        d.ellipse((x - fa, y - b_, x + fa, y + b_), fill=sk)
-        d.polygon(fringe[i], fill=hair_c[i])
-        # eyes and eyebrows
-        for side in (-1.0, 1.0):
-            e = x + side * ex_[i]
-            d.ellipse((e - 0.045 * u, ey_[i] - 0.025 * u, e + 0.045 * u, ey_[i] + 0.025 * u), fill=_SCLERA)
-            d.ellipse((e - 0.019 * u, ey_[i] - 0.019 * u, e + 0.019 * u, ey_[i] + 0.019 * u), fill=_PUPIL)
-            d.line((e - 0.05 * u, ey_[i] - 0.065 * u, e + 0.05 * u, ey_[i] - 0.07 * u + side * 0.005 * u),
-                   fill=hair_c[i], width=brow_w)
-        # nose
-        d.line((x, ey_[i] + 0.03 * u, x - 0.012 * u, y + 0.06 * u), fill=nose_c[i], width=line_w)
-        d.ellipse((x - 0.03 * u, y + 0.055 * u, x + 0.03 * u, y + 0.08 * u), fill=nose_c[i])
-        # facial hair: beard, then moustache
-        if has_h[i]:
-            d.polygon(beard_poly[i], fill=beard_c[i])
-            d.ellipse((x - tw_[i], my_[i] - 0.03 * u - th_[i], x + tw_[i], my_[i] - 0.03 * u + th_[i]),
-                      fill=beard_c[i])
-        # mouth: an open smile with teeth, or closed lips
-        if has_s[i]:
-            d.polygon(mouth_poly[i], fill=_MOUTH, outline=_LIP_LINE, width=lip_w)
-            d.polygon(teeth_poly[i], fill=_TEETH)
-        else:
-            d.ellipse((x - 0.07 * u, my_[i] - 0.012 * u, x + 0.07 * u, my_[i] + 0.012 * u), fill=_LIPS)
-        # glasses: tinted lenses with a frame, a bridge and temples
-        if has_g[i]:
-            w, h = gw_[i], gh_[i]
-            lens = _LENS + (alpha_[i],)
-            bar = ey_[i] - 0.3 * h
-            for k, side in enumerate((-1.0, 1.0)):
-                d.polygon(lenses[k][i], fill=lens, outline=_FRAME, width=frame_w)
-                d.line((x + side * (ex_[i] + w), bar, x + side * (fa - 0.01 * u), bar), fill=_FRAME, width=frame_w)
-            d.line((x - ex_[i] + w, bar, x + ex_[i] - w, bar), fill=_FRAME, width=frame_w)
-        if scale > 1:
-            im = im.reduce(scale)
-        pixels[i] = np.asarray(im)
-
-    # lighting: a brightness gain times a left-right gradient
-    gain = 0.75 + 0.45 * f["nuisance.brightness"]
-    slope = (f["nuisance.light_direction"] - 0.5) * 0.5
-    xs = (np.arange(size, dtype=np.float64) + 0.5) / size - 0.5
-    light = (gain[:, None] * (1.0 + slope[:, None] * 2.0 * xs[None, :])).astype(np.float32)  # (m, W)
-    lit = pixels.astype(np.float32) * light[:, None, :, None]
-    np.rint(lit, out=lit)
-    np.clip(lit, 0, 255, out=lit)
-    return lit.astype(np.uint8).transpose(0, 3, 1, 2)
 
 
 def generate_faces(n: int, seed: int = 0, size: int = 64, attributes: Sequence[str] = ATTRIBUTES,

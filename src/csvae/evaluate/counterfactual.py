@@ -46,10 +46,10 @@ from csvae.evaluate.manipulation import (
     generate,
     reconstruct,
     sampled_direction_rows,
-    unit_float,
 )
 from csvae.evaluate.styles import transfer_images, transfer_pairs, transfer_truth
 from csvae.evaluate.truths import render
+from csvae.runfiles import unit_float
 
 GRID_VALUES = (1 / 6, 1 / 2, 5 / 6)
 """Values of each style factor in the grid of true styles: the centres of the thirds of [0, 1]."""

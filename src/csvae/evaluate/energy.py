@@ -34,8 +34,9 @@ import numpy as np
 from csvae.data.dataset import Dataset
 from csvae.data.synthetic_faces import STYLE_FACTORS
 from csvae.evaluate.judge import Judge
-from csvae.evaluate.manipulation import bootstrap_summary, directions, generate, sampled_direction_rows, unit_float
+from csvae.evaluate.manipulation import bootstrap_summary, directions, generate, sampled_direction_rows
 from csvae.evaluate.truths import render
+from csvae.runfiles import unit_float
 
 N_DRAWS = 8
 MAX_PER_DIRECTION = 200

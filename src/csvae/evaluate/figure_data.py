@@ -1,7 +1,8 @@
 """What the figures of a run draw, computed once by ``evaluate`` and saved as RUN/arrays.npz.
 
-The figures stage (``csvae.figures``) and the report draw from this file alone: no model, no
-data set. Keys (N test examples, at most ``MAX_POINTS``; k labels; images uint8 (.., C, H, W)):
+The file's format is ``csvae.runfiles``'s; the figures stage (``csvae.figures``) and the report
+draw from this file alone: no model, no data set. Keys (N test examples, at most ``MAX_POINTS``; k
+labels; images uint8 (.., C, H, W)):
 
 - ``labels`` (N, k) and ``latent_<name>`` (N, d) for each latent of ``model.latents`` ("z", "w", ...);
 - images: ``inputs`` (n, C, H, W) the first n test images, ``input_labels`` (n, k),
@@ -16,17 +17,11 @@ data set. Keys (N test examples, at most ``MAX_POINTS``; k labels; images uint8 
 
 from __future__ import annotations
 
-import io
-import os
-import zipfile
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import torch
 
-from csvae.config import atomic_write_bytes
-from csvae.data.checks import DataError
 from csvae.evaluate.manipulation import eval_mode, generate, model_device, reconstruct
 
 MAX_POINTS = 2000
@@ -129,23 +124,3 @@ def figure_arrays(model, x_test: np.ndarray, y_test: np.ndarray, label_kind: str
             out[f"transfer_donors_{i}"] = donors
     return out
 
-
-def save_arrays(arrays: dict[str, np.ndarray], path: str | os.PathLike) -> None:
-    """Write ``arrays`` as one .npz file, atomically."""
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    atomic_write_bytes(Path(path), buffer.getvalue())
-
-
-def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """The arrays of a .npz file written by ``save_arrays`` (no pickle); DataError naming the file
-    when it is missing or unreadable."""
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except FileNotFoundError:
-        raise DataError(f"{path} is missing: evaluate the run first (`csvae evaluate {path.parent}`)") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-        raise DataError(f"{path} is not a readable arrays file ({type(err).__name__}: {err}); evaluate the run "
-                        f"again (`csvae evaluate {path.parent}`)") from None

@@ -26,6 +26,7 @@ import torch
 
 from csvae.data.dataset import Dataset
 from csvae.evaluate.judge import Judge, dataset_name
+from csvae.runfiles import unit_float
 
 BOOT_CHUNK = 100  # bootstrap resamples drawn at once (bounds memory for large test sets)
 
@@ -106,12 +107,6 @@ def reconstruct(model, x, y, batch_size: int = 256) -> np.ndarray:
     with eval_mode(model), torch.no_grad():
         return np.asarray(model.reconstruct(np.asarray(x), np.asarray(y, dtype=np.float32),
                                             batch_size=batch_size), dtype=np.float32)
-
-
-def unit_float(images) -> np.ndarray:
-    """uint8 -> float32 / 255; float -> float32 as is."""
-    images = np.asarray(images)
-    return images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images.astype(np.float32)
 
 
 def rms_distance(a, b) -> np.ndarray:

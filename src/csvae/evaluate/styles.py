@@ -31,8 +31,9 @@ from sklearn.preprocessing import StandardScaler
 from csvae.data.dataset import Dataset
 from csvae.data.synthetic_faces import NUISANCE_FACTORS, STYLE_FACTORS, check_factors
 from csvae.evaluate.judge import Judge, dataset_name, r2_by_column
-from csvae.evaluate.manipulation import eval_mode, generate, model_device, reconstruct, unit_float
+from csvae.evaluate.manipulation import eval_mode, generate, model_device, reconstruct
 from csvae.evaluate.truths import render
+from csvae.runfiles import unit_float
 
 REGRESSORS = ("knn", "linear", "mlp")
 MAX_TRAIN = 5000

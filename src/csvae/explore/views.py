@@ -2,8 +2,8 @@
 every control (encode once, decode a latent point, sample or reset a style).
 
 A ``RunView`` is opened at start for each RUN given to ``csvae explore``; a folder that is not a
-finished run, carries no data card, or was trained from arrays in Python is refused with
-``RunRefused`` naming the folder. Everything here is plain Python on numpy/torch: the web layer
+finished run, holds a model this csvae cannot read, or was trained from arrays in Python is
+refused with ``RunRefused`` naming the folder. Everything here is plain Python on numpy/torch: the web layer
 (``csvae.explore.server``) and the tests call the same methods.
 """
 
@@ -22,8 +22,9 @@ from csvae.apply.run import image_card
 from csvae.checkpoint import CheckpointError
 from csvae.data.checks import DataError
 from csvae.datacard import ARRAYS
-from csvae.evaluate.figure_data import default_extent, load_arrays, to_uint8
+from csvae.evaluate.figure_data import default_extent, to_uint8
 from csvae.rundir import RunDir
+from csvae.runfiles import load_arrays
 
 SCATTER_POINTS = 300
 """Training codes drawn behind each W_i pad (from the run's arrays.npz)."""
@@ -62,9 +63,6 @@ class RunView:
         except CheckpointError as err:
             raise RunRefused(f"{root} cannot be explored: {err}") from None
         card = self.model.data_card
-        if card is None:
-            raise RunRefused(f"{root} cannot be explored: its model carries no data card (written before csvae "
-                             f"wrote them); train it again")
         if card.name == ARRAYS:
             raise RunRefused(f"{root} was trained from arrays in Python, so its data and image crop are unknown; "
                              f"the explorer needs a run trained with `csvae fit`")

@@ -56,9 +56,9 @@ class LatentModel(nn.Module):
 
     adversarial = False
     has_subspaces = False
+    """True for models with a code block per label (CSVAE's w, CCVAE's z_c; ``models.subspace``)."""
     reads_labels = True
     """Whether encoding or decoding reads y (VAE and CCVAE do not): NaN labels are then refused."""
-    """True for models with a code block per label (CSVAE's w, CCVAE's z_c; ``models.subspace``)."""
     learns_from_unlabelled = True
     """True for a model whose losses accept rows of y that are all NaN (label unknown); every model
     here does (docs/models.md, "Partly labelled data"), ``fit`` refuses NaN labels for one that

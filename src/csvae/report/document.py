@@ -10,7 +10,6 @@ from pathlib import Path
 
 from csvae.config import ConfigError, atomic_write_bytes, load_config
 from csvae.data.checks import DataError
-from csvae.evaluate.judge.metrics import accuracy_text
 from csvae.report.attributes import attribute_section
 from csvae.report.claims import Claim, claims
 from csvae.report.html import markdown_to_html
@@ -25,6 +24,7 @@ from csvae.report.tables import (
     toy_targets,
 )
 from csvae.rundir import ExperimentDir
+from csvae.runfiles import accuracy_text
 
 Results = dict[str, dict[str, dict[int, dict]]]
 """data set -> variant -> seed -> metrics (a run's metrics.json)."""

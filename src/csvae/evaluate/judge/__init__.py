@@ -20,7 +20,6 @@ Modules: ``net`` (network, settings, image scaling), ``model`` (the trained judg
 
 from csvae.evaluate.judge.metrics import (
     accuracy_by_attribute,
-    accuracy_text,
     balanced_accuracy_by_attribute,
     r2_by_column,
 )
@@ -32,6 +31,6 @@ from csvae.evaluate.judge.training import data_hash, fit_judge, load_or_fit_judg
 __all__ = [
     "JudgeSettings", "judge_settings", "JudgeNet", "as_unit_float", "FLOAT_LIMIT", "Judge", "dataset_name",
     "factor_matrix", "labels_from_logits", "FORMAT", "VERSION", "judge_state", "save_judge", "load_judge",
-    "r2_by_column", "accuracy_by_attribute", "accuracy_text", "balanced_accuracy_by_attribute", "data_hash",
+    "r2_by_column", "accuracy_by_attribute", "balanced_accuracy_by_attribute", "data_hash",
     "fit_judge", "load_or_fit_judge",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -31,18 +31,6 @@ def accuracy_by_attribute(judge: Judge, x: np.ndarray, y: np.ndarray) -> tuple[d
         return per, float((guess == truth).mean())
     per = {name: float((pred[:, i] == y[:, i]).mean()) for i, name in enumerate(judge.attribute_names)}
     return per, float(np.mean(list(per.values())))
-
-
-def accuracy_text(test_accuracy: dict[str, float], balanced: Optional[dict[str, float]] = None) -> str:
-    """"name 0.950 (balanced 0.900), ..." for a judge's test scores; the balanced figure is shown
-    where it is known and differs from the plain one (an imbalanced test split)."""
-    parts = []
-    for name, value in test_accuracy.items():
-        other = (balanced or {}).get(name)
-        shown = other is not None and np.isfinite(other) and abs(other - value) >= 5e-4
-        extra = f" (balanced {other:.3f})" if shown else ""
-        parts.append(f"{name} {value:.3f}{extra}")
-    return ", ".join(parts)
 
 
 def balanced_accuracy_by_attribute(judge: Judge, x: np.ndarray, y: np.ndarray) -> dict[str, float]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Optional, Sequence
 
 import numpy as np
@@ -114,12 +113,6 @@ class Judge:
             problems.append(f"attributes {list(attribute_names)} (judge: {self.attribute_names})")
         if problems:
             raise ValueError("this judge cannot score these images: " + "; ".join(problems))
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the judge to ``path`` atomically (``csvae.evaluate.judge.storage``)."""
-        from csvae.evaluate.judge.storage import save_judge
-
-        save_judge(self, path)
 
 
 def labels_from_logits(logits: np.ndarray, label_kind: str) -> np.ndarray:

@@ -37,7 +37,7 @@ def save_judge(judge: Judge, path: str | os.PathLike) -> None:
 
 
 def load_judge(path: str | os.PathLike, device: str = "cpu") -> Judge:
-    """A judge written by ``Judge.save``, loaded without pickle."""
+    """A judge written by ``save_judge``, loaded without pickle."""
     path = Path(path)
     try:
         state = torch.load(io.BytesIO(path.read_bytes()), map_location="cpu", weights_only=True)

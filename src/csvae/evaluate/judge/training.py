@@ -17,7 +17,7 @@ from csvae.data.dataset import Dataset
 from csvae.evaluate.judge.metrics import accuracy_by_attribute, balanced_accuracy_by_attribute, r2_by_column
 from csvae.evaluate.judge.model import Judge, dataset_name, factor_matrix
 from csvae.evaluate.judge.net import JudgeNet, JudgeSettings, as_unit_float, judge_settings
-from csvae.evaluate.judge.storage import load_judge
+from csvae.evaluate.judge.storage import load_judge, save_judge
 
 
 def data_hash(dataset: Dataset, name: str, settings: JudgeSettings) -> str:
@@ -89,7 +89,7 @@ def load_or_fit_judge(dataset: Dataset, cache_dir: str | os.PathLike, name: Opti
         if judge.data_hash == digest:
             return judge
     judge = _fit(dataset, name, s, digest, device)
-    judge.save(path)
+    save_judge(judge, path)
     return judge
 
 
