@@ -47,15 +47,28 @@ subset = celeba_subset_dir()
 
 @pytest.mark.skipif(subset is None, reason="real CelebA subset not found: set CSVAE_CELEBA_SUBSET or put it "
                                            "at <repo>/../shared/data/celeba-subset")
+@pytest.fixture(scope="module")
+def celeba_dirs(tmp_path_factory):
+    """One image cache and one judge folder for the CelebA runs (the attribute judge is trained once)."""
+    return tmp_path_factory.mktemp("celeba-cache"), tmp_path_factory.mktemp("celeba-judges")
+
+
 @pytest.mark.parametrize("model", MODELS)
-def test_models_train_on_the_real_celeba_subset(tmp_path, model):
+def test_models_train_on_the_real_celeba_subset(tmp_path, model, celeba_dirs, monkeypatch):
+    monkeypatch.setenv("CSVAE_CACHE_DIR", str(celeba_dirs[0]))
+    monkeypatch.setenv("CSVAE_JUDGE_DIR", str(celeba_dirs[1]))
     run = tmp_path / model
     args = ["fit", "--config", f"configs/celeba/{model}.yaml", "--out", str(run), "--data.root", str(subset),
             *SHORT]
     assert main(args) == 0
     assert main(["evaluate", str(run)]) == 0
     assert (run / "reconstructions.png").stat().st_size > 0
-    assert "Eyeglasses" in json.loads((run / "metrics.json").read_text())["per_attribute"]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert "Eyeglasses" in metrics["per_attribute"]
+    attributes = metrics["attributes"]  # the attribute judge of all 40 CelebA attributes
+    assert len(attributes["preserved_attributes"]) == 39 and "Eyeglasses" not in attributes["preserved_attributes"]
+    assert all(0.0 <= row["mean"] <= 1.0 for row in attributes["preservation"].values() if row)
+    assert attributes["realism"]["reconstruction"]["frechet"] > 0.0
 
 
 @pytest.mark.parametrize("model", ["condvae_info", "csvae"])  # every model's categorical path: test_models.py

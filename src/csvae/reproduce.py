@@ -125,7 +125,7 @@ EXPERIMENTS = {
     "celeba-glasses-facialhair": Experiment("celeba-glasses-facialhair", (CELEBA_PARTS[2],), 3),
     "tfd-expressions": Experiment("tfd-expressions", (Part("tfd", "tfd", needs_root=True),), 3),
     "demo": Experiment("demo", (TOY_PARTS[0], Part("synthetic_faces", "synthetic_faces"),
-                                Part("celeba-glasses", "celeba", needs_root=True, shared="celeba-subset")), 1,
+                                Part("celeba-glasses", "celeba", needs_root=True, shared="celeba-20k")), 1,
                        "the README's main job: the swiss roll (one seed; `reproduce toy` runs five, and three "
                        "more toy sets), synthetic faces and the real CelebA subset"),
     "ablations": Experiment("ablations", (Part("swiss_roll", "toy", ablation_variants()),
@@ -369,10 +369,10 @@ def prepare_experiment_folder(out: Path, experiment: Experiment, jobs: list[Job]
     parts = [{"data": p.data, "variants": [label for label, _, _ in p.variants]} for p in experiment.parts
              if p.data in planned]
     description = experiment.description
-    skipped = [p.data for p in experiment.parts if p.data not in planned]
-    if skipped:  # the demo's CelebA part where the subset is absent: said on screen and in the report
-        missing = (f"{', '.join(skipped)} not run here: its data was not found (set $CSVAE_CELEBA_SUBSET or put "
-                   f"the subset at <repo>/../shared/data/celeba-subset)")
+    skipped = [p for p in experiment.parts if p.data not in planned]
+    if skipped:  # the demo's CelebA part where its data is absent: said on screen and in the report
+        missing = "; ".join(f"{p.data} not run here: its data was not found (set ${SHARED_DATA[p.shared]} or put "
+                            f"{p.shared} at <repo>/../shared/data/{p.shared})" for p in skipped)
         description += f"; {missing}"
         print(f"csvae reproduce {experiment.name}: {missing}", file=sys.stderr)
     exp.write_manifest(experiment.name, description, parts,
