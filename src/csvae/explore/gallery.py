@@ -29,9 +29,6 @@ from csvae.explore.views import RunView
 
 log = logging.getLogger("csvae.explore")
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
-MAX_LISTED = 500
-"""Image files listed from --images (the first, by name)."""
 TEST_EXAMPLES = {"image": 16, "vector": 400}
 """Test examples offered per run kind (the first of the test split)."""
 MAX_UPLOADS = 64
@@ -51,25 +48,6 @@ class Entry:
     load: Callable[[int], np.ndarray]
     labels: Optional[np.ndarray] = None
     """Known labels (test examples), else None (inferred)."""
-
-
-def list_image_files(items: Sequence[str | Path]) -> list[Path]:
-    """Image files named by ``items`` (files, or folders whose image files are taken, sorted by
-    name, not recursive); DataError naming an item that does not exist or holds no image."""
-    found: list[Path] = []
-    for item in map(Path, items):
-        if item.is_dir():
-            files = sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-            if not files:
-                raise DataError(f"--images {item}: the folder holds no image files ({', '.join(IMAGE_SUFFIXES)})")
-            found.extend(files)
-        elif item.is_file():
-            found.append(item)
-        else:
-            raise DataError(f"--images {item} does not exist")
-    if len(found) > MAX_LISTED:
-        log.warning("--images: %d image files; the first %d are offered", len(found), MAX_LISTED)
-    return found[:MAX_LISTED]
 
 
 def for_run(pixels: np.ndarray, view: RunView) -> np.ndarray:
