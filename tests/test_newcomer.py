@@ -277,3 +277,16 @@ def test_reproduce_quick_runs_every_stage_and_says_so(tmp_path):
     assert main(["reproduce", "demo", "--quick", "--jobs", "1", "--out", str(tmp_path / "q")]) == 0
     report = (tmp_path / "q" / "report.md").read_text()
     assert report.splitlines()[2].startswith("QUICK SMOKE TEST") and "Trained with csvae" in report
+
+
+def test_the_readme_is_short_and_its_test_command_is_what_ci_runs(request):
+    root = request.config.rootpath
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    lines = readme.splitlines()
+    assert "bash scripts/setup.sh && .venv/bin/csvae reproduce demo --out runs/demo" in lines
+    assert "bash scripts/setup.sh && .venv/bin/python -m pytest" in lines
+    ci = (root / ".ci" / "run").read_text().splitlines()
+    assert "bash scripts/setup.sh" in ci and ".venv/bin/python -m pytest" in ci
+    assert len(readme) <= 8000
+    assert not re.search(r"\d+(\.\d+)? ?(ms|min|s)\b|\d+ (fast |slow )?tests", readme)  # no timings, no test counts
+
