@@ -164,7 +164,7 @@ def add_fit(sub) -> None:
                          description="Train one model from a preset or YAML config into a run folder. Any config "
                          "field can follow the options as --section.field value.")
     fit.add_argument("--config", metavar="NAME_OR_FILE",
-                     help="a preset by name (toy/csvae, celeba/csvae; `csvae presets` lists them) or a YAML file "
+                     help="a preset by name (toy/csvae, celeba/csvae; csvae presets lists them) or a YAML file "
                           "such as runs/x/config.yaml (default: the preset toy/csvae)")
     fit.add_argument("--out", required=True, help="the run folder to write")
     fit.add_argument("--resume", action="store_true", help="continue the unfinished run in --out")

@@ -20,7 +20,6 @@ import os
 import queue
 import sys
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -28,6 +27,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from csvae.config import ConfigError, RunConfig, config_to_dict, load_config
+from csvae.presets import presets_dir
 from csvae.rundir import ExperimentDir, ManifestError, RunDir
 
 MODEL_ORDER = ("vae", "condvae", "condvae_info", "csvae", "ccvae")
@@ -134,7 +134,7 @@ EXPERIMENTS = {
 
 def preset_path(folder: str, model: str) -> Path:
     """configs/<folder>/<model>.yaml, shipped inside the package."""
-    return Path(str(resources.files("csvae") / "configs" / folder / f"{model}.yaml"))
+    return presets_dir() / folder / f"{model}.yaml"
 
 
 def default_celeba_root() -> Optional[Path]:
