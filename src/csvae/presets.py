@@ -44,12 +44,12 @@ def preset_summary(name: str) -> str:
 
 def preset_path(name: str) -> Path:
     """The file of preset ``name`` (``.yaml`` optional); ConfigError listing the names when unknown."""
-    name = name[:-len(".yaml")] if name.endswith(".yaml") else name
+    key = name[:-len(".yaml")] if name.endswith(".yaml") else name
     names = preset_names()
-    if name not in names:
+    if key not in names:
         raise ConfigError(f"no config file or preset named {name!r}; presets: {', '.join(names)} "
                           f"(`csvae presets` describes them)")
-    return presets_dir() / f"{name}.yaml"
+    return presets_dir() / f"{key}.yaml"
 
 
 def resolve_root(root: str) -> str:
