@@ -17,7 +17,7 @@ Prints, for a run folder of a CSVAE trained on synthetic faces and a judge of th
    leak there); and a linear fit of the transfer's reading on b's true style (slope, R²) and on
    b's style plus a's nuisances minus b's (R², the nuisances with a coefficient above 0.05): a
    style drawn in the donor's frame moves with the content face's position or colours.
-docs/results.md ("Where the styles go", "Where a transfer loses the style") quotes its output. Usage:
+docs/history.md ("Where the styles go", "Where a transfer loses the style") quotes its output. Usage:
     python benchmarks/style_diagnosis.py RUN_DIR JUDGE.pt
 """
 

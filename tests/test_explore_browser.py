@@ -4,6 +4,7 @@ no browser can be started): the page, the W_i pad, the judge, uploads, export, t
 import copy
 import dataclasses
 import json
+import shutil
 import sys
 
 import numpy as np
@@ -136,7 +137,25 @@ def test_export_downloads_a_png_and_the_latent_json(page, preset_run, tmp_path):
             page.locator("#export-json-0").click()
         info.value.save_as(tmp_path / "latent.json")
         record = json.loads((tmp_path / "latent.json").read_text())
-        assert record["model"] == "csvae" and len(record["w"]) == 9 and record["image"] == "test-0"
+        assert record["model"] == "csvae" and len(record["w"]) == 9
+        assert record["run_folder"] == str(preset_run.resolve()) and record["data"] == "synthetic_faces"
+        assert record["input"].startswith("test 0 (synthetic_faces): a test example") and "image" not in record
+        assert "test-0" not in json.dumps(record)  # no server id
+
+
+def test_an_exported_json_names_the_input_file(page, preset_run, tmp_path):
+    face = tmp_path / "my face.png"
+    Image.fromarray(load_synthetic_faces(dataclasses.replace(FACES, n_samples=2)).x[1].transpose(1, 2, 0)).save(face)
+    with serving([preset_run], images=[tmp_path]) as server:
+        open_page(page, server)
+        page.locator("#gallery img[data-id='file-0']").click()
+        wait_until(page, "document.querySelector('#gallery img.selected').dataset.id === 'file-0'")
+        wait_shown(page)
+        with page.expect_download() as info:
+            page.locator("#export-json-0").click()
+        info.value.save_as(tmp_path / "latent.json")
+        record = json.loads((tmp_path / "latent.json").read_text())
+        assert record["input"] == str(face.resolve()) and record["input_name"] == "my face.png"
 
 
 def test_path_traversal_is_refused(page, preset_run):
@@ -173,6 +192,118 @@ def test_latency_of_50_moves(page, preset_run):
     print(f"\nexplore latency, 50 moves at 32 px (preset CSVAE, {torch.get_num_threads()} torch threads): "
           f"p50 {percentile(latencies, 50):.1f} ms, p95 {percentile(latencies, 95):.1f} ms; "
           f"50 rapid moves sent {sent} requests", file=sys.stderr)
+
+
+# ----- the person at the page: every coordinate, keyboard, errors in view, both classes on offer ------------
+def test_every_coordinate_of_w_is_shown_and_all_of_w_moves_to_a_class_mean(page, preset_run, tmp_path):
+    """With 3-D W_i the pad shows two coordinates; the third is a slider marked held, and "mean of"
+    moves all three (a point dragged onto a class mean in 2-D would keep its third coordinate)."""
+    from csvae.api import save_final
+    from csvae.rundir import RunDir
+
+    model = load(preset_run)  # untrained: both class means are 0; give label 1 its own
+    model.w_means_1.fill_(2.0)
+    run = RunDir(tmp_path / "run")
+    run.root.mkdir()
+    save_final(model, model.run_config, run)
+    with serving([run.root]) as server:
+        open_page(page, server)
+        assert page.locator("#run-0 .coords input[type=range]").count() == 9
+        assert "(held)" in page.locator("label:has(#coord-0-0-2)").inner_text()
+        assert "(held)" not in page.locator("label:has(#coord-0-0-0)").inner_text()
+        assert "w3" in page.locator("#pad-0-0").get_attribute("aria-valuetext")
+        slider = page.locator("#coord-0-0-2")
+        page.evaluate("(el) => { el.value = el.max; el.dispatchEvent(new Event('input', {bubbles: true})); }",
+                      slider.element_handle())
+        wait_shown(page)
+        assert page.evaluate("exploreRuns[0].w[2]") == pytest.approx(float(slider.get_attribute("max")), abs=1e-3)
+        assert f"w3 {float(slider.get_attribute('max')):.2f} held" in page.locator("#pad-0-0").get_attribute(
+            "aria-valuetext")
+        page.select_option("#dims-0-0-1", "2")  # show w3 on the y axis: w2 is now the held one
+        assert "(held)" in page.locator("label:has(#coord-0-0-1)").inner_text()
+        page.locator("#mean0-0-0").click()
+        wait_shown(page)
+        mean_0 = server.explorer.views[0].model.w_means_0[0].tolist()
+        assert page.evaluate("exploreRuns[0].w.slice(0, 3)") == pytest.approx(mean_0, abs=1e-5)
+        assert not page.locator("#label-0-0").is_checked()
+        page.locator("#mean1-0-0").click()
+        wait_shown(page)
+        assert page.locator("#label-0-0").is_checked()  # the label follows the point
+
+
+def test_thumbnails_and_pads_work_from_the_keyboard(page, preset_run):
+    with serving([preset_run]) as server:
+        open_page(page, server)
+        first = page.locator("#gallery img").nth(0)
+        assert first.get_attribute("tabindex") == "0" and first.get_attribute("alt").startswith("input test 0")
+        first.focus()
+        page.keyboard.press("ArrowRight")
+        wait_until(page, "document.querySelector('#gallery img.selected').dataset.id === 'test-1'")
+        assert page.evaluate("document.activeElement.dataset.id") == "test-1"
+        page.locator("#gallery img").nth(3).focus()
+        page.keyboard.press("Enter")
+        wait_until(page, "document.querySelector('#gallery img.selected').dataset.id === 'test-3'")
+        wait_shown(page)
+        pad = page.locator("#pad-0-1")
+        assert pad.get_attribute("tabindex") == "0" and "facial_hair" in pad.get_attribute("aria-label")
+        lo, hi = float(pad.get_attribute("data-lo")), float(pad.get_attribute("data-hi"))
+        before = page.evaluate("exploreRuns[0].w.slice(3, 5)")
+        pad.focus()
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("Shift+ArrowUp")
+        wait_shown(page)
+        after = page.evaluate("exploreRuns[0].w.slice(3, 5)")
+        step = (hi - lo) / 40
+        assert after[0] == pytest.approx(min(hi, before[0] + step), abs=1e-4)
+        assert after[1] == pytest.approx(min(hi, before[1] + 5 * step), abs=1e-4)
+
+
+def test_errors_show_where_the_person_is_looking(page, preset_run, tmp_path):
+    notes = tmp_path / "notes.png"
+    notes.write_text("a text file with an image's name")
+    with serving([preset_run]) as server:
+        page.set_viewport_size({"width": 1000, "height": 500})
+        open_page(page, server)
+        page.set_input_files("#upload", str(notes))
+        page.wait_for_selector("#error:not([hidden])")
+        message = page.locator("#error").inner_text()
+        assert "notes.png is not an image this run can read: its content is not in an image format" in message
+        assert "BytesIO" not in message and "0x" not in message
+        page.locator("#error").evaluate("el => { el.hidden = true; }")
+        page.route("**/api/edit", lambda route: route.fulfill(status=500, content_type="application/json",
+                                                             body=json.dumps({"error": "decoder exploded"})))
+        pad = page.locator("#pad-0-2")
+        pad.scroll_into_view_if_needed()
+        page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+        pad.focus()
+        page.keyboard.press("ArrowLeft")
+        page.wait_for_selector("#error-0:not([hidden])")
+        assert "the edit failed: decoder exploded" in page.locator("#error-0").inner_text()
+        box, height = page.locator("#error").bounding_box(), page.viewport_size["height"]
+        assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= height  # in view, scrolled down
+
+
+def test_the_inputs_hold_both_classes_and_the_pads_span_the_codes(page, preset_run, tmp_path):
+    """arrays.npz whose 8 inputs all lack every attribute: the explorer reads the test split instead
+    and offers both classes of each; the pad spans the training codes, however small their spread."""
+    from csvae.runfiles import save_arrays
+
+    run = tmp_path / "run"
+    shutil.copytree(preset_run, run)
+    rng = np.random.default_rng(0)
+    labels = (rng.random((300, 3)) < 0.3).astype(np.float32)
+    codes = 0.2 * rng.normal(size=(300, 9)).astype(np.float32) + np.repeat(labels, 3, axis=1) * 0.5
+    save_arrays({"inputs": np.zeros((8, 3, 32, 32), np.uint8), "input_labels": np.zeros((8, 3), np.float32),
+                 "latent_w": codes, "labels": labels}, run / "arrays.npz")
+    with serving([run]) as server:
+        labels_on_offer = np.stack([e.labels for e in server.explorer.gallery.entries.values()])
+        assert all(set(labels_on_offer[:, c]) == {0.0, 1.0} for c in range(3))
+        open_page(page, server)
+        pad = page.locator("#pad-0-0")
+        lo, hi = float(pad.get_attribute("data-lo")), float(pad.get_attribute("data-hi"))
+        spread = np.percentile(codes[:, :3], 99) - np.percentile(codes[:, :3], 1)
+        assert spread / (hi - lo) > 0.7
+        assert page.locator("#gallery img").count() == 16
 
 
 # ----- a trained tiny model: the judge's probability follows the pad -----------------------------------------

@@ -45,14 +45,14 @@ def test_models_train_on_synthetic_faces(tmp_path, model):
 subset = celeba_subset_dir()
 
 
-@pytest.mark.skipif(subset is None, reason="real CelebA subset not found: set CSVAE_CELEBA_SUBSET or put it "
-                                           "at <repo>/../shared/data/celeba-subset")
 @pytest.fixture(scope="module")
 def celeba_dirs(tmp_path_factory):
     """One image cache and one judge folder for the CelebA runs (the attribute judge is trained once)."""
     return tmp_path_factory.mktemp("celeba-cache"), tmp_path_factory.mktemp("celeba-judges")
 
 
+@pytest.mark.skipif(subset is None, reason="real CelebA subset not found: set CSVAE_CELEBA_SUBSET or put it "
+                                           "at <repo>/../shared/data/celeba-subset")
 @pytest.mark.parametrize("model", MODELS)
 def test_models_train_on_the_real_celeba_subset(tmp_path, model, celeba_dirs, monkeypatch):
     monkeypatch.setenv("CSVAE_CACHE_DIR", str(celeba_dirs[0]))

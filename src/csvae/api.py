@@ -31,6 +31,7 @@ from csvae.datacard import ARRAYS, DataCard, card_of_arrays, read_card, write_ca
 from csvae.distributed import launch, on_rank_zero
 from csvae.models import MODELS
 from csvae.models.base import LatentModel
+from csvae.provenance import write_versions
 from csvae.rundir import RunDir
 from csvae.train import check_fabric, train, training_threads
 
@@ -73,10 +74,10 @@ def prepare_run_folder(out: str | os.PathLike, config: RunConfig, card: DataCard
                        overwrite: bool) -> RunDir:
     """Make the run folder, refusing one that already holds a run (a config.yaml, a checkpoint or a
     model.pt) unless resuming (same config as config.yaml and as the checkpoint, same data as
-    data.json) or overwriting. Writes the exact config to config.yaml and the data card to
-    data.json. Overwriting removes only the old checkpoint: the old
-    model.pt (and its evaluation outputs) stay until ``save_final`` replaces them with a complete
-    new model. Call it only once everything else has been checked."""
+    data.json) or overwriting. Writes the exact config to config.yaml, the data card to
+    data.json and the versions (``csvae.provenance``) to versions.json. Overwriting removes only
+    the old checkpoint: the old model.pt (and its evaluation outputs) stay until ``save_final``
+    replaces them with a complete new model. Call it only once everything else has been checked."""
     run = RunDir(Path(out))
     if resume and overwrite:
         raise ConfigError("pass either --resume (resume=True) or --overwrite (overwrite=True), not both")
@@ -111,6 +112,7 @@ def prepare_run_folder(out: str | os.PathLike, config: RunConfig, card: DataCard
     run.root.mkdir(parents=True, exist_ok=True)
     save_config(config, run.config)
     write_card(card, run.data_card)
+    write_versions(run.versions)
     return run
 
 

@@ -1,8 +1,8 @@
-"""The ``csvae`` command: fit | evaluate | reproduce | explore | ...
+"""The csvae command: fit | evaluate | reproduce | explore | ...
 
-Any config field can be overridden after the known options as ``--section.field value``
-(YAML syntax for the value: ``--model.z_dim 3``, ``--model.hidden [128,128]``,
-``--model.betas.entropy 5``)."""
+fit takes any config field after its options as --section.field value (YAML syntax for the
+value: --model.z_dim 3, --model.hidden [128,128], --model.betas.entropy 5). csvae presets lists
+the shipped configs that --config takes by name (toy/csvae, celeba/csvae, ...)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 
 import yaml
 
-from csvae.config import ConfigError, RunConfig, config_from_dict, config_to_dict, load_config
+from csvae.config import ConfigError, RunConfig, config_from_dict, config_to_dict
 
 
 def apply_overrides(config: RunConfig, pairs: Sequence[str]) -> RunConfig:
@@ -50,21 +50,34 @@ def apply_overrides(config: RunConfig, pairs: Sequence[str]) -> RunConfig:
 
 
 def cmd_fit(args, overrides) -> None:
+    from csvae.presets import load_named_config
     from csvae.runs import fit_run
 
-    config = load_config(args.config) if args.config else RunConfig()
+    config, source = load_named_config(args.config)
     config = apply_overrides(config, overrides)
     from lightning_fabric.utilities.rank_zero import rank_zero_only
 
+    if rank_zero_only.rank == 0 and args.config is None:
+        print(f"csvae fit: no --config given, so it trains the {source} ({config.model.name} on "
+              f"{config.data.name}); `csvae presets` lists the others", file=sys.stderr)
     fit_run(config, args.out, resume=args.resume, overwrite=args.overwrite)
     if rank_zero_only.rank == 0:  # with train.devices > 1 every process runs this command
         print(f"trained {config.model.name} on {config.data.name}: {args.out}")
 
 
+def cmd_presets(args, overrides) -> None:
+    from csvae.presets import preset_names, preset_summary
+
+    names = preset_names()
+    width = max(map(len, names))
+    for name in names:
+        print(f"{name:<{width}}  {preset_summary(name)}")
+
+
 def cmd_evaluate(args, overrides) -> None:
     from csvae.runs import evaluate_run
 
-    metrics = evaluate_run(args.run, precision=args.precision)
+    metrics = evaluate_run(args.run, precision=args.precision, data_root=args.data_root)
     flat = {k: round(v, 4) for k, v in metrics.items() if isinstance(v, float)}
     print(json.dumps(flat, indent=1))
     scores = metrics.get("disentanglement")
@@ -79,7 +92,8 @@ def cmd_evaluate(args, overrides) -> None:
 def cmd_reproduce(args, overrides) -> None:
     from csvae.reproduce import reproduce
 
-    report = reproduce(args.name, args.out, seeds=args.seeds, jobs=args.jobs, data_root=args.data_root)
+    report = reproduce(args.name, args.out, seeds=args.seeds, jobs=args.jobs, data_root=args.data_root,
+                       quick=args.quick)
     print(f"report: {report} (and report.html)")
 
 
@@ -120,8 +134,9 @@ def cmd_prepare_data(args, overrides) -> None:
 
 def cmd_manipulate(args, overrides) -> None:
     from csvae.apply import manipulate_files
+    from csvae.apply.run import list_image_files
 
-    out = manipulate_files(args.run, args.images, args.attribute, args.to, args.out, style=args.style,
+    out = manipulate_files(args.run, list_image_files(args.images), args.attribute, args.to, args.out, style=args.style,
                            samples=args.samples, seed=args.seed, current=args.current, judge=args.judge,
                            scale=args.scale)
     print(f"manipulation grid: {out}")
@@ -131,7 +146,7 @@ def cmd_transfer(args, overrides) -> None:
     from csvae.apply import transfer_files
 
     out = transfer_files(args.run, args.content, args.style, args.attribute, args.out, judge=args.judge,
-                         scale=args.scale)
+                         scale=args.scale, current=args.current)
     print(f"transfer grid: {out}")
 
 
@@ -145,71 +160,103 @@ def cmd_explore(args, overrides) -> None:
           open_browser=args.open, max_upload_mb=args.max_upload_mb)
 
 
-def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="csvae", description=__doc__,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = top.add_subparsers(dest="command", required=True)
-    fit = sub.add_parser("fit", help="train one model from a config (overrides: --section.field value)")
-    fit.add_argument("--config", help="a YAML config, e.g. configs/toy/csvae.yaml or runs/x/config.yaml")
-    fit.add_argument("--out", required=True, help="the run folder")
+def add_fit(sub) -> None:
+    fit = sub.add_parser("fit", help="train one model from a config (overrides: --section.field value)",
+                         description="Train one model from a preset or YAML config into a run folder. Any config "
+                         "field can follow the options as --section.field value.")
+    fit.add_argument("--config", metavar="NAME_OR_FILE",
+                     help="a preset by name (toy/csvae, celeba/csvae; csvae presets lists them) or a YAML file "
+                          "such as runs/x/config.yaml (default: the preset toy/csvae)")
+    fit.add_argument("--out", required=True, help="the run folder to write")
     fit.add_argument("--resume", action="store_true", help="continue the unfinished run in --out")
     fit.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     fit.set_defaults(handler=cmd_fit)
+    presets = sub.add_parser("presets", help="list the presets that fit --config takes by name")
+    presets.set_defaults(handler=cmd_presets)
+
+
+def add_evaluate(sub) -> None:
     evaluate = sub.add_parser("evaluate", help="evaluate a finished run; writes RUN/metrics.json, RUN/arrays.npz "
                               "and the run's figures")
-    evaluate.add_argument("run")
+    evaluate.add_argument("run", help="a finished run folder (csvae fit --out)")
     evaluate.add_argument("--precision", choices=["32-true", "bf16-mixed", "16-mixed"], default=None,
                           help="precision of the model's conv nets (default: the run's train.precision, the one it "
                                "trained at; the judges always run in float32)")
+    evaluate.add_argument("--data-root", default=None, metavar="DIR",
+                          help="where the run's data are now, when they moved since training (default: data.root "
+                               "in RUN/config.yaml); the data must be the same (checked by their fingerprint)")
     evaluate.set_defaults(handler=cmd_evaluate)
+
+
+def add_reproduce(sub) -> None:
+    from csvae.reproduce import EXPERIMENTS
+
     rep = sub.add_parser("reproduce", help="train, evaluate and report a whole experiment")
-    rep.add_argument("name", help="experiment: toy, synthetic-faces, celeba-glasses, celeba-facialhair, "
-                     "celeba-glasses-facialhair, tfd-expressions, demo, ablations")
-    rep.add_argument("--out", required=True)
+    rep.add_argument("name", help=f"the experiment: {', '.join(sorted(EXPERIMENTS))}")
+    rep.add_argument("--out", required=True, help="the experiment folder to write (its report: OUT/report.md)")
     rep.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the experiment's)")
     rep.add_argument("--jobs", type=int, default=None, help="worker processes (default: one per core)")
     rep.add_argument("--data-root", default=None, help="the data (CelebA folder, TFD .mat) for face experiments")
+    rep.add_argument("--quick", action="store_true",
+                     help="a smoke test of the whole pipeline: tiny data, one epoch, one seed; its report says "
+                          "so and its numbers mean nothing")
     rep.set_defaults(handler=cmd_reproduce)
     report = sub.add_parser("report", help="(re)build DIR/report.md and report.html from an experiment folder's "
                             "files alone (no model is loaded)")
-    report.add_argument("dir", help="the folder `csvae reproduce --out` wrote")
+    report.add_argument("dir", help="the folder that csvae reproduce --out wrote")
     report.set_defaults(handler=cmd_report)
+
+
+def add_judge(sub) -> None:
     judge = sub.add_parser("judge", help="attribute classifiers that score manipulations")
     judge_sub = judge.add_subparsers(dest="judge_command", required=True)
     judge_fit = judge_sub.add_parser("fit", help="train (or reuse) the judge of a data set on its real images")
     judge_fit.add_argument("--data", required=True, help="synthetic_faces, celeba-glasses, ..., tfd, folder")
-    judge_fit.add_argument("--data-root", default=None)
-    judge_fit.add_argument("--image-size", type=int, default=32)
+    judge_fit.add_argument("--data-root", default=None, help="the data's folder (tfd: the .mat file); not for "
+                           "synthetic_faces")
+    judge_fit.add_argument("--image-size", type=int, default=32, help="side of the square images (default 32)")
     judge_fit.add_argument("--n-samples", type=int, default=6000, help="synthetic faces: how many to generate")
-    judge_fit.add_argument("--out", default="judges", help="judge cache folder")
-    judge_fit.add_argument("--device", default="cpu")
+    judge_fit.add_argument("--out", default="judges", help="judge cache folder (default: judges)")
+    judge_fit.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     judge_fit.set_defaults(handler=cmd_judge)
+
+
+def add_apply(sub) -> None:
     man = sub.add_parser("manipulate", help="change an attribute of image files with a trained run")
-    man.add_argument("run")
-    man.add_argument("--images", nargs="+", required=True)
+    man.add_argument("run", help="a finished run folder of image data")
+    man.add_argument("--images", nargs="+", required=True, metavar="FILE_OR_DIR",
+                     help="image files, or folders whose image files (by name, not recursive) are taken")
     man.add_argument("--attribute", default=None, help="attribute name (leave out for a categorical label)")
     man.add_argument("--to", required=True, help="target value: 0/1, or a class name or index")
-    man.add_argument("--style", default="sample", choices=["sample", "class_mean", "prior_mean"])
+    man.add_argument("--style", default="sample", choices=["sample", "class_mean", "prior_mean"],
+                     help="CSVAE and CCVAE: the new point of the attribute's subspace, drawn from its prior "
+                          "(sample), or the class mean or prior mean (default sample)")
     man.add_argument("--samples", type=int, default=1, help="manipulations per image (CSVAE: different styles)")
-    man.add_argument("--seed", type=int, default=0)
+    man.add_argument("--seed", type=int, default=0, help="seed of the sampled styles (default 0)")
     man.add_argument("--current", default=None, help="the inputs' current value (default: inferred)")
     man.add_argument("--judge", default=None, help="a judge file that infers the current labels")
     man.add_argument("--scale", type=int, default=1, help="enlarge the grid this many times")
     man.add_argument("--out", required=True, help="the grid to write: .png, .jpg or .jpeg (never an input)")
     man.set_defaults(handler=cmd_manipulate)
-    tra = sub.add_parser("transfer", help="give a content image the attribute style of another (CSVAE)")
-    tra.add_argument("run")
-    tra.add_argument("--content", required=True)
-    tra.add_argument("--style", required=True)
-    tra.add_argument("--attribute", default=None)
-    tra.add_argument("--judge", default=None)
-    tra.add_argument("--scale", type=int, default=1)
+    tra = sub.add_parser("transfer", help="give a content image the attribute style of another (CSVAE, CCVAE)")
+    tra.add_argument("run", help="a finished CSVAE or CCVAE run folder of image data")
+    tra.add_argument("--content", required=True, help="the image whose attribute changes")
+    tra.add_argument("--style", required=True, help="the image whose attribute style is taken")
+    tra.add_argument("--attribute", default=None, help="attribute name (leave out for a categorical label: "
+                     "every class's subspace)")
+    tra.add_argument("--current", default=None, help="the content image's current value of --attribute "
+                     "(default: inferred)")
+    tra.add_argument("--judge", default=None, help="a judge file that infers the images' labels")
+    tra.add_argument("--scale", type=int, default=1, help="enlarge the grid this many times")
     tra.add_argument("--out", required=True, help="the grid to write: .png, .jpg or .jpeg (never an input)")
     tra.set_defaults(handler=cmd_transfer)
+
+
+def add_explore(sub) -> None:
     exp = sub.add_parser("explore", help="a latent explorer in the browser for finished runs (docs/explore.md)")
     exp.add_argument("runs", nargs="+", metavar="RUN", help="run folders (several: compare models on one input)")
-    exp.add_argument("--images", nargs="+", default=None, help="image files or folders to offer besides the "
-                     "runs' test images")
+    exp.add_argument("--images", nargs="+", default=None, metavar="FILE_OR_DIR",
+                     help="image files or folders to offer besides the runs' test images")
     exp.add_argument("--judge", default=None, help="a judge file whose probabilities the page shows (default: "
                      "one cached for the run, if any)")
     exp.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this "
@@ -219,6 +266,9 @@ def parser() -> argparse.ArgumentParser:
     exp.add_argument("--max-upload-mb", dest="max_upload_mb", type=float, default=4.0,
                      help="largest upload accepted, in MB (default 4)")
     exp.set_defaults(handler=cmd_explore)
+
+
+def add_prepare_data(sub) -> None:
     prep = sub.add_parser("prepare-data", help="decode an image data set once into a uint8 cache")
     prep.add_argument("reader",
                       help="celeba, celeba-glasses, celeba-facialhair, celeba-glasses-facialhair, tfd, folder")
@@ -229,14 +279,29 @@ def parser() -> argparse.ArgumentParser:
     prep.add_argument("--attributes", nargs="+", default=None, help="CelebA/folder attribute names")
     prep.add_argument("--crop", type=int, default=None, help="centred square cut before resizing")
     prep.add_argument("--seed", type=int, default=None, help="seed of balancing and derived splits")
-    prep.add_argument("--balance", action=argparse.BooleanOptionalAction, default=None)
+    prep.add_argument("--balance", action=argparse.BooleanOptionalAction, default=None,
+                      help="balance the training split over label combinations (default: the reader's)")
     prep.add_argument("--strict", action="store_true", help="a listed image that is missing is an error")
     prep.add_argument("--skip-bad", dest="skip_bad", action="store_true", help="skip unreadable images")
     prep.add_argument("--fold", type=int, default=None, help="TFD fold 0..4")
-    prep.add_argument("--csv", default=None, help="folder: the label CSV")
-    prep.add_argument("--filename-column", dest="filename_column", default=None)
+    prep.add_argument("--csv", default=None, help="folder: the label CSV (default: labels.csv, else the only .csv)")
+    prep.add_argument("--filename-column", dest="filename_column", default=None,
+                      help="folder: the CSV column of image file names (default: the first column)")
     prep.add_argument("--force", action="store_true", help="rebuild even when the cache is current")
     prep.set_defaults(handler=cmd_prepare_data)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The csvae command line: one sub-command per task, each option with its help."""
+    from csvae import __version__
+
+    top = argparse.ArgumentParser(prog="csvae", description=__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    top.add_argument("--version", action="version", version=f"csvae {__version__}",
+                     help="print the version of csvae and exit")
+    sub = top.add_subparsers(dest="command", required=True)
+    for add in (add_fit, add_evaluate, add_reproduce, add_judge, add_apply, add_explore, add_prepare_data):
+        add(sub)
     return top
 
 

@@ -20,7 +20,6 @@ import os
 import queue
 import sys
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -28,6 +27,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from csvae.config import ConfigError, RunConfig, config_to_dict, load_config
+from csvae.presets import presets_dir
 from csvae.rundir import ExperimentDir, ManifestError, RunDir
 
 MODEL_ORDER = ("vae", "condvae", "condvae_info", "csvae", "ccvae")
@@ -140,7 +140,7 @@ EXPERIMENTS = {
 
 def preset_path(folder: str, model: str) -> Path:
     """configs/<folder>/<model>.yaml, shipped inside the package."""
-    return Path(str(resources.files("csvae") / "configs" / folder / f"{model}.yaml"))
+    return presets_dir() / folder / f"{model}.yaml"
 
 
 SHARED_DATA = {"celeba-subset": "CSVAE_CELEBA_SUBSET", "celeba-20k": "CSVAE_CELEBA_20K"}
@@ -313,12 +313,30 @@ def run_in_pool(pool, workers: int, judged: list[tuple], todo: list[Job]) -> Ite
             yield job
 
 
+QUICK_OVERRIDES = (("train.epochs", 1), ("data.n_samples", 600))
+QUICK_NOTE = ("QUICK SMOKE TEST (csvae reproduce --quick: small generated data, one epoch, one seed, no data from "
+              "disk): it checks that every stage runs; its numbers mean nothing")
+
+
+def quick_experiment(experiment: Experiment) -> Experiment:
+    """``reproduce --quick``: the experiment's parts that need no data from disk, on small data for
+    one epoch and one seed, its description marked as a smoke test."""
+    parts = tuple(dataclasses.replace(p, overrides=(*p.overrides, *QUICK_OVERRIDES), seeds=1, variant_seeds=())
+                  for p in experiment.parts if not p.needs_root)
+    if not parts:
+        raise ConfigError(f"experiment {experiment.name} reads its data from disk; --quick runs only the parts "
+                          f"that generate theirs (try: csvae reproduce demo --quick)")
+    return dataclasses.replace(experiment, parts=parts, seeds=1,
+                               description=f"{QUICK_NOTE}. Data: {', '.join(p.data for p in parts)}")
+
+
 def reproduce(name: str, out: str | os.PathLike, seeds: Optional[int] = None, jobs: Optional[int] = None,
-              data_root: Optional[str] = None) -> Path:
-    """Run experiment ``name`` into ``out``; write out/report.md and out/report.html."""
+              data_root: Optional[str] = None, quick: bool = False) -> Path:
+    """Run experiment ``name`` into ``out``; write out/report.md and out/report.html. ``quick``:
+    a smoke test (``quick_experiment``)."""
     if name not in EXPERIMENTS:
         raise ConfigError(f"unknown experiment {name!r}; choose one of {sorted(EXPERIMENTS)}")
-    experiment = EXPERIMENTS[name]
+    experiment = quick_experiment(EXPERIMENTS[name]) if quick else EXPERIMENTS[name]
     out = Path(out)
     if seeds is not None and seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {seeds}")

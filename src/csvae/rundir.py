@@ -1,8 +1,9 @@
 """The layout of a run folder: the one contract between the stages that write and read it.
 
 ``csvae fit`` writes config.yaml (the exact config), data.json (the data card: what the model was
-trained on), metrics.csv (training losses), checkpoints/last.pt (resumable state) and model.pt
-(the finished model, which also carries its config and data card). ``csvae evaluate`` reads
+trained on), versions.json (csvae, torch, Python, commit), metrics.csv (training losses),
+checkpoints/last.pt (resumable state) and model.pt (the finished model, which also carries its
+config and data card). ``csvae evaluate`` reads
 model.pt and the data named by the card and writes metrics.json and arrays.npz (everything the
 figures draw). The figures stage draws latents.png, reconstructions.png and the grids in
 figures/ from arrays.npz alone; the report reads only these files.
@@ -40,6 +41,11 @@ class RunDir:
     @property
     def data_card(self) -> Path:
         return self.root / "data.json"
+
+    @property
+    def versions(self) -> Path:
+        """The versions of csvae, torch and Python and the git commit that trained it (versions.json)."""
+        return self.root / "versions.json"
 
     @property
     def metrics(self) -> Path:

@@ -110,14 +110,16 @@ def manipulate_files(run: PathLike, images: Sequence[PathLike], attribute: Optio
 
 
 def transfer_files(run: PathLike, content: PathLike, style_image: PathLike, attribute: Optional[str],
-                   out: PathLike, *, judge: Optional[PathLike] = None, scale: int = 1) -> Path:
+                   out: PathLike, *, judge: Optional[PathLike] = None, scale: int = 1,
+                   current: Optional[Label] = None) -> Path:
     """``csvae transfer`` (CSVAE runs only): decode the content image's z and w with the subspace
     W_attribute taken from the style image; write one row to ``out`` (as ``manipulate_files``):
     content, style, reconstruction of the content, transfer result. Returns ``out``.
 
     attribute: an attribute name of the run; for a categorical label a class name (that class's
     subspace) or None (every subspace: the whole label). Labels of both images are inferred
-    (``infer_labels``, or the ``judge`` file)."""
+    (``infer_labels``, or the ``judge`` file), except the content image's value of ``attribute``
+    (or its class) when ``current`` gives it."""
     out = check_out(out, [content, style_image, run, judge])
     model = load(run)
     if not model.has_subspaces:
@@ -131,10 +133,15 @@ def transfer_files(run: PathLike, content: PathLike, style_image: PathLike, attr
         columns = list(range(model.y_dim))
     else:
         columns = [attribute_index(model, attribute, names)]
+    fixed = {}
+    if current is not None:
+        what = "class" if attribute is None else names[columns[0]]
+        fixed = {0 if categorical else columns[0]: parse_label(model, current, names, what, "--current")}
     x = read_images_like_run(model, [content, style_image])
-    y = infer_labels(model, x, None, load_run_judge(judge, model, names))
+    run_judge = load_run_judge(judge, model, names)
+    y = np.concatenate([infer_labels(model, x[:1], fixed, run_judge), infer_labels(model, x[1:], None, run_judge)])
     for path, row, role in zip((content, style_image), y, ("content", "style")):
-        log.info("%s (%s): inferred label %s", path, role, describe(row, names, categorical))
+        log.info("%s (%s): label %s", path, role, describe(row, names, categorical))
     x_t, y_t = torch.as_tensor(x), torch.as_tensor(y)
     recon = model.reconstruct(x_t[:1], y_t[:1])
     result = model.transfer(x_t[:1], y_t[:1], x_t[1:], y_t[1:], columns)

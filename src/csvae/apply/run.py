@@ -3,6 +3,7 @@ read exactly as the run's images were (size, channels and crop of the card)."""
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Optional, Sequence, Union
@@ -13,6 +14,8 @@ from csvae.data.checks import DataError
 from csvae.data.imageio import decode_image
 from csvae.datacard import ARRAYS, DataCard
 from csvae.models.base import LatentModel
+
+log = logging.getLogger("csvae.apply")
 
 PathLike = Union[str, os.PathLike]
 Label = Union[int, str]
@@ -92,6 +95,31 @@ def parse_label(model: LatentModel, value: Label, names: Sequence[str], attribut
     return int(text)
 
 
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
+MAX_LISTED = 500
+"""Image files taken from the folders of --images (the first, by name)."""
+
+
+def list_image_files(items: Sequence[PathLike]) -> list[Path]:
+    """Image files named by ``items`` (files, or folders whose image files are taken, sorted by
+    name, not recursive; at most ``MAX_LISTED`` in all); DataError naming an item that does not
+    exist or a folder that holds no image."""
+    found: list[Path] = []
+    for item in map(Path, items):
+        if item.is_dir():
+            files = sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not files:
+                raise DataError(f"--images {item}: the folder holds no image files ({', '.join(IMAGE_SUFFIXES)})")
+            found.extend(files)
+        elif item.is_file():
+            found.append(item)
+        else:
+            raise DataError(f"--images {item} does not exist")
+    if len(found) > MAX_LISTED:
+        log.warning("--images: %d image files; the first %d are taken", len(found), MAX_LISTED)
+    return found[:MAX_LISTED]
 
 
 def read_images_like_run(model: LatentModel, paths: Sequence[PathLike]) -> np.ndarray:

@@ -23,6 +23,7 @@ The EXIF orientation of a photo is applied, so it is read upright.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ from PIL import Image, UnidentifiedImageError
 
 from csvae.data.checks import DataError  # the package's one error for bad input
 from csvae.data.dataset import Dataset
+
+log = logging.getLogger("csvae.data")
 
 RESAMPLE = Image.Resampling.LANCZOS
 MIN_SIDE = 8
@@ -276,12 +279,17 @@ def only_file(folder: Path, default: str, suffix: str, what: str) -> Path:
 
 def present_rows(files: Sequence[str], have: np.ndarray, strict: bool, label_file: Path, folder: Path) -> np.ndarray:
     """Indices of the listed images that exist (``have``); with ``strict`` a missing one is an
-    error, and none at all always is. Both messages name the label file and the image folder."""
+    error, and none at all always is. Both messages name the label file and the image folder; the
+    missing images of a non-strict read are counted in a warning that names the first five."""
     missing = int((~have).sum())
+    first = [f for f, h in zip(files, have) if not h][:5]
     if missing and strict:
-        first = [f for f, h in zip(files, have) if not h][:5]
         raise DataError(f"{missing} images listed in {label_file} are missing from {folder}, "
                         f"e.g. {', '.join(first)} (strict)")
     if not have.any():
         raise DataError(f"none of the {len(files)} images listed in {label_file} is in {folder}")
+    if missing:
+        log.warning("%d of the %d images listed in %s are missing from %s and left out (first: %s); "
+                    "data.strict (--strict) makes this an error", missing, len(files), label_file, folder,
+                    ", ".join(first))
     return np.flatnonzero(have)

@@ -14,7 +14,8 @@ import os
 import webbrowser
 from typing import Optional, Sequence
 
-from csvae.explore.gallery import Gallery, list_image_files
+from csvae.apply.run import list_image_files
+from csvae.explore.gallery import Gallery
 from csvae.explore.judges import run_judges
 from csvae.explore.server import LOOPBACK_HOSTS, ExploreServer
 from csvae.explore.session import Explorer

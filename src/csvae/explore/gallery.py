@@ -19,21 +19,20 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from csvae.config import ConfigError
 from csvae.data import load_dataset
 from csvae.data.checks import DataError
 from csvae.data.imageio import decode_image, resize_array
 from csvae.explore.views import RunView
+from csvae.runs import run_data
 
 log = logging.getLogger("csvae.explore")
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
-MAX_LISTED = 500
-"""Image files listed from --images (the first, by name)."""
 TEST_EXAMPLES = {"image": 16, "vector": 400}
 """Test examples offered per run kind (the first of the test split)."""
+FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WebP", "TIFF", "PPM")
 MAX_UPLOADS = 64
 """Uploads kept in memory; the oldest is forgotten beyond this."""
 ID = re.compile(r"^(test|file|upload)-([0-9a-f]{1,32})$")
@@ -51,25 +50,8 @@ class Entry:
     load: Callable[[int], np.ndarray]
     labels: Optional[np.ndarray] = None
     """Known labels (test examples), else None (inferred)."""
-
-
-def list_image_files(items: Sequence[str | Path]) -> list[Path]:
-    """Image files named by ``items`` (files, or folders whose image files are taken, sorted by
-    name, not recursive); DataError naming an item that does not exist or holds no image."""
-    found: list[Path] = []
-    for item in map(Path, items):
-        if item.is_dir():
-            files = sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-            if not files:
-                raise DataError(f"--images {item}: the folder holds no image files ({', '.join(IMAGE_SUFFIXES)})")
-            found.extend(files)
-        elif item.is_file():
-            found.append(item)
-        else:
-            raise DataError(f"--images {item} does not exist")
-    if len(found) > MAX_LISTED:
-        log.warning("--images: %d image files; the first %d are offered", len(found), MAX_LISTED)
-    return found[:MAX_LISTED]
+    source: str = ""
+    """Where it came from, for exports: the image file's path, the test example, or the upload."""
 
 
 def for_run(pixels: np.ndarray, view: RunView) -> np.ndarray:
@@ -83,21 +65,64 @@ def for_run(pixels: np.ndarray, view: RunView) -> np.ndarray:
     return resize_array(np.asarray(image), size, None)
 
 
+def covering_rows(y: np.ndarray, n: int) -> np.ndarray:
+    """Indices of at most ``n`` rows of labels y (N, k), in order: for every attribute, the first
+    row of each of its values (0 and 1) that occurs, then the first rows, so that the inputs hold
+    both classes of every attribute (a donor and a removal for each) wherever the data do."""
+    chosen: list[int] = []
+    for column in range(y.shape[1]):
+        for value in (0, 1):
+            rows = np.flatnonzero(y[:, column] == value)
+            if len(rows) and not (y[chosen, column] == value).any() and len(chosen) < n:
+                chosen.append(int(rows[0]))
+    rest = [i for i in range(len(y)) if i not in set(chosen)][:n - len(chosen)]
+    return np.array(sorted(chosen + rest), dtype=int)
+
+
+def covers(y: np.ndarray) -> bool:
+    """Whether labels y (N, k) hold both values of every attribute."""
+    return bool(len(y)) and all(len(np.unique(y[:, c])) == 2 for c in range(y.shape[1]))
+
+
 def test_examples(view: RunView) -> tuple[np.ndarray, np.ndarray]:
-    """The run's first test examples and their labels: from arrays.npz (``csvae evaluate``) when
-    it holds them, else read from the data its card names (refused if they changed)."""
+    """The run's test examples on offer and their labels (``covering_rows`` of the test split for
+    image runs, the first ones for vector runs): from arrays.npz (``csvae evaluate``) when its
+    stored inputs hold both classes of every attribute, else read from the data its card names
+    (refused if they changed), else the stored inputs as they are."""
     n = TEST_EXAMPLES[view.kind]
     arrays = view.arrays
-    if view.kind == "image" and "inputs" in arrays and "input_labels" in arrays:
+    stored = view.kind == "image" and "inputs" in arrays and "input_labels" in arrays
+    if stored and covers(arrays["input_labels"][:n]):
         return arrays["inputs"][:n], arrays["input_labels"][:n]
     try:
-        data = load_dataset(view.model.run_config.data)
+        data = load_dataset(run_data(view.model.run_config, view.run.root))
         view.card.check_data(data, f"explore {view.run.root}")
     except (DataError, ConfigError, OSError) as err:
+        if stored:
+            return arrays["inputs"][:n], arrays["input_labels"][:n]
         log.warning("%s: its test examples cannot be read (%s); use --images or upload images", view.run.root, err)
         return np.zeros((0, *view.model.x_shape)), np.zeros((0, len(view.names)), np.float32)
     x, y = data.part("test")
-    return x[:n], np.asarray(y[:n], np.float32)
+    rows = covering_rows(np.asarray(y), n) if view.kind == "image" else np.arange(min(n, len(x)))
+    return np.asarray(x[rows]), np.asarray(y[rows], np.float32)
+
+
+def describe(key: str, entry: Entry) -> dict:
+    """An input as the page lists it: its id, name and source."""
+    return {"id": key, "name": entry.name, "source": entry.source}
+
+
+def upload_reason(err: DataError) -> str:
+    """What was wrong with an uploaded file, in words (the reader's message names a file, which
+    an upload is not)."""
+    cause = err.__cause__
+    if isinstance(cause, UnidentifiedImageError):
+        return f"its content is not in an image format this server reads ({', '.join(FORMATS)})"
+    if isinstance(cause, Image.DecompressionBombError):
+        return "it has too many pixels to decode safely"
+    if isinstance(cause, (OSError, SyntaxError, ValueError)):
+        return f"it is damaged or truncated ({re.sub(r'<_io.BytesIO object at 0x[0-9a-f]+>', 'the file', str(cause))})"
+    return re.sub(r"image <_io.BytesIO object at 0x[0-9a-f]+> ", "it ", str(err))
 
 
 class Gallery:
@@ -115,10 +140,12 @@ class Gallery:
             seen.add(view.card.fingerprint)
             x, y = test_examples(view)
             for j in range(len(x)):
+                name = f"test {j} ({view.card.name})"
                 self.entries[f"test-{len(self.entries):x}"] = Entry(
-                    f"test {j} ({view.card.name})", self._array_loader(x[j]), np.asarray(y[j], np.float32))
+                    name, self._array_loader(x[j]), np.asarray(y[j], np.float32),
+                    f"{name}: a test example of {view.card.name}, as {view.run.root.resolve()} reads it")
         for number, path in enumerate(image_files):
-            self.entries[f"file-{number:x}"] = Entry(path.name, self._file_loader(path))
+            self.entries[f"file-{number:x}"] = Entry(path.name, self._file_loader(path), source=str(path.resolve()))
 
     def _array_loader(self, x: np.ndarray) -> Callable[[int], np.ndarray]:
         return lambda r: for_run(x, self.views[r]) if self.views[r].kind == "image" else x
@@ -132,7 +159,7 @@ class Gallery:
     def listing(self) -> list[dict]:
         with self._lock:
             items = list(self.entries.items()) + list(self.uploads.items())
-        return [{"id": key, "name": entry.name} for key, entry in items]
+        return [describe(key, entry) for key, entry in items]
 
     def get(self, image_id: str) -> Optional[Entry]:
         """The entry of a server-made id; None for anything else (the server answers 404)."""
@@ -141,9 +168,10 @@ class Gallery:
         with self._lock:
             return self.entries.get(image_id) or self.uploads.get(image_id)
 
-    def add_upload(self, data: bytes, name: str) -> str:
+    def add_upload(self, data: bytes, name: str) -> dict:
         """Keep an uploaded image in memory (decoded for every run now, so a bad file fails here)
-        and return its id; UploadError when it is not an image every run can read."""
+        and return its listing ({"id", "name", "source"}); UploadError when it is not an image
+        every run can read."""
         if self.views and self.views[0].kind != "image":
             raise UploadError("this explorer shows vector runs; uploads are images")
         if not data:
@@ -154,12 +182,11 @@ class Gallery:
             try:
                 decoded.append(decode_image(io.BytesIO(data), size, view.card.crop, channels))
             except DataError as err:
-                reason = str(err).split(": ", 1)[-1] if ": " in str(err) else str(err)
-                raise UploadError(f"{name} is not an image this run can read ({reason})") from None
+                raise UploadError(f"{name} is not an image this run can read: {upload_reason(err)}") from None
         key = f"upload-{secrets.token_hex(8)}"
-        entry = Entry(f"{name} (upload)", lambda r: decoded[r])
+        entry = Entry(f"{name} (upload)", lambda r: decoded[r], source=f"{name} (uploaded, {len(data)} bytes)")
         with self._lock:
             self.uploads[key] = entry
             while len(self.uploads) > MAX_UPLOADS:
                 self.uploads.popitem(last=False)
-        return key
+        return describe(key, entry)

@@ -147,10 +147,9 @@ class Explorer:
             raise ApiError(413, f"{name} (upload) is {len(data)} bytes; it is limited to {self.max_upload_bytes} "
                                 f"bytes (--max-upload-mb)")
         try:
-            key = self.gallery.add_upload(data, name)
+            return self.gallery.add_upload(data, name)
         except UploadError as err:
             raise ApiError(400, str(err)) from None
-        return {"id": key, "name": f"{name} (upload)"}
 
     def thumbnail(self, image_id: str) -> bytes:
         """PNG of an input as the first run reads it (image runs)."""

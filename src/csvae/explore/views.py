@@ -28,6 +28,10 @@ from csvae.runfiles import load_arrays
 
 SCATTER_POINTS = 300
 """Training codes drawn behind each W_i pad (from the run's arrays.npz)."""
+PAD_MARGIN = 0.1
+"""Room around the training codes on a pad, as a share of their range."""
+MODEL_TITLES = {"vae": "VAE", "condvae": "CondVAE", "condvae_info": "CondVAE-info", "csvae": "CSVAE",
+                "ccvae": "CCVAE"}
 CCVAE_SLIDER_SIGMAS = 4.0
 """CCVAE slider range: mu^0 - 4 sigma^0 .. mu^1 + 4 sigma^1 of the conditional prior (revae-demo's +-4 sigma)."""
 
@@ -92,7 +96,8 @@ class RunView:
 
     @property
     def label(self) -> str:
-        return f"{self.model_name}: {self.run.root.name}"
+        """The heading: the model and its data, then the run folder's name ("CSVAE on celeba-glasses (seed0)")."""
+        return f"{MODEL_TITLES.get(self.model_name, self.model_name)} on {self.card.name} ({self.run.root.name})"
 
     @property
     def control(self) -> str:
@@ -104,7 +109,8 @@ class RunView:
 
     def describe(self) -> dict:
         """The run's controls for the page (JSON-ready)."""
-        out = {"label": self.label, "model": self.model_name, "kind": self.kind, "attributes": self.names,
+        out = {"label": self.label, "model": self.model_name, "data": self.card.name,
+               "run_dir": str(self.run.root.resolve()), "kind": self.kind, "attributes": self.names,
                "label_kind": self.card.label_kind, "control": self.control,
                "x_shape": list(self.model.x_shape)}
         if self.model.has_subspaces:
@@ -119,20 +125,24 @@ class RunView:
         return out
 
     def _pad_ranges(self) -> tuple[list, list]:
-        """Per attribute: the pad's [low, high] (the prior's range, widened to the training codes'
-        1st..99th percentiles) and up to ``SCATTER_POINTS`` training codes [[w...], label]."""
-        lo, hi = default_extent(self.model)
+        """Per attribute: the pad's [low, high] and up to ``SCATTER_POINTS`` training codes
+        [[w...], label]. With codes (``csvae evaluate``'s arrays.npz) the range spans their 1st..99th
+        percentiles and both class means, with a margin, so the data fill the pad; without, the
+        prior's range."""
         w, labels = self.arrays.get("latent_w"), self.arrays.get("labels")
         d = self.model.w_dim
         extents, scatter = [], []
         rng = np.random.default_rng(0)
+        means = np.concatenate([self.model.w_means_0.cpu().numpy(), self.model.w_means_1.cpu().numpy()], 1)
         for i in range(len(self.names)):
-            low, high = lo, hi
+            low, high = default_extent(self.model)
             points = []
             if w is not None and labels is not None and w.shape[1] == d * len(self.names):
                 block = w[:, i * d:(i + 1) * d]
-                low = min(low, float(np.percentile(block, 1)))
-                high = max(high, float(np.percentile(block, 99)))
+                low = min(float(np.percentile(block, 1)), float(means[i].min()))
+                high = max(float(np.percentile(block, 99)), float(means[i].max()))
+                margin = PAD_MARGIN * max(high - low, 1e-3)
+                low, high = low - margin, high + margin
                 keep = rng.permutation(len(block))[:SCATTER_POINTS]
                 points = [[np.round(block[j], 3).tolist(), int(labels[j, i] > 0.5)] for j in keep]
             extents.append([round(low, 3), round(high, 3)])

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, Union
 
 import numpy as np
 import torch
@@ -44,6 +44,33 @@ def inference(method):
     return wrapper
 
 
+ArrayLike = Union[np.ndarray, torch.Tensor]
+"""What the public methods take: numpy arrays or tensors."""
+
+
+def array_io(method):
+    """Let a method written for tensors (``manipulate``, ``transfer``) take numpy arrays: numpy
+    arguments become tensors on the model's device (floats as float32), the call runs without
+    gradients in eval mode, and the result comes back as a numpy array. Tensor calls are unchanged."""
+
+    def to_tensor(value, device):
+        if not isinstance(value, np.ndarray):
+            return value
+        value = value.astype(np.float32) if value.dtype.kind == "f" else np.ascontiguousarray(value)
+        return torch.from_numpy(value).to(device)
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        if not any(isinstance(a, np.ndarray) for a in (*args, *kwargs.values())):
+            return method(self, *args, **kwargs)
+        device = self.x_shift.device
+        args = [to_tensor(a, device) for a in args]
+        kwargs = {k: to_tensor(v, device) for k, v in kwargs.items()}
+        return inference(method)(self, *args, **kwargs).cpu().numpy()
+
+    return wrapper
+
+
 class Posterior(NamedTuple):
     """q(z | ...) and, for CSVAE, q(w | x, y); each a Gaussian over (B, d)."""
 
@@ -63,6 +90,13 @@ class LatentModel(nn.Module):
     """True for a model whose losses accept rows of y that are all NaN (label unknown); every model
     here does (docs/models.md, "Partly labelled data"), ``fit`` refuses NaN labels for one that
     does not."""
+
+    def __init_subclass__(cls, **kwargs):
+        """Every model's own ``manipulate`` and ``transfer`` take numpy arrays too (``array_io``)."""
+        super().__init_subclass__(**kwargs)
+        for name in ("manipulate", "transfer"):
+            if name in vars(cls):
+                setattr(cls, name, array_io(vars(cls)[name]))
 
     def __init__(self, config: ModelConfig, x_shape: tuple[int, ...], y_dim: int):
         super().__init__()
@@ -256,6 +290,32 @@ class LatentModel(nn.Module):
 
     def decode_posterior_mean(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    @inference
+    def sample(self, n: int, y: Optional[ArrayLike] = None, seed: Optional[int] = None) -> np.ndarray:
+        """``n`` draws from the model's prior, decoded (the decoder mean, in data units): (n, *x_shape).
+
+        y: the labels to draw for, (k,) for all n draws or (n, k); CSVAE and CCVAE draw z ~ N(0, I)
+        and each w_i ~ p(w_i | y_i), CondVAE and CondVAE-info decode z ~ N(0, I) with y; the VAE's
+        prior has no label (leave y out). seed: seeds the draws."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n!r}")
+        device = self.x_shift.device
+        generator = None if seed is None else torch.Generator(device=device).manual_seed(int(seed))
+        z = torch.randn((n, self.z_dim), generator=generator, device=device)
+        if not (self.reads_labels or self.has_subspaces):
+            if y is not None:
+                raise ValueError(f"{self.config.name}'s prior p(z) has no label: leave y out")
+            return self.to_data(self.decode(z)).cpu().numpy()
+        if y is None:
+            raise ValueError(f"{self.config.name} draws for labels: give y, (k,) or (n, k) with k = {self.y_dim}")
+        y = torch.as_tensor(np.asarray(y) if not torch.is_tensor(y) else y).float().to(device)
+        y = y.expand(n, -1) if y.dim() == 1 else y
+        if tuple(y.shape) != (n, self.y_dim):
+            raise ValueError(f"y must have shape ({self.y_dim},) or ({n}, {self.y_dim}), got {tuple(y.shape)}")
+        check_known(y)
+        code = self.subspace_values(y, "sample", generator) if self.has_subspaces else y
+        return self.to_data(self.decode(z, code)).cpu().numpy()
 
 
 def labelled_rows(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from csvae.config import ModelConfig
-from csvae.models.base import LatentModel, Posterior, check_target, inference, labelled_rows
+from csvae.models.base import ArrayLike, LatentModel, Posterior, check_target, inference, labelled_rows
 from csvae.models.parts import GaussianHead
 
 
@@ -54,7 +54,7 @@ class CondVAE(LatentModel):
         return self.decode(self.encode(x, y).z.mean, y)
 
     @inference
-    def manipulate(self, x: torch.Tensor, y: torch.Tensor, target_y: torch.Tensor, **_) -> torch.Tensor:
-        """G(x) = decoder mean(mu(x[, y]), target_y), in data units (B, *x_shape)."""
+    def manipulate(self, x: ArrayLike, y: ArrayLike, target_y: ArrayLike, **_) -> ArrayLike:
+        """G(x) = decoder mean(mu(x[, y]), target_y), in data units (B, *x_shape); numpy in, numpy out."""
         check_target(y, target_y)
         return self.to_data(self.decode(self.encode(x, y).z.mean, target_y))

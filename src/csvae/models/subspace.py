@@ -16,7 +16,7 @@ from typing import Sequence, Union
 
 import torch
 
-from csvae.models.base import LatentModel, check_known, check_target, class_means, inference
+from csvae.models.base import ArrayLike, LatentModel, check_known, check_target, class_means, inference
 
 Style = Union[str, torch.Tensor]
 STYLES = ("sample", "class_mean", "prior_mean")
@@ -84,9 +84,9 @@ class SubspaceModel(LatentModel):
         raise ValueError(f"style must be one of {list(STYLES)} or a tensor of points, got {style!r}")
 
     @inference
-    def manipulate(self, x: torch.Tensor, y: torch.Tensor, target_y: torch.Tensor, style: Style = "sample",
-                   generator: torch.Generator | None = None) -> torch.Tensor:
-        """G(x, p) = decoder mean(mu_z(x), p), in data units (B, *x_shape).
+    def manipulate(self, x: ArrayLike, y: ArrayLike, target_y: ArrayLike, style: Style = "sample",
+                   generator: torch.Generator | None = None) -> ArrayLike:
+        """G(x, p) = decoder mean(mu_z(x), p), in data units (B, *x_shape); numpy in, numpy out.
 
         Blocks whose label changes get p_i from ``style`` (for a one-hot label the blocks that
         switch off get their y = 0 value, as the paper's p_l = 0); the others keep mu_w(x)."""
@@ -98,9 +98,9 @@ class SubspaceModel(LatentModel):
         return self.to_data(self.decode(post.z.mean, w))
 
     @inference
-    def transfer(self, x: torch.Tensor, y: torch.Tensor, reference_x: torch.Tensor, reference_y: torch.Tensor,
-                 attributes: Sequence[int]) -> torch.Tensor:
-        """x's z and x's w, except the blocks of ``attributes``, taken from reference_x.
+    def transfer(self, x: ArrayLike, y: ArrayLike, reference_x: ArrayLike, reference_y: ArrayLike,
+                 attributes: Sequence[int]) -> ArrayLike:
+        """x's z and x's w, except the blocks of ``attributes``, taken from reference_x; numpy in, numpy out.
 
         reference_x broadcasts against x (one reference for the batch, or one per row)."""
         post = self.encode(x, y)

@@ -5,7 +5,15 @@ from __future__ import annotations
 import torch
 
 from csvae.config import ModelConfig
-from csvae.models.base import LatentModel, Posterior, check_target, class_means, inference, label_shift
+from csvae.models.base import (
+    ArrayLike,
+    LatentModel,
+    Posterior,
+    check_target,
+    class_means,
+    inference,
+    label_shift,
+)
 from csvae.models.parts import GaussianHead
 
 
@@ -54,8 +62,8 @@ class VAE(LatentModel):
         self.z_means_0.copy_(mean_0)
 
     @inference
-    def manipulate(self, x: torch.Tensor, y: torch.Tensor, target_y: torch.Tensor, **_) -> torch.Tensor:
-        """G(x) = decoder mean(mu(x) - m_source + m_target), in data units (B, *x_shape)."""
+    def manipulate(self, x: ArrayLike, y: ArrayLike, target_y: ArrayLike, **_) -> ArrayLike:
+        """G(x) = decoder mean(mu(x) - m_source + m_target), in data units (B, *x_shape); numpy in, numpy out."""
         check_target(y, target_y)
         shift = label_shift(y.float(), target_y.float(), self.z_means_1, self.z_means_0, self.config.label_kind)
         return self.to_data(self.decode(self.encode(x).z.mean + shift))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from csvae.config import ConfigError, atomic_write_bytes, load_config
 from csvae.data.checks import DataError
+from csvae.provenance import versions_text
 from csvae.report.attributes import attribute_section
 from csvae.report.claims import Claim, claims
 from csvae.report.html import markdown_to_html
@@ -169,6 +170,20 @@ def summary(claims_by_part: dict[str, list[Claim]], missing: list[str]) -> list[
     return lines + [""]
 
 
+def versions_lines(results: Results) -> list[str]:
+    """"Trained with" and the distinct versions (csvae, torch, Python, commit) the runs' metrics
+    record, one line each; [] when none records them (runs from before versions.json)."""
+    seen = []
+    for variants in results.values():
+        for seeds in variants.values():
+            for metrics in seeds.values():
+                recorded = (metrics.get("versions") or {}).get("trained")
+                text = versions_text(recorded) if isinstance(recorded, dict) else None
+                if text and text not in seen:
+                    seen.append(text)
+    return [f"Trained with {'; '.join(seen)}.", ""] if seen else []
+
+
 def build_report(out: str | os.PathLike, redraw_figures: bool = True) -> Path:
     """Write DIR/report.md and DIR/report.html from the files of experiment folder ``out``;
     returns the path of report.md. Each run's figures are drawn from its arrays.npz; with
@@ -185,6 +200,7 @@ def build_report(out: str | os.PathLike, redraw_figures: bool = True) -> Path:
         configs = [r for r in manifest["runs"] if r["data"] == part["data"]]
         sections += part_section(exp, part["data"], runs, claims_by_part[part["data"]], configs, redraw_figures)
     lines = [f"# csvae reproduction: {manifest['name']}", "", manifest.get("description") or "", ""]
+    lines += versions_lines(results)
     lines += summary(claims_by_part, missing) + sections
     text = "\n".join(lines) + "\n"
     atomic_write_bytes(exp.report, text.encode())

@@ -19,10 +19,14 @@ function $(tag, attrs = {}, ...children) {
   return el;
 }
 
-function showError(message) {
+function showError(message, r) {  // in the box that stays in view, and in run r's panel when given
   const box = document.getElementById("error");
   box.textContent = message || "";
   box.hidden = !message;
+  if (r !== undefined && runs[r]) {
+    runs[r].ui.error.textContent = message || "";
+    runs[r].ui.error.hidden = !message;
+  }
 }
 
 async function api(path, body) {
@@ -57,8 +61,9 @@ async function sendEdit(r) {
       st.shown = seq;
       st.ui.edit.dataset.seq = String(seq);
       showProbs(r, out.probs);
+      if (!st.ui.error.hidden) showError("", r);
     }
-  } catch (err) { showError(err.message); }
+  } catch (err) { showError(`${st.desc.label}: the edit failed: ${err.message}`, r); }
   st.inflight = false;
   if (st.pending) sendEdit(r);
 }
@@ -88,7 +93,10 @@ function showProbs(r, probs) {
 // ----- inputs ------------------------------------------------------------------------------------
 async function select(id) {
   current = id;
-  document.querySelectorAll("#gallery img").forEach((img) => img.classList.toggle("selected", img.dataset.id === id));
+  document.querySelectorAll("#gallery img").forEach((img) => {
+    img.classList.toggle("selected", img.dataset.id === id);
+    img.setAttribute("aria-pressed", String(img.dataset.id === id));
+  });
   try {
     const out = await api("/api/select", { image: id });
     out.runs.forEach((item, r) => {
@@ -106,12 +114,33 @@ async function select(id) {
   } catch (err) { showError(err.message); }
 }
 
+const inputs = new Map();  // id -> {name, source}: what an export names
+
 function addThumbnail(image) {
-  const img = $("img", { src: `/api/thumbnail?id=${encodeURIComponent(image.id)}`, alt: image.name,
-                         title: image.name, loading: "lazy", "data-id": image.id });
+  inputs.set(image.id, image);
+  const img = $("img", { src: `/api/thumbnail?id=${encodeURIComponent(image.id)}`, alt: `input ${image.name}`,
+                         title: image.name, loading: "lazy", "data-id": image.id, tabindex: "0", role: "button",
+                         "aria-pressed": "false" });
   img.addEventListener("click", () => select(image.id));
+  img.addEventListener("keydown", (e) => thumbnailKey(e, img));
   document.getElementById("gallery").append(img);
   document.querySelectorAll("select.donor").forEach((s) => s.append($("option", { value: image.id, text: image.name })));
+  updateStatus();
+}
+
+function thumbnailKey(event, img) {  // Enter or Space selects; the arrow keys move to the next input and select it
+  const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
+  if (event.key === "Enter" || event.key === " ") { event.preventDefault(); select(img.dataset.id); return; }
+  if (!step) return;
+  event.preventDefault();
+  const all = [...document.querySelectorAll("#gallery img")], next = all[all.indexOf(img) + step];
+  if (next) { next.focus(); select(next.dataset.id); }
+}
+
+function updateStatus() {
+  const count = state.runs[0].kind === "vector" ? state.runs[0].points.ids.length
+    : document.querySelectorAll("#gallery img").length;
+  document.getElementById("status").textContent = `${state.runs.length} run(s), ${count} inputs`;
 }
 
 async function upload(file) {
@@ -121,6 +150,7 @@ async function upload(file) {
     const data = await res.json().catch(() => ({ error: `${res.status} ${res.statusText}` }));
     if (!res.ok) throw new Error(data.error || `${res.status}`);
     addThumbnail(data);
+    showError("");
     await select(data.id);
   } catch (err) { showError(`Upload refused: ${err.message}`); }
 }
@@ -150,9 +180,10 @@ async function sampleStyle(r, i) {
                                            seed: Math.floor(Math.random() * 2 ** 31) });
     const [a, b] = block(st, i);
     for (let k = a; k < b; k++) st.w[k] = out.w[k];
+    followLabel(r, i);
     syncControls(r);
     requestEdit(r);
-  } catch (err) { showError(err.message); }
+  } catch (err) { showError(err.message, r); }
 }
 
 function resetStyle(r, i) {
@@ -177,12 +208,20 @@ async function transfer(r) {
     const out = await api("/api/code", { run: r, image: donor });
     const [a, b] = block(st, i);
     for (let k = a; k < b; k++) st.w[k] = out.w[k];
+    followLabel(r, i);
     syncControls(r);
     requestEdit(r);
-  } catch (err) { showError(err.message); }
+  } catch (err) { showError(err.message, r); }
 }
 
 function padGeometry(pad) { return { lo: Number(pad.dataset.lo), hi: Number(pad.dataset.hi), size: pad.width }; }
+
+function followLabel(r, i) {  // "label on" follows the point: the class whose mean of W_i is nearer
+  const st = runs[r];
+  if (!st.w || st.desc.label_kind === "categorical") return;
+  const [a] = block(st, i), distance = (mean) => mean.reduce((sum, m, k) => sum + (st.w[a + k] - m) ** 2, 0);
+  st.target[i] = distance(st.desc.class_means["1"][i]) < distance(st.desc.class_means["0"][i]) ? 1 : 0;
+}
 
 function drawPad(r, i) {
   const st = runs[r], pad = st.ui.pads[i];
@@ -192,27 +231,60 @@ function drawPad(r, i) {
   ctx.clearRect(0, 0, g.size, g.size);
   ctx.strokeStyle = "#ddd";
   ctx.beginPath(); ctx.moveTo(px(0), 0); ctx.lineTo(px(0), g.size); ctx.moveTo(0, py(0)); ctx.lineTo(g.size, py(0)); ctx.stroke();
+  drawTicks(ctx, g, px, py);
   for (const [point, label] of st.desc.scatter[i]) {
     ctx.fillStyle = label ? "rgba(200,60,40,0.35)" : "rgba(40,90,200,0.35)";
     ctx.fillRect(px(point[da]) - 1, py(point[db]) - 1, 2, 2);
   }
   for (const [value, colour] of [["0", "#285ac8"], ["1", "#c83c28"]]) {
     const m = st.desc.class_means[value][i];
-    ctx.strokeStyle = colour; ctx.strokeRect(px(m[da]) - 4, py(m[db]) - 4, 8, 8);
+    ctx.strokeStyle = colour; ctx.lineWidth = 2; ctx.strokeRect(px(m[da]) - 4, py(m[db]) - 4, 8, 8); ctx.lineWidth = 1;
   }
+  const x = Math.min(g.size, Math.max(0, px(st.w[off + da]))), y = Math.min(g.size, Math.max(0, py(st.w[off + db])));
   ctx.fillStyle = "#111";
-  ctx.beginPath(); ctx.arc(px(st.w[off + da]), py(st.w[off + db]), 5, 0, 2 * Math.PI); ctx.fill();
+  ctx.beginPath(); ctx.arc(x, y, 5, 0, 2 * Math.PI); ctx.fill();
+  const held = [...Array(st.desc.w_dim).keys()].filter((d) => d !== da && d !== db);
+  pad.setAttribute("aria-valuetext", [da, db].map((d) => `w${d + 1} ${st.w[off + d].toFixed(2)}`).join(", ")
+    + held.map((d) => `, w${d + 1} ${st.w[off + d].toFixed(2)} held`).join(""));
+}
+
+function drawTicks(ctx, g, px, py) {  // the pad's scale, the same on both axes: its ends, and 0 when inside
+  ctx.fillStyle = "#777"; ctx.font = "9px system-ui, sans-serif";
+  const label = (v) => (Math.abs(v) >= 10 ? v.toFixed(0) : v.toFixed(1));
+  const zero = (0 - g.lo) / (g.hi - g.lo), inside = zero > 0.15 && zero < 0.85;
+  ctx.textAlign = "left"; ctx.fillText(label(g.lo), 2, g.size - 2);  // the shared corner: both axes' low end
+  ctx.textAlign = "right"; ctx.fillText(label(g.hi), g.size - 2, g.size - 2);
+  ctx.textAlign = "left"; ctx.fillText(label(g.hi), 2, 9);
+  if (inside) {
+    ctx.textAlign = "center"; ctx.fillText("0", px(0), g.size - 2);
+    ctx.textAlign = "left"; ctx.fillText("0", 2, py(0) - 2);
+  }
+}
+
+function movePoint(r, i, values) {  // values: {dimension: value}; the label and every control follow
+  const st = runs[r], off = i * st.desc.w_dim;
+  for (const [d, v] of Object.entries(values)) st.w[off + Number(d)] = v;
+  followLabel(r, i);
+  syncControls(r);
+  requestEdit(r);
 }
 
 function padMove(r, i, event) {
   const st = runs[r], pad = st.ui.pads[i], g = padGeometry(pad), rect = pad.getBoundingClientRect();
   const fx = Math.min(1, Math.max(0, (event.clientX - rect.left) / rect.width));
   const fy = Math.min(1, Math.max(0, (event.clientY - rect.top) / rect.height));
+  const [da, db] = st.dims[i];
+  movePoint(r, i, { [da]: g.lo + fx * (g.hi - g.lo), [db]: g.lo + (1 - fy) * (g.hi - g.lo) });
+}
+
+function padKey(r, i, event) {  // arrow keys move the point a 40th of the pad (Shift: a 8th)
+  const move = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowDown: [0, -1], ArrowUp: [0, 1] }[event.key];
+  if (!move) return;
+  event.preventDefault();
+  const st = runs[r], g = padGeometry(st.ui.pads[i]), step = ((g.hi - g.lo) / 40) * (event.shiftKey ? 5 : 1);
   const [da, db] = st.dims[i], off = i * st.desc.w_dim;
-  st.w[off + da] = g.lo + fx * (g.hi - g.lo);
-  st.w[off + db] = g.lo + (1 - fy) * (g.hi - g.lo);
-  drawPad(r, i);
-  requestEdit(r);
+  const clamp = (v) => Math.min(g.hi, Math.max(g.lo, v));
+  movePoint(r, i, { [da]: clamp(st.w[off + da] + move[0] * step), [db]: clamp(st.w[off + db] + move[1] * step) });
 }
 
 function syncControls(r) {
@@ -225,45 +297,70 @@ function syncControls(r) {
       slider.value = String(st.w[i * st.desc.w_dim + j]);
       slider.nextSibling.textContent = ` ${Number(slider.value).toFixed(2)}`;
     });
+    (st.ui.coords[i] || []).forEach((slider, d) => {
+      const value = st.w[i * st.desc.w_dim + d], shown = st.dims[i].includes(d);
+      slider.value = String(value);
+      slider.nextSibling.textContent = ` ${value.toFixed(2)}${shown ? "" : " (held)"}`;
+      slider.parentElement.classList.toggle("held", !shown);
+    });
   });
+}
+
+function padControls(r, i, name, box) {  // a pad over two dimensions of W_i and a slider for every dimension
+  const st = runs[r], desc = st.desc;
+  const pad = $("canvas", { class: "pad", id: `pad-${r}-${i}`, width: 140, height: 140, tabindex: "0", role: "slider",
+                            "aria-label": `${name}: W point (arrow keys move it)`,
+                            "data-lo": desc.extent[i][0], "data-hi": desc.extent[i][1] });
+  pad.addEventListener("pointerdown", (e) => { pad.setPointerCapture(e.pointerId); padMove(r, i, e); });
+  pad.addEventListener("pointermove", (e) => { if (e.buttons) padMove(r, i, e); });
+  pad.addEventListener("keydown", (e) => padKey(r, i, e));
+  st.ui.pads[i] = pad;
+  st.dims[i] = [0, Math.min(1, desc.w_dim - 1)];
+  const axes = $("div", { class: "axes" });
+  if (desc.w_dim > 2) {  // choose the two dimensions shown; the others hold their values, shown below
+    for (const axis of [0, 1]) {
+      const choose = $("select", { id: `dims-${r}-${i}-${axis}`, "aria-label": `${name}: pad axis ${axis ? "y" : "x"}` });
+      for (let d = 0; d < desc.w_dim; d++) choose.append($("option", { value: d, text: `w${d + 1}` }));
+      choose.value = String(st.dims[i][axis]);
+      choose.addEventListener("change", () => { st.dims[i][axis] = Number(choose.value); syncControls(r); });
+      axes.append($("span", { text: axis ? " y " : "x " }), choose);
+    }
+  }
+  const [lo, hi] = desc.extent[i], coords = $("div", { class: "coords" });
+  st.ui.coords[i] = [...Array(desc.w_dim).keys()].map((d) => {
+    const slider = $("input", { type: "range", id: `coord-${r}-${i}-${d}`, min: lo, max: hi, step: (hi - lo) / 200,
+                                "aria-label": `${name}: w${d + 1}` });
+    slider.addEventListener("input", () => movePoint(r, i, { [d]: Number(slider.value) }));
+    coords.append($("label", {}, `w${d + 1} `, slider, $("span", { class: "value", text: "" })));
+    return slider;
+  });
+  const means = $("div", { class: "means" }, "all of W: ",
+    $("button", { id: `mean0-${r}-${i}`, text: `mean of ${name} 0`, onclick: () => toMean(r, i, "0") }), " ",
+    $("button", { id: `mean1-${r}-${i}`, text: `mean of ${name} 1`, onclick: () => toMean(r, i, "1") }));
+  box.append(axes, pad, coords, means);
+}
+
+function toMean(r, i, value) {  // the whole W_i (every dimension, shown or held) to a class mean
+  const mean = runs[r].desc.class_means[value][i];
+  movePoint(r, i, Object.fromEntries(mean.map((v, d) => [d, v])));
 }
 
 function attributeControls(r, i, name) {
   const st = runs[r], desc = st.desc;
   const categorical = desc.label_kind === "categorical";
   const toggle = $("input", { type: categorical ? "radio" : "checkbox", id: `label-${r}-${i}`, name: `label-${r}` });
-  toggle.addEventListener("change", () => setLabel(r, i, toggle.checked ? 1 : 0).catch((e) => showError(e.message)));
+  toggle.addEventListener("change", () => setLabel(r, i, toggle.checked ? 1 : 0).catch((e) => showError(e.message, r)));
   st.ui.labels[i] = toggle;
   const box = $("div", { class: "attribute", "data-attribute": name },
     $("span", { class: "title", text: name }), $("label", {}, toggle, categorical ? " this class" : " label on"));
-  if (desc.control === "pad") {
-    const pad = $("canvas", { class: "pad", id: `pad-${r}-${i}`, width: 150, height: 150,
-                              "data-lo": desc.extent[i][0], "data-hi": desc.extent[i][1] });
-    pad.addEventListener("pointerdown", (e) => { pad.setPointerCapture(e.pointerId); padMove(r, i, e); });
-    pad.addEventListener("pointermove", (e) => { if (e.buttons) padMove(r, i, e); });
-    st.ui.pads[i] = pad;
-    st.dims[i] = [0, Math.min(1, desc.w_dim - 1)];
-    if (desc.w_dim > 2) {  // choose the two dimensions shown; the others are held
-      for (const axis of [0, 1]) {
-        const choose = $("select", { id: `dims-${r}-${i}-${axis}`, "aria-label": `pad axis ${axis ? "y" : "x"}` });
-        for (let d = 0; d < desc.w_dim; d++) choose.append($("option", { value: d, text: `w${d + 1}` }));
-        choose.value = String(st.dims[i][axis]);
-        choose.addEventListener("change", () => { st.dims[i][axis] = Number(choose.value); drawPad(r, i); });
-        box.append($("span", { text: axis ? " y: " : " x: " }), choose);
-      }
-    }
-    box.append(pad);
-  }
+  if (desc.control === "pad") padControls(r, i, name, box);
   if (desc.control === "sliders") {
     const group = $("div", { class: "sliders" });
     st.ui.sliders[i] = desc.ranges[i].map(([lo, hi], j) => {
-      const slider = $("input", { type: "range", id: `slider-${r}-${i}-${j}`, min: lo, max: hi, step: (hi - lo) / 200 });
-      slider.addEventListener("input", () => {
-        st.w[i * desc.w_dim + j] = Number(slider.value);
-        slider.nextSibling.textContent = ` ${Number(slider.value).toFixed(2)}`;
-        requestEdit(r);
-      });
       const what = desc.model === "ccvae" ? "z_c" : "w";
+      const slider = $("input", { type: "range", id: `slider-${r}-${i}-${j}`, min: lo, max: hi, step: (hi - lo) / 200,
+                                  "aria-label": `${what} ${name} ${j + 1}` });
+      slider.addEventListener("input", () => movePoint(r, i, { [j]: Number(slider.value) }));
       group.append($("label", {}, `${what} ${name} ${j + 1} `, slider, $("span", { text: "" })));
       return slider;
     });
@@ -279,10 +376,12 @@ function attributeControls(r, i, name) {
 
 function download(name, href) { const a = $("a", { href, download: name }); document.body.append(a); a.click(); a.remove(); }
 
-function exportJson(r) {
-  const st = runs[r];
-  const record = { run: st.desc.label, model: st.desc.model, image: current, attributes: st.desc.attributes,
-                   labels: st.y, target: st.target, w: st.w, w_encoded: st.w0, w_dim: st.desc.w_dim || null };
+function exportJson(r) {  // names the run folder and the input's file (or test example, or upload), not server ids
+  const st = runs[r], input = inputs.get(current) || {};
+  const record = { run_folder: st.desc.run_dir, model: st.desc.model, data: st.desc.data,
+                   input: input.source || input.name || null, input_name: input.name || null,
+                   attributes: st.desc.attributes, labels: st.y, target: st.target, w: st.w, w_encoded: st.w0,
+                   w_dim: st.desc.w_dim || null };
   const url = URL.createObjectURL(new Blob([JSON.stringify(record, null, 2)], { type: "application/json" }));
   download(`latent-${r}.json`, url);
   setTimeout(() => URL.revokeObjectURL(url), 1000);
@@ -290,20 +389,21 @@ function exportJson(r) {
 
 function buildRun(r, desc) {
   const st = { desc, seq: 0, shown: 0, inflight: false, pending: false, marks: new Map(), y: null, target: null,
-               w: null, w0: null, dims: [], ui: { labels: [], pads: [], sliders: [] } };
+               w: null, w0: null, dims: [], ui: { labels: [], pads: [], sliders: [], coords: [] } };
   runs[r] = st;
-  const panel = $("section", { class: "run", id: `run-${r}` }, $("h2", { text: desc.label }));
+  const panel = $("section", { class: "run", id: `run-${r}`, "aria-label": desc.label }, $("h2", { text: desc.label }));
+  const side = $("div", { class: "side" });
   if (desc.kind === "image") {
     st.ui.input = $("img", { id: `input-${r}`, alt: "input" });
     st.ui.recon = $("img", { id: `recon-${r}`, alt: "reconstruction" });
     st.ui.edit = $("img", { id: `edit-${r}`, alt: "edit", "data-seq": "0" });
-    panel.append($("div", { class: "views" },
+    panel.append($("div", { class: "top" }, $("div", { class: "views" },
       $("figure", {}, st.ui.input, $("figcaption", { text: "input" })),
       $("figure", {}, st.ui.recon, $("figcaption", { text: "reconstruction" })),
-      $("figure", {}, st.ui.edit, $("figcaption", { text: "edit" }))));
+      $("figure", {}, st.ui.edit, $("figcaption", { text: "edit" }))), side));
   } else {
     st.ui.edit = $("span", { id: `edit-${r}`, "data-seq": "0" });
-    panel.append(st.ui.edit);
+    panel.append(st.ui.edit, side);
   }
   st.ui.probs = $("div", { class: "probs", id: `probs-${r}` });
   if (desc.judge) {
@@ -311,31 +411,49 @@ function buildRun(r, desc) {
     desc.judge.forEach((name) => st.ui.probs.append($("span", { class: "prob", "data-attribute": name },
       `${name} `, $("meter", { min: 0, max: 1, value: 0 }), " ", $("span", { class: "value", text: "" }))));
   }
-  panel.append(st.ui.probs);
+  side.append(st.ui.probs);
+  if (desc.control !== "labels" && desc.kind === "image") side.append(transferControls(r));
+  side.append(exportControls(r));
+  st.ui.error = $("div", { class: "run-error", id: `error-${r}`, role: "alert", hidden: "" });
   const attributes = $("div", { class: "attributes" });
   desc.attributes.forEach((name, i) => attributes.append(attributeControls(r, i, name)));
-  panel.append(attributes);
-  if (desc.control !== "labels" && desc.kind === "image") {
-    st.ui.donor = $("select", { class: "donor", id: `donor-${r}`, "aria-label": "donor image" });
-    st.ui.donorAttribute = $("select", { id: `donor-attribute-${r}`, "aria-label": "attribute to transfer" });
-    desc.attributes.forEach((name, i) => st.ui.donorAttribute.append($("option", { value: i, text: name })));
-    panel.append($("div", { class: "transfer" }, "Transfer from ", st.ui.donor, " its ", st.ui.donorAttribute, " ",
-      $("button", { id: `transfer-${r}`, text: "transfer", onclick: () => transfer(r) })));
-  }
-  if (desc.kind === "image") {
+  panel.append(st.ui.error, attributes);
+  if (desc.control === "pad") panel.append(padLegend(desc));
+  document.getElementById("runs").append(panel);
+}
+
+function transferControls(r) {
+  const st = runs[r], desc = st.desc;
+  st.ui.donor = $("select", { class: "donor", id: `donor-${r}`, "aria-label": "donor image" });
+  st.ui.donorAttribute = $("select", { id: `donor-attribute-${r}`, "aria-label": "attribute to transfer" });
+  desc.attributes.forEach((name, i) => st.ui.donorAttribute.append($("option", { value: i, text: name })));
+  return $("div", { class: "transfer" }, "Transfer from ", st.ui.donor, " its ", st.ui.donorAttribute, " ",
+    $("button", { id: `transfer-${r}`, text: "transfer", onclick: () => transfer(r) }));
+}
+
+function exportControls(r) {
+  const st = runs[r], box = $("div", { class: "exports" });
+  if (st.desc.kind === "image") {
     st.ui.exportPng = $("button", { id: `export-png-${r}`, text: "export PNG" });
     st.ui.exportPng.addEventListener("click", () => download(`edit-${r}.png`, st.ui.exportPng.dataset.href));
-    panel.append($("div", { class: "exports" }, st.ui.exportPng,
-      $("button", { id: `export-json-${r}`, text: "export latent JSON", onclick: () => exportJson(r) })));
-  } else {
-    panel.append($("div", { class: "exports" },
-      $("button", { id: `export-json-${r}`, text: "export latent JSON", onclick: () => exportJson(r) })));
+    box.append(st.ui.exportPng, " ");
   }
-  document.getElementById("runs").append(panel);
+  box.append($("button", { id: `export-json-${r}`, text: "export latent JSON", onclick: () => exportJson(r) }));
+  return box;
+}
+
+function padLegend(desc) {  // what the marks on the pads mean
+  const mark = (cls, text) => $("span", { class: cls, text });
+  const codes = desc.scatter.some((points) => points.length)
+    ? [mark("key red", "•"), " training codes with the label on, ", mark("key blue", "•"), " off; "]
+    : ["no training codes (run csvae evaluate to draw them); "];
+  return $("p", { class: "legend" }, "Pads: ", mark("key black", "●"), " the edit's point; ", ...codes,
+    mark("key red", "□"), " ", mark("key blue", "□"), " the class means (on, off); ticks: the pad's range, the same on both axes.");
 }
 
 // ----- vector runs: the latent scatter of the test set and the data with the decoded point -----------
 const SCATTER = 180;
+const EDIT_COLOURS = ["#d9822b", "#2b9d3a", "#8a2bd9"];  // each run's decoded point (explore.css: .key.run0..2)
 function scale(values) {
   const lo = Math.min(...values), hi = Math.max(...values), span = hi - lo || 1;
   return (v) => 8 + ((v - lo) / span) * (SCATTER - 16);
@@ -372,7 +490,7 @@ function drawData() {
     ctx.fillRect(sx(p[0]) - 1, SCATTER - sy(p[1]) - 1, 2, 2);
   });
   runs.forEach((st, r) => {
-    for (const [x, colour, size] of [[st.inputX, "#111", 4], [st.editX, ["#d9822b", "#2b9d3a", "#8a2bd9"][r % 3], 7]]) {
+    for (const [x, colour, size] of [[st.inputX, "#111", 4], [st.editX, EDIT_COLOURS[r % 3], 7]]) {
       if (!x) continue;
       const p = project(x);
       ctx.fillStyle = colour; ctx.beginPath(); ctx.arc(sx(p[0]), SCATTER - sy(p[1]), size / 2 + 1, 0, 2 * Math.PI); ctx.fill();
@@ -398,7 +516,9 @@ function buildVector() {
     box.append($("figure", {}, canvas, $("figcaption", { text: `${panel.x_label} vs ${panel.y_label}` })));
   });
   box.append($("figure", {}, $("canvas", { id: "data-plot", width: SCATTER, height: SCATTER }),
-    $("figcaption", { text: `data (x${points.x[0] && points.x[0].length > 2 ? " 3-D, oblique" : ""}): input ● edit ●` })));
+    $("figcaption", {}, `data (x${points.x[0] && points.x[0].length > 2 ? " 3-D, oblique" : ""}): input `,
+      $("span", { class: "key black", text: "●" }), " edit ",
+      ...runs.map((_, r) => $("span", { class: `key run${r % 3}`, text: "●" })))));
 }
 
 async function main() {
@@ -415,7 +535,7 @@ async function main() {
     state.images.forEach(addThumbnail);
     if (state.images.length) await select(state.images[0].id);
   }
-  document.getElementById("status").textContent = `${state.runs.length} run(s), ${state.images.length} inputs`;
+  updateStatus();
   document.body.dataset.ready = "1";
 }
 
