@@ -7,6 +7,7 @@ import torch
 import csvae
 from csvae.config import ConfigError, DataConfig, ModelConfig, TrainConfig
 from csvae.models.base import class_means, label_shift
+from csvae.models.objective import weighted_sum
 
 NAMES = ["vae", "condvae", "condvae_info", "csvae"]
 
@@ -223,3 +224,41 @@ def test_csvae_encodes_its_subspaces_alone_as_in_the_whole_posterior(w_encoder):
     whole, alone = model.encode(x, y).w, model.encode_subspaces(x, y)
     torch.testing.assert_close(alone.mean, whole.mean)
     torch.testing.assert_close(alone.logvar, whole.logvar)
+
+
+@pytest.mark.parametrize("name", [*NAMES, "ccvae"])
+def test_losses_are_the_declared_weighted_sums_of_the_terms(name):
+    """The one protocol: "model" (and "adversary") is the sum of each declared term times its weight."""
+    model = tiny(name, y_dim=2, betas={"recon": 2.0, "kl_z": 3.0, "entropy": 5.0, "adversary": 7.0})
+    x, y = batch(k=2)
+    terms = model.losses(x, y)
+    objective = model.objective()
+    for which, weights in (("model", objective.model), ("adversary", objective.adversary)):
+        if weights:
+            expected = sum(weight * terms[term] for term, weight in weights.items())
+            torch.testing.assert_close(terms[which], expected)
+    assert model.adversarial == ("adversary" in terms) == (name in ("condvae_info", "csvae"))
+    assert objective.model.get("recon") == (2.0 if name != "ccvae" else None)
+    if name == "condvae_info":  # its encoder maximises the adversary's cross-entropy
+        assert objective.model["encoder_ce"] == -5.0 and objective.adversary == {"adversary_ce": 7.0}
+
+
+def test_weighted_sum_adds_in_the_declared_order():
+    terms = {"a": torch.tensor(1.0), "b": torch.tensor(2.0)}
+    assert float(weighted_sum(terms, {"a": 3.0, "b": -1.0})) == 1.0
+    assert float(weighted_sum(terms, {"b": 0.5})) == 1.0
+
+
+def test_elbo_with_a_density_leaves_the_training_terms_unchanged():
+    """The density is an argument of the terms, not a state of the model."""
+    model = tiny("csvae", likelihood="bernoulli")
+    x, y = torch.rand(16, 3), batch()[1]
+    torch.manual_seed(0)
+    plain = model._terms(x, y, "sum")
+    torch.manual_seed(0)
+    density = model._terms(x, y, "sum", density=True)
+    assert not torch.equal(plain["recon"], density["recon"])
+    torch.manual_seed(0)
+    model.elbo(x, y, density=True)
+    torch.manual_seed(0)
+    torch.testing.assert_close(model._terms(x, y, "sum")["recon"], plain["recon"], rtol=0, atol=0)

@@ -5,8 +5,9 @@ from csvae.models.ccvae import CCVAE
 from csvae.models.condvae import CondVAE
 from csvae.models.condvae_info import CondVAEInfo
 from csvae.models.csvae import CSVAE
+from csvae.models.objective import Objective
 from csvae.models.vae import VAE
 
 MODELS = {"vae": VAE, "condvae": CondVAE, "condvae_info": CondVAEInfo, "csvae": CSVAE, "ccvae": CCVAE}
 
-__all__ = ["LatentModel", "Posterior", "VAE", "CondVAE", "CondVAEInfo", "CSVAE", "CCVAE", "MODELS"]
+__all__ = ["LatentModel", "Objective", "Posterior", "VAE", "CondVAE", "CondVAEInfo", "CSVAE", "CCVAE", "MODELS"]

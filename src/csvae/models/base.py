@@ -22,7 +22,8 @@ from torch import nn
 from csvae.config import ModelConfig
 from csvae.data.balance import example_weights
 from csvae.models.likelihoods import bits_per_dim, make_likelihood
-from csvae.models.parts import Gaussian, kl_standard_normal, label_cross_entropy, reduce_dims
+from csvae.models.objective import Objective, weighted_sum
+from csvae.models.parts import Gaussian, kl_standard_normal, reduce_dims
 from csvae.nets import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
 from csvae.nets.conv import autocast_dtype
 
@@ -79,9 +80,10 @@ class Posterior(NamedTuple):
 
 
 class LatentModel(nn.Module):
-    """Base class: subclasses set ``adversarial`` and implement encode/decode/_terms/manipulate."""
+    """Base class. A model implements encode/decode/manipulate and its objective: ``_terms``
+    (named per-example terms) and ``objective`` (their weights, and the adversary's); ``losses``
+    assembles them (docs/contributing.md, "Adding a model")."""
 
-    adversarial = False
     has_subspaces = False
     """True for models with a code block per label (CSVAE's w, CCVAE's z_c; ``models.subspace``)."""
     reads_labels = True
@@ -117,7 +119,6 @@ class LatentModel(nn.Module):
             self.x_shift.fill_(0.5)
         self.likelihood = make_likelihood(config.likelihood, config.gaussian_std, config.calibration,
                                           config.laplace_scale)
-        self.density_terms = False  # when set, recon_nll scores a normalised density (bits_per_dim)
         # Weights of the label combinations (``csvae.data.balance``), set by ``set_label_balance``
         # for ``data.balance: weight``; not saved: they matter to training only.
         self.register_buffer("balance_table", None, persistent=False)
@@ -165,31 +166,57 @@ class LatentModel(nn.Module):
         mean = self.likelihood.mean(params.float()) * self.x_scale + self.x_shift
         return mean.clamp(0.0, 1.0) if self.is_image else mean
 
-    # ----- losses -------------------------------------------------------------------------------
-    def recon_nll(self, x_model: torch.Tensor, params: torch.Tensor, reduction: str) -> torch.Tensor:
-        """-log p(x | code) per example, (B,)."""
-        nll = self.likelihood.density_nll if self.density_terms else self.likelihood.nll
+    # ----- the objective (one protocol for every model) -----------------------------------------
+    def recon_nll(self, x_model: torch.Tensor, params: torch.Tensor, reduction: str,
+                  density: bool = False) -> torch.Tensor:
+        """-log p(x | code) per example, (B,); density: a normalised density (``bits_per_dim``)."""
+        nll = self.likelihood.density_nll if density else self.likelihood.nll
         return reduce_dims(nll(x_model, params.float()), reduction)
 
     def kl_z(self, q: Gaussian, reduction: str) -> torch.Tensor:
         return reduce_dims(kl_standard_normal(q), reduction)
 
-    def _terms(self, x: torch.Tensor, y: torch.Tensor, reduction: str) -> dict[str, torch.Tensor]:
-        """Per-example loss terms (B,) with their weights applied later: recon, kl_z, ..."""
+    def _terms(self, x: torch.Tensor, y: torch.Tensor, reduction: str,
+               density: bool = False) -> dict[str, torch.Tensor]:
+        """The model's named per-example terms (B,): recon, kl_z, ...; density: score recon with
+        a normalised density (``recon_nll``)."""
         raise NotImplementedError
 
-    def weighted_loss(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
-        """The "model" objective from batch-mean terms."""
+    def objective(self) -> Objective:
+        """The weight of each named term in the "model" objective and, for an adversarial model,
+        in the "adversary" objective."""
         raise NotImplementedError
+
+    def batch_terms(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The named terms of a batch, scalars: the batch means of ``_terms``."""
+        return {name: value.mean() for name, value in self._terms(x, y, self.config.reduction).items()}
 
     def losses(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Batch-mean loss terms and the objectives: "model" (minimised by encoders/decoder) and,
-        for adversarial models, "adversary" (minimised by the adversary, on detached z)."""
-        terms = {name: value.mean() for name, value in self._terms(x, y, self.config.reduction).items()}
-        terms["model"] = self.weighted_loss(terms)
-        if self.adversarial:
-            terms["adversary"] = self.config.betas.adversary * terms["adversary_ce"]
+        """The batch terms and the objectives ``objective`` declares: "model" (minimised by
+        encoders/decoder) and, for adversarial models, "adversary" (minimised by the adversary, on
+        detached codes)."""
+        terms = self.batch_terms(x, y)
+        objective = self.objective()
+        terms["model"] = weighted_sum(terms, objective.model)
+        if objective.adversary:
+            terms["adversary"] = weighted_sum(terms, objective.adversary)
         return terms
+
+    @property
+    def adversarial(self) -> bool:
+        """Whether the model has an adversary objective (a second optimizer trains it)."""
+        return bool(self.objective().adversary)
+
+    def adversary_terms(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The terms of the adversary objective, per example, on fresh codes drawn without
+        gradient (the encoder untouched); adversarial models only."""
+        raise NotImplementedError
+
+    def adversary_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The adversary objective on fresh codes (``adversary_terms``), for the extra adversary
+        steps of ``train.adversary_steps``."""
+        terms = {name: value.mean() for name, value in self.adversary_terms(x, y).items()}
+        return weighted_sum(terms, self.objective().adversary)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.losses(x, y)
@@ -199,11 +226,7 @@ class LatentModel(nn.Module):
         """A one-sample estimate of the (conditional) ELBO per example, (B,), with unit weights
         and sums over dimensions, in model units (log p(y) is not included). density: score the
         reconstruction with a normalised density (differs from the training term for Bernoulli)."""
-        self.density_terms = density
-        try:
-            terms = self._terms(x, y, "sum")
-        finally:
-            self.density_terms = False
+        terms = self._terms(x, y, "sum", density=density)
         return -(terms["recon"] + terms["kl_z"] + terms.get("kl_w", 0.0))
 
     def bits_per_dim(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -211,17 +234,6 @@ class LatentModel(nn.Module):
         if not self.is_image:
             raise ValueError("bits per dimension are defined for 8-bit images only")
         return bits_per_dim(self.elbo(x, y, density=True), math.prod(self.x_shape))
-
-    def adversary_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """The adversary's objective on a fresh sample of z with the encoder untouched (used for
-        the extra adversary steps of ``train.adversary_steps``)."""
-        balance = self.label_weights(y)
-        y, rows, weight = labelled_rows(y)
-        with torch.no_grad():
-            q = self.encode(x[rows], y[rows]).z
-            z = q.mean if self.config.independence_input == "mean" else q.sample()
-        ce = label_cross_entropy(self.adversary(z), y[rows], self.config.label_kind) * balance[rows]
-        return self.config.betas.adversary * weight * ce.mean()
 
     def model_parameters(self) -> list[nn.Parameter]:
         """Parameters of encoders, decoder and (when learned) the prior."""

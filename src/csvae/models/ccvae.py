@@ -35,6 +35,7 @@ from csvae.models.ccvae_parts import (
     sample_labels,
     select_blocks,
 )
+from csvae.models.objective import Objective
 from csvae.models.parts import Gaussian, GaussianHead, kl_gaussians, kl_standard_normal, log_normal
 from csvae.models.subspace import SubspaceModel
 
@@ -133,11 +134,17 @@ class CCVAE(SubspaceModel):
     def _classifier_input(self, z_c: torch.Tensor) -> torch.Tensor:
         return z_c.detach() if self.config.ccvae_detach == "classifier" else z_c
 
-    def losses(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Batch terms: "model" (minimised), "recon" (-log p(x|z)), "kl_z" and "kl_w" (closed-form
-        KLs of z and, over labelled rows, of z_c against p(z_c|y)), "classifier" (-log q(y|x)),
-        "weight_mean"/"weight_max" (q(y|z_c)/q(y|x)) and "labelled" (share of rows with labels).
-        Terms over labelled rows are 0 in a batch without any."""
+    def objective(self):
+        """The model minimises -elbo; the betas weigh the parts inside the estimator (``batch_terms``)."""
+        return Objective(model={"elbo": -1.0})
+
+    def batch_terms(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """"elbo" (sum over labelled rows of L(x, y) and over unlabelled rows of L(x), over B: a
+        mean over different estimators, so not a mean of per-example ``_terms``), and diagnostics:
+        "recon" (-log p(x|z)), "kl_z" and "kl_w" (closed-form KLs of z and, over labelled rows, of
+        z_c against p(z_c|y)), "classifier" (-log q(y|x)), "weight_mean"/"weight_max"
+        (q(y|z_c)/q(y|x)) and "labelled" (share of rows with labels). Terms over labelled rows are
+        0 in a batch without any."""
         post = self.encode(x)
         post = Posterior(Gaussian(post.z.mean.float(), post.z.logvar.float()),
                          Gaussian(post.w.mean.float(), post.w.logvar.float()))
@@ -154,7 +161,7 @@ class CCVAE(SubspaceModel):
         prior = self.prior(y[rows].float())
         kl_w = kl_gaussians(self._rows(shared, rows)["q_c"], prior.mean, prior.logvar).sum(-1)
         zero = recon.new_zeros(())
-        return {"model": -(sup["elbo"].sum() + unsup.sum()) / len(x),
+        return {"elbo": (sup["elbo"].sum() + unsup.sum()) / len(x),
                 "recon": recon.mean(),
                 "kl_z": kl_standard_normal(post.z).sum(-1).mean(),
                 "kl_w": kl_w.mean() if len(rows) else zero,
@@ -168,12 +175,12 @@ class CCVAE(SubspaceModel):
         return {k: (Gaussian(v.mean[rows], v.logvar[rows]) if isinstance(v, Gaussian) else v[rows])
                 for k, v in shared.items()}
 
-    def _terms(self, x, y, reduction):
+    def _terms(self, x, y, reduction, density=False):
         """Per-example terms of the conditional ELBO of log p(x | y) (for ``elbo``): recon, kl_z, kl_w."""
         post = self.encode(x)
         z, z_c = post.z.sample(), post.w.sample()
         prior = self.prior(y.float())
-        return {"recon": self.recon_nll(self.to_model(x), self.decode(z, z_c), reduction),
+        return {"recon": self.recon_nll(self.to_model(x), self.decode(z, z_c), reduction, density),
                 "kl_z": self.kl_z(post.z, reduction),
                 "kl_w": kl_gaussians(post.w, prior.mean, prior.logvar).sum(-1)}
 

@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 
 from csvae.config import ModelConfig
 from csvae.models.base import ArrayLike, LatentModel, Posterior, check_target, inference, labelled_rows
-from csvae.models.parts import GaussianHead
+from csvae.models.objective import Objective
+from csvae.models.parts import Gaussian, GaussianHead
+
+
+class LabelledSample(NamedTuple):
+    """A conditional model's encoding of the rows of a batch whose label is known."""
+
+    y: torch.Tensor
+    """Those rows' labels (B', k)."""
+    q: Gaussian
+    """q(z | x[, y]) over (B', d)."""
+    z: torch.Tensor
+    """A sample of q (B', d)."""
+    terms: dict[str, torch.Tensor]
+    """The ELBO terms recon and kl_z (B',), each times ``weight``."""
+    weight: float
+    """``labelled_rows``' weight: 0 for a batch without a known label, else 1."""
 
 
 class CondVAE(LatentModel):
@@ -31,24 +49,23 @@ class CondVAE(LatentModel):
     def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.decoder(torch.cat([z, y.to(z.dtype)], dim=-1))
 
-    def _encode_sample(self, x, y, reduction):
-        """Shared by the conditional models, on the rows of (x, y) whose label is known: those
-        rows' y (B', k), q(z|x[, y]) and a sample of z (B', d) and the ELBO terms (each times the weight of
-        ``labelled_rows``: 0 for a batch without a known label)."""
+    def _encode_sample(self, x, y, reduction, density=False) -> LabelledSample:
+        """Shared by the conditional models, on the rows of (x, y) whose label is known: the ELBO
+        terms and what they were computed from (``LabelledSample``)."""
         y, rows, weight = labelled_rows(y)
         x, y = x[rows], y[rows]
         q = self.encode(x, y).z
         z = q.sample()
-        terms = {"recon": weight * self.recon_nll(self.to_model(x), self.decode(z, y), reduction),
+        terms = {"recon": weight * self.recon_nll(self.to_model(x), self.decode(z, y), reduction, density),
                  "kl_z": weight * self.kl_z(q, reduction)}
-        return y, q, z, terms, weight
+        return LabelledSample(y, q, z, terms, weight)
 
-    def _terms(self, x, y, reduction):
-        return self._encode_sample(x, y, reduction)[3]
+    def _terms(self, x, y, reduction, density=False):
+        return self._encode_sample(x, y, reduction, density).terms
 
-    def weighted_loss(self, terms):
+    def objective(self):
         b = self.config.betas
-        return b.recon * terms["recon"] + b.kl_z * terms["kl_z"]
+        return Objective(model={"recon": b.recon, "kl_z": b.kl_z})
 
     def decode_posterior_mean(self, x, y):
         return self.decode(self.encode(x, y).z.mean, y)

@@ -12,6 +12,7 @@ from torch import nn
 from csvae.config import ModelConfig
 from csvae.models.base import Posterior, labelled_rows
 from csvae.models.independence import RemovesLabel
+from csvae.models.objective import Objective
 from csvae.models.parts import (
     Gaussian,
     GaussianHead,
@@ -40,7 +41,7 @@ class CSVAE(RemovesLabel, SubspaceModel):
     discriminator's cross-entropy in the adversary's.
     """
 
-    adversarial = True
+    adversary_term = "m2"
 
     def __init__(self, config: ModelConfig, x_shape: tuple[int, ...], y_dim: int):
         super().__init__(config, x_shape, y_dim)
@@ -84,7 +85,7 @@ class CSVAE(RemovesLabel, SubspaceModel):
         """[z, w] (B, z_dim + k * w_dim) -> likelihood parameters (B, *x_shape); y is never seen."""
         return self.decoder(torch.cat([z, w], dim=-1))
 
-    def _terms(self, x, y, reduction):
+    def _terms(self, x, y, reduction, density=False):
         """Per-example terms. Rows whose label is unknown (NaN) enter only M2 with the paper's
         entropy objective, the one term that needs no label; every other term is over the rows with
         a known label (``labelled_rows``). The terms that read labels (kl_w, the removal term, the
@@ -106,18 +107,17 @@ class CSVAE(RemovesLabel, SubspaceModel):
         else:
             removal = {k: weight * v for k, v in self.removal_terms(seen[rows], y_l, balance[rows]).items()}
         kl_z = self.kl_z(q_z, reduction)[rows]
-        adversary_ce = label_cross_entropy(self.adversary(seen[rows].detach()), y_l, self.config.label_kind)
-        terms = {"recon": weight * self.recon_nll(x_l, self.decode(z_l, w), reduction),
+        adversary_ce = self.adversary_ce(seen[rows], y_l, labelled)
+        terms = {"recon": weight * self.recon_nll(x_l, self.decode(z_l, w), reduction, density),
                  "kl_w": labelled * reduce_dims(kl_gaussians(q_w, prior.mean, prior.logvar), reduction),
-                 "kl_z": weight * kl_z, **removal, "adversary_ce": labelled * adversary_ce}
+                 "kl_z": weight * kl_z, **removal, "adversary_ce": adversary_ce}
         if self.config.swap_cycle > 0:
             z_post = Gaussian(q_z.mean[rows], q_z.logvar[rows])
             terms["cycle"] = labelled * self.swap_cycle(Posterior(z_post, q_w), y_l, reduction)
         if self.config.w_independence > 0:
             joint, shuffled = independence_pairs(z_l, w, y_l, self.w_dim)
             terms["tc"] = labelled * call_frozen(self.discriminator, joint).squeeze(-1)
-            terms["discriminator_ce"] = labelled * discriminator_loss(self.discriminator(joint.detach()),
-                                                                      self.discriminator(shuffled.detach()))
+            terms["discriminator_ce"] = self.discriminator_ce(joint, shuffled, labelled)
         return terms
 
     def swap_cycle(self, post: Posterior, y: torch.Tensor, reduction: str) -> torch.Tensor:
@@ -136,33 +136,34 @@ class CSVAE(RemovesLabel, SubspaceModel):
             return negative_entropy(logits, self.config.label_kind)
         return -label_cross_entropy(logits, y, self.config.label_kind)
 
-    def weighted_loss(self, terms):
+    def objective(self):
         b, c = self.config.betas, self.config
-        loss = (b.recon * terms["recon"] + b.kl_w * terms["kl_w"] + b.kl_z * terms["kl_z"]
-                + b.entropy * terms[self.removal_key])
+        model = {"recon": b.recon, "kl_w": b.kl_w, "kl_z": b.kl_z, self.removal_key: b.entropy}
+        adversary = {"adversary_ce": b.adversary}
         if c.swap_cycle > 0:
-            loss = loss + c.swap_cycle * terms["cycle"]
+            model["cycle"] = c.swap_cycle
         if c.w_independence > 0:
-            loss = loss + c.w_independence * terms["tc"]
-        return loss
+            model["tc"] = c.w_independence
+            adversary["discriminator_ce"] = 1.0
+        return Objective(model, adversary)
 
-    def losses(self, x, y):
-        terms = super().losses(x, y)
-        if self.config.w_independence > 0:
-            terms["adversary"] = terms["adversary"] + terms["discriminator_ce"]
-        return terms
+    def discriminator_ce(self, joint: torch.Tensor, shuffled: torch.Tensor, labelled: torch.Tensor) -> torch.Tensor:
+        """The discriminator's term on detached (z, w, y) pairs, joint and shuffled (B, .), times
+        ``labelled`` (B,) (``csvae.models.swaps``)."""
+        return labelled * discriminator_loss(self.discriminator(joint.detach()), self.discriminator(shuffled.detach()))
 
-    def adversary_loss(self, x, y):
-        loss = super().adversary_loss(x, y)
+    def adversary_terms(self, x, y):
+        """The adversary's term and, with ``model.w_independence``, the discriminator's, each on
+        its own fresh draw of the codes."""
+        terms = super().adversary_terms(x, y)
         if self.config.w_independence > 0:
             balance = self.label_weights(y)
             y, rows, weight = labelled_rows(y)
             with torch.no_grad():
                 post = self.encode(x[rows], y[rows])
                 joint, shuffled = independence_pairs(post.z.sample(), post.w.sample(), y[rows], self.w_dim)
-            ce = discriminator_loss(self.discriminator(joint), self.discriminator(shuffled)) * balance[rows]
-            loss = loss + weight * ce.mean()
-        return loss
+            terms["discriminator_ce"] = self.discriminator_ce(joint, shuffled, weight * balance[rows])
+        return terms
 
     def adversary_parameters(self):
         extra = list(self.discriminator.parameters()) if self.config.w_independence > 0 else []

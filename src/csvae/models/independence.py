@@ -20,7 +20,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from csvae.models.parts import call_frozen
+from csvae.models.base import labelled_rows
+from csvae.models.parts import call_frozen, label_cross_entropy
 
 INDEPENDENCE = ("adversary", "hsic", "club")
 
@@ -58,18 +59,36 @@ def club(logits: torch.Tensor, y: torch.Tensor, label_kind: str) -> torch.Tensor
 
 
 class RemovesLabel:
-    """Mixin of the models whose encoder removes y from z (CSVAE, CondVAE-info): the term added to
-    the model objective with weight beta4, by ``model.independence``. A subclass defines
-    ``encoder_adversary_term(logits, y)`` (B,) for the adversary's way and has ``self.adversary``."""
+    """Mixin of the models whose encoder removes y from z (CSVAE, CondVAE-info) with the help of
+    an adversary q(y|z) (``self.adversary``): the removal term, added to the model objective with
+    weight beta4 and chosen by ``model.independence``, and the adversary's own term. A subclass
+    names its adversary-based removal term (``adversary_term``) and defines it
+    (``encoder_adversary_term(logits, y)``, (B,))."""
+
+    adversary_term: str
+    """The removal term's name when ``model.independence`` is "adversary"."""
 
     @property
     def removal_key(self) -> str:
-        """The name of the removal term in ``losses``: m2 (CSVAE's adversary), encoder_ce
-        (CondVAE-info's adversary's cross-entropy, subtracted), hsic or club."""
+        """The name of the removal term in ``losses``: ``adversary_term`` (CSVAE's m2,
+        CondVAE-info's encoder_ce), hsic or club."""
         method = self.config.independence
-        if method == "adversary":
-            return "m2" if self.config.name == "csvae" else "encoder_ce"
-        return method
+        return self.adversary_term if method == "adversary" else method
+
+    def adversary_ce(self, z: torch.Tensor, y: torch.Tensor, labelled: torch.Tensor) -> torch.Tensor:
+        """The adversary's term: -log q(y|z) per example on detached z (B, d), times ``labelled``
+        (B,), each row's weight (``labelled_rows``' weight times its balance weight)."""
+        return labelled * label_cross_entropy(self.adversary(z.detach()), y, self.config.label_kind)
+
+    def adversary_terms(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """{"adversary_ce": (B',)} on the rows with a known label, from a fresh draw of z (or its
+        posterior mean, ``model.independence_input``) without gradient."""
+        balance = self.label_weights(y)
+        y, rows, weight = labelled_rows(y)
+        with torch.no_grad():
+            q = self.encode(x[rows], y[rows]).z
+            z = q.mean if self.config.independence_input == "mean" else q.sample()
+        return {"adversary_ce": self.adversary_ce(z, y[rows], weight * balance[rows])}
 
     def removal_input(self, q, z: torch.Tensor) -> torch.Tensor:
         """What the adversary and the penalty read: the sample z (default) or the posterior mean

@@ -14,6 +14,7 @@ from csvae.models.base import (
     inference,
     label_shift,
 )
+from csvae.models.objective import Objective
 from csvae.models.parts import GaussianHead
 
 
@@ -39,14 +40,14 @@ class VAE(LatentModel):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z)
 
-    def _terms(self, x, y, reduction):
+    def _terms(self, x, y, reduction, density=False):
         q = self.encode(x).z
-        return {"recon": self.recon_nll(self.to_model(x), self.decode(q.sample()), reduction),
+        return {"recon": self.recon_nll(self.to_model(x), self.decode(q.sample()), reduction, density),
                 "kl_z": self.kl_z(q, reduction)}
 
-    def weighted_loss(self, terms):
+    def objective(self):
         b = self.config.betas
-        return b.recon * terms["recon"] + b.kl_z * terms["kl_z"]
+        return Objective(model={"recon": b.recon, "kl_z": b.kl_z})
 
     def decode_posterior_mean(self, x, y):
         return self.decode(self.encode(x).z.mean)
