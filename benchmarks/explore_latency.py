@@ -24,7 +24,7 @@ import torch
 from playwright.sync_api import sync_playwright
 
 from csvae.api import model_from_config, save_final
-from csvae.config import load_config
+from csvae.configfile import load_config
 from csvae.data import load_dataset
 from csvae.datacard import card_of_dataset
 from csvae.explore import ExploreServer, open_explorer

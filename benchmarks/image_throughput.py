@@ -33,7 +33,7 @@ import torch
 
 import csvae
 from csvae.api import model_from_config
-from csvae.config import load_config
+from csvae.configfile import load_config
 from csvae.data.synthetic_faces import generate_faces
 from csvae.flops import training_step_flops
 from csvae.nets import ConvDecoder, ConvEncoder

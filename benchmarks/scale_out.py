@@ -29,7 +29,7 @@ import tempfile
 from pathlib import Path
 
 import csvae
-from csvae.config import load_config
+from csvae.configfile import load_config
 
 PRESET = Path(csvae.__file__).parent / "configs" / "synthetic_faces" / "csvae.yaml"
 CASES = {

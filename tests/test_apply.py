@@ -12,7 +12,7 @@ from PIL import Image
 from csvae import apply
 from csvae.api import load
 from csvae.checkpoint import CheckpointError
-from csvae.config import load_config
+from csvae.configfile import load_config
 from csvae.data.checks import DataError
 from csvae.data.synthetic_faces import generate_faces
 from csvae.figures import PAD  # the grid padding

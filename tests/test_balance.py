@@ -5,7 +5,8 @@ import pytest
 import torch
 
 import csvae
-from csvae.config import ConfigError, DataConfig, load_config
+from csvae.config import ConfigError, DataConfig
+from csvae.configfile import load_config
 from csvae.data.balance import check_learnable, combinations, discard_rows, example_weights, weight_table
 from csvae.data.checks import DataError
 from csvae.loader import epoch_order

@@ -355,7 +355,7 @@ def test_every_ccvae_preset_keeps_log_p_x_given_z_at_most_zero(folder):
     """The weight q(y|z_c)/q(y|x) multiplies log p(x|z), which must stay <= 0 (docs/models.md): even
     at x_hat = x, where it is largest, each preset's likelihood has density <= 1 per dimension
     (Laplace: scale >= 0.5)."""
-    from csvae.config import load_config
+    from csvae.configfile import load_config
     from csvae.reproduce import preset_path
 
     model = load_config(preset_path(folder, "ccvae")).model

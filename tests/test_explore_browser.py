@@ -13,7 +13,8 @@ import torch
 from PIL import Image
 
 from csvae.api import load
-from csvae.config import DataConfig, load_config
+from csvae.config import DataConfig
+from csvae.configfile import load_config
 from csvae.data.synthetic_faces import load_synthetic_faces
 from csvae.evaluate.judge import save_judge
 from csvae.runs import fit_run

@@ -13,7 +13,8 @@ import torch
 
 import csvae
 from csvae.api import model_from_config
-from csvae.config import ConfigError, TrainConfig, load_config
+from csvae.config import ConfigError, TrainConfig
+from csvae.configfile import load_config
 from csvae.data.cache import CacheError, source_guard
 from csvae.distributed import ignore_in_ddp, make_fabric
 from csvae.flops import count_flops

@@ -16,7 +16,8 @@ import torch
 
 import csvae
 from csvae.cli import main, parser
-from csvae.config import ConfigError, DataConfig, RunConfig, load_config
+from csvae.config import ConfigError, DataConfig, RunConfig
+from csvae.configfile import load_config
 from csvae.data import load_dataset
 from csvae.presets import preset_names, preset_path, resolve_root
 from csvae.runs import fit_run, run_data

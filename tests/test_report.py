@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from csvae.cli import main
-from csvae.config import ConfigError, RunConfig, model_config, save_config
+from csvae.config import ConfigError, RunConfig, model_config
+from csvae.configfile import save_config
 from csvae.datacard import DataCard, write_card
 from csvae.report import build_report
 from csvae.rundir import ExperimentDir, ManifestError

@@ -308,7 +308,7 @@ def test_checkpoint_with_bad_shapes_is_refused(tmp_path, x_shape, y_dim):
 
 
 def test_atomic_writes_get_the_umasks_mode(tmp_path):
-    from csvae.config import atomic_write_bytes
+    from csvae.fileio import atomic_write_bytes
 
     for umask, mode in ((0o022, 0o644), (0o077, 0o600), (0o002, 0o664)):
         old = os.umask(umask)

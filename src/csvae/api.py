@@ -21,10 +21,10 @@ from csvae.config import (
     TrainConfig,
     config_from_dict,
     config_to_dict,
-    load_config,
     model_config,
-    save_config,
 )
+from csvae.configfile import load_config, save_config
+from csvae.constraints import is_positive_integer
 from csvae.data.balance import check_learnable, discard_rows, example_weights, weight_table
 from csvae.data.checks import DataError, check_xy
 from csvae.datacard import ARRAYS, DataCard, card_of_arrays, read_card, write_card
@@ -116,8 +116,7 @@ def prepare_run_folder(out: str | os.PathLike, config: RunConfig, card: DataCard
     return run
 
 
-def fit(model: LatentModel, x, y, *, epochs: int = 30, batch_size: int = 64, seed: int = 0,
-        out: Optional[str | os.PathLike] = None, device: str = "cpu", standardize: Optional[bool] = None,
+def fit(model: LatentModel, x, y, *, out: Optional[str | os.PathLike] = None, standardize: Optional[bool] = None,
         resume: bool = False, overwrite: bool = False, data: Optional[DataConfig] = None,
         card: Optional[DataCard] = None, check_source: Optional[Callable[[], None]] = None,
         balance: Optional[str] = None, **train_options) -> LatentModel:
@@ -130,8 +129,9 @@ def fit(model: LatentModel, x, y, *, epochs: int = 30, batch_size: int = 64, see
     vector data). out: a run folder for config.yaml, data.json, metrics.csv and checkpoints.
     data, card: the DataConfig x and y were read with and their ``DataCard`` (``fit_run`` passes
     both; default: data "arrays" and a card of the arrays, with label names y0, y1, ...). Other keyword
-    arguments are TrainConfig fields (lr, adversary_steps, log_every, precision, threads, devices,
-    loader, ...); torch's thread count is set to ``threads`` while fit runs and restored afterwards.
+    arguments are TrainConfig fields, with its defaults (epochs, batch_size, seed, device, lr,
+    adversary_steps, log_every, precision, threads, devices, loader, ...); torch's thread count is
+    set to ``threads`` while fit runs and restored afterwards.
     x may be a memory map (``loader: stream`` reads it in place; ``check_source`` is then called
     at each epoch start, to refuse a cache that changed). With ``devices`` > 1 this process starts
     the others by re-running its own command (or joins those torchrun started), and only rank 0
@@ -149,7 +149,7 @@ def fit(model: LatentModel, x, y, *, epochs: int = 30, batch_size: int = 64, see
         raise ConfigError(f"x has examples of shape {tuple(x.shape[1:])} but the model expects {model.x_shape}")
     if y.shape[1] != model.y_dim:
         raise ConfigError(f"y has {y.shape[1]} columns but the model was built with y_dim={model.y_dim}")
-    train_cfg = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed, device=device, **train_options)
+    train_cfg = TrainConfig(**train_options)
     fabric = check_trainable(model, len(x), train_cfg)
     names = card.attribute_names if card is not None else [f"y{i}" for i in range(y.shape[1])]
     check_learnable(y, names, model.config.label_kind)
@@ -259,8 +259,8 @@ def load(path: str | os.PathLike, device: str = "cpu") -> LatentModel:
         path = final
     state = load_checkpoint(path)
     shape, y_dim = state["x_shape"], state["y_dim"]
-    if (not isinstance(shape, (list, tuple)) or not shape or not all(_positive_int(s) for s in shape)
-            or not _positive_int(y_dim)):
+    if (not isinstance(shape, (list, tuple)) or not shape or not all(is_positive_integer(s) for s in shape)
+            or not is_positive_integer(y_dim)):
         raise CheckpointError(f"{path} does not hold a model this csvae can rebuild: x_shape {shape!r} must be a "
                               f"list of positive integers and y_dim {y_dim!r} a positive integer")
     try:
@@ -281,9 +281,6 @@ def load(path: str | os.PathLike, device: str = "cpu") -> LatentModel:
             raise CheckpointError(str(err)) from None
     return model.to(device).eval()
 
-
-def _positive_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def run_config_of(model: LatentModel) -> RunConfig:

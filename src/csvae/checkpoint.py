@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from csvae.config import atomic_write_bytes
+from csvae.fileio import atomic_write_bytes
 
 FORMAT = "csvae"
 VERSION = 2

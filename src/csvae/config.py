@@ -7,50 +7,34 @@ with a message naming the field (``model.z_dim``) and what was expected.
 
 from __future__ import annotations
 
-import ast
 import dataclasses
-import math
-import os
-import re
-import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
-import yaml
+from csvae.constraints import (
+    NON_NEGATIVE,
+    ConfigError,
+    Each,
+    Finite,
+    Integer,
+    Interval,
+    Matches,
+    OneOf,
+    Positive,
+    Rule,
+    check_keys,
+    check_section,
+    field_default,
+    is_integer,
+)
 
 MODEL_NAMES = ("vae", "condvae", "condvae_info", "csvae", "ccvae")
-CCVAE_DEFAULTS = {"ccvae_k": 100, "ccvae_unlabelled": "enumerate", "ccvae_kl": "sampled", "ccvae_detach": "weight",
-                  "ccvae_prior_init": 2.0, "ccvae_prior_rate": 1.0}
-"""The CCVAE-only fields and their defaults; another model refuses any other value."""
-
-
-class ConfigError(ValueError):
-    """A configuration value or key is wrong; the message names the field."""
-
-
-def _finite(section: str, name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{section}.{name} must be a number, got {value!r}")
-    if not math.isfinite(value):
-        raise ConfigError(f"{section}.{name} must be a finite number, got {value!r}")
-
-
-def _positive(section: str, name: str, value, allow_zero: bool = False) -> None:
-    _finite(section, name, value)
-    if value < 0 or (value == 0 and not allow_zero):
-        bound = "non-negative" if allow_zero else "positive"
-        raise ConfigError(f"{section}.{name} must be {bound}, got {value!r}")
-
-
-def _check_annotations(instance, section: str) -> None:
-    """Check every field of a config section against its annotation, as YAML values are checked
-    (an integer field refuses 1.5 however the section is built: YAML, CLI or Python keywords), and
-    store an integer given for a float field as a float."""
-    for f in dataclasses.fields(instance):
-        if f.type != "Betas":
-            setattr(instance, f.name, _coerce(f"{section}.{f.name}", getattr(instance, f.name), str(f.type)))
-
+"""The registry of model names, in the order of tables and experiments; ``csvae.models.MODELS``
+maps each to its class."""
+BASELINES = ("vae", "condvae", "condvae_info")
+"""The paper's baselines, which the report compares with CSVAE."""
+REMOVES_LABEL = ("csvae", "condvae_info")
+"""The models whose encoder removes y from z (``model.independence``)."""
 
 @dataclass
 class Betas:
@@ -70,16 +54,15 @@ class Betas:
     adversary: float = 1.0  # beta5
 
     def __post_init__(self):
-        _check_annotations(self, "model.betas")
-        for f in dataclasses.fields(self):
-            _positive("model.betas", f.name, getattr(self, f.name), allow_zero=True)
+        check_section(self, "model.betas", {f.name: NON_NEGATIVE for f in dataclasses.fields(self)})
 
 
 @dataclass
 class ModelConfig:
     """What a model is: its latents, prior, likelihood, losses and networks."""
 
-    name: Literal["vae", "condvae", "condvae_info", "csvae", "ccvae"] = "csvae"
+    name: str = "csvae"
+    """One of ``MODEL_NAMES``."""
     z_dim: int = 2
     """Size of z. For the baselines, ``build_model`` adds ``w_dim * n_subspaces`` to it by default
     (``match_latent_size``) so that all models have the same total latent size."""
@@ -171,32 +154,21 @@ class ModelConfig:
     off: the code enters through the dense layers alone (Larsen's); see ``csvae.nets.conv``."""
 
     def __post_init__(self):
-        _check_annotations(self, "model")
-        if isinstance(self.conv_kernel, bool) or self.conv_kernel not in range(3, 8):
-            raise ConfigError(f"model.conv_kernel must be an integer in 3..7, got {self.conv_kernel!r}")
+        check_section(self, "model", MODEL_CONSTRAINTS)
         if self.w_dim is None:
             self.w_dim = 1 if self.name == "ccvae" else 2
         self._check_ccvae()
         self._check_backbone()
-        for name, default in (("independence", "adversary"), ("independence_input", "sample")):
-            if getattr(self, name) != default and self.name not in ("csvae", "condvae_info"):
-                raise ConfigError(f"model.{name} is a setting of model.name 'csvae' and 'condvae_info' (the models "
+        for f in dataclasses.fields(self):
+            if (f.name in ("independence", "independence_input") and getattr(self, f.name) != field_default(f)
+                    and self.name not in REMOVES_LABEL):
+                raise ConfigError(f"model.{f.name} is a setting of model.name 'csvae' and 'condvae_info' (the models "
                                   f"that remove y from z), not of {self.name!r}; remove it")
-        for name in ("z_dim", "w_dim", "gaussian_std", "laplace_scale", "head_hidden", "conv_dense"):
-            _positive("model", name, getattr(self, name))
-        for name in ("prior_scale_0", "prior_scale_1"):
-            _positive("model", name, getattr(self, name))
         for name in ("swap_cycle", "w_independence"):
-            _positive("model", name, getattr(self, name), allow_zero=True)
             if getattr(self, name) and self.name != "csvae":
                 raise ConfigError(f"model.{name} is a CSVAE term; model.name is {self.name!r}")
-        for name in ("prior_mean_0", "prior_mean_1"):
-            _finite("model", name, getattr(self, name))
-        for name in ("hidden", "adversary_hidden", "conv_channels"):
-            for width in getattr(self, name):
-                _positive("model", name, width)
         if not isinstance(self.betas, Betas):
-            _check_keys(Betas, self.betas, "model.betas")
+            check_keys(Betas, self.betas, "model.betas")
             self.betas = Betas(**self.betas)
 
     def _check_backbone(self) -> None:
@@ -206,25 +178,41 @@ class ModelConfig:
         for f in dataclasses.fields(self):
             if not (f.name.startswith("conv_") if other == "conv" else f.name == "hidden"):
                 continue
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            if getattr(self, f.name) != default:
+            if getattr(self, f.name) != field_default(f):
                 raise ConfigError(f"model.{f.name} is a setting of model.backbone {other!r}, and model.backbone is "
                                   f"{self.backbone!r}: remove it (or set model.backbone: {other})")
 
     def _check_ccvae(self) -> None:
+        """The CCVAE fields (``model.ccvae_*``): checked for ccvae, left at their defaults by the others."""
         if self.name != "ccvae":
-            for name, default in CCVAE_DEFAULTS.items():
-                if getattr(self, name) != default:
-                    raise ConfigError(f"model.{name} is a setting of model.name 'ccvae', not of {self.name!r}; "
+            for f in dataclasses.fields(self):
+                if f.name.startswith("ccvae_") and getattr(self, f.name) != field_default(f):
+                    raise ConfigError(f"model.{f.name} is a setting of model.name 'ccvae', not of {self.name!r}; "
                                       f"remove it")
             return
-        _finite("model", "ccvae_prior_init", self.ccvae_prior_init)
-        _positive("model", "ccvae_prior_rate", self.ccvae_prior_rate)
-        if isinstance(self.ccvae_k, bool) or not isinstance(self.ccvae_k, int) or self.ccvae_k < 1:
-            raise ConfigError(f"model.ccvae_k (samples for log q(y|x)) must be an integer >= 1, got {self.ccvae_k!r}")
+        for name, rule in CCVAE_CONSTRAINTS.items():
+            rule.check(f"model.{name}", getattr(self, name))
         if self.reduction != "sum":
             raise ConfigError("model.reduction must be 'sum' for ccvae: its weight q(y|z_c)/q(y|x) multiplies "
                               f"log-densities of whole examples, got {self.reduction!r}")
+
+
+MODEL_CONSTRAINTS = {
+    "name": OneOf(MODEL_NAMES),
+    **dict.fromkeys(("z_dim", "w_dim", "gaussian_std", "laplace_scale", "head_hidden", "conv_dense",
+                     "prior_scale_0", "prior_scale_1"), Positive()),
+    **dict.fromkeys(("prior_mean_0", "prior_mean_1"), Finite()),
+    **dict.fromkeys(("swap_cycle", "w_independence"), NON_NEGATIVE),
+    **dict.fromkeys(("hidden", "adversary_hidden", "conv_channels"), Each(Positive())),
+    "conv_kernel": Integer(lambda v: 3 <= v <= 7, "an integer in 3..7"),
+}
+"""The types and ranges of ``ModelConfig``'s fields beyond their annotations."""
+CCVAE_CONSTRAINTS = {
+    "ccvae_k": Integer(lambda v: v >= 1, "an integer >= 1", note=" (samples for log q(y|x))"),
+    "ccvae_prior_init": Finite(),
+    "ccvae_prior_rate": Positive(),
+}
+"""The ranges of the CCVAE fields, checked for ccvae (the other models keep their defaults)."""
 
 
 @dataclass
@@ -273,23 +261,18 @@ class DataConfig:
     def __post_init__(self):
         if self.balance is None or isinstance(self.balance, bool):  # written before data.balance named choices
             self.balance = legacy_balance(self.name, self.balance)
-        _check_annotations(self, "data")
-        _positive("data", "n_samples", self.n_samples)
-        _positive("data", "noise", self.noise, allow_zero=True)
-        _positive("data", "image_size", self.image_size)
-        if self.crop is not None:
-            _positive("data", "crop", self.crop)
-        if self.workers is not None:
-            _positive("data", "workers", self.workers)
-        if not 0 <= self.holdout_fraction < 0.5:
-            raise ConfigError(f"data.holdout_fraction must be in [0, 0.5), got {self.holdout_fraction!r}")
-        if isinstance(self.fold, bool) or self.fold not in range(5):
-            raise ConfigError(f"data.fold must be 0, 1, 2, 3 or 4, got {self.fold!r}")
-        _finite("data", "labelled_fraction", self.labelled_fraction)
-        if not 0 < self.labelled_fraction <= 1:
-            raise ConfigError(f"data.labelled_fraction must be in (0, 1], got {self.labelled_fraction!r}")
-        if not 0 < self.test_fraction < 1:
-            raise ConfigError(f"data.test_fraction must be in (0, 1), got {self.test_fraction!r}")
+        check_section(self, "data", DATA_CONSTRAINTS)
+
+
+DATA_CONSTRAINTS = {
+    **dict.fromkeys(("n_samples", "image_size", "crop", "workers"), Positive()),
+    "noise": NON_NEGATIVE,
+    "holdout_fraction": Interval("[", 0, 0.5, ")"),
+    "fold": Integer(lambda v: 0 <= v <= 4, "0, 1, 2, 3 or 4"),
+    "labelled_fraction": Interval("(", 0, 1, "]", finite=True),
+    "test_fraction": Interval("(", 0, 1, ")"),
+}
+"""The types and ranges of ``DataConfig``'s fields beyond their annotations."""
 
 
 LEGACY_BALANCED = ("celeba-glasses", "celeba-facialhair", "celeba-glasses-facialhair")
@@ -358,33 +341,28 @@ class TrainConfig:
         return count * self.num_nodes
 
     def __post_init__(self):
-        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
-                                         or self.threads < 1):
-            raise ConfigError(f"train.threads must be a positive integer (or null: one thread), "
-                              f"got {self.threads!r}")
-        _check_annotations(self, "train")
-        for name in ("epochs", "batch_size", "lr", "adversary_lr", "adversary_steps", "log_every",
-                     "checkpoint_every"):
-            _positive("train", name, getattr(self, name))
-        _check_devices(self.devices)
-        if isinstance(self.num_nodes, bool) or not isinstance(self.num_nodes, int) or self.num_nodes < 1:
-            raise ConfigError(f"train.num_nodes must be a positive integer, got {self.num_nodes!r}")
+        check_section(self, "train", TRAIN_CONSTRAINTS)
         if self.batch_size % self.world_size:
             raise ConfigError(f"train.batch_size {self.batch_size} is the global batch and must divide evenly "
                               f"over the {self.world_size} processes (train.devices x train.num_nodes)")
-        if not isinstance(self.device, str) or not re.fullmatch(r"cpu|auto|cuda(:\d+)?", self.device):
-            raise ConfigError(f"train.device must be cpu, cuda, cuda:N or auto, got {self.device!r}")
 
 
-def _check_devices(devices) -> None:
+def _devices(devices) -> bool:
     """A positive count, or a non-empty list of distinct GPU indices."""
-    if isinstance(devices, int) and not isinstance(devices, bool) and devices >= 1:
-        return
-    if (isinstance(devices, list) and devices and len(set(devices)) == len(devices)
-            and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in devices)):
-        return
-    raise ConfigError(f"train.devices must be a positive count or a list of distinct GPU indices such as "
-                      f"[0, 1], got {devices!r}")
+    if isinstance(devices, list):
+        return bool(devices) and len(set(devices)) == len(devices) and all(is_integer(d) and d >= 0 for d in devices)
+    return is_integer(devices) and devices >= 1
+
+
+TRAIN_CONSTRAINTS = {
+    "threads": Integer(lambda v: v >= 1, "a positive integer (or null: one thread)"),
+    **dict.fromkeys(("epochs", "batch_size", "lr", "adversary_lr", "adversary_steps", "log_every",
+                     "checkpoint_every"), Positive()),
+    "devices": Rule(_devices, "a positive count or a list of distinct GPU indices such as [0, 1]"),
+    "num_nodes": Integer(lambda v: v >= 1, "a positive integer"),
+    "device": Matches(r"cpu|auto|cuda(:\d+)?", "cpu, cuda, cuda:N or auto"),
+}
+"""The types and ranges of ``TrainConfig``'s fields beyond their annotations."""
 
 
 @dataclass
@@ -399,50 +377,9 @@ class RunConfig:
 SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
 
 
-def _check_keys(cls, values: dict, where: str) -> None:
-    if not isinstance(values, dict):
-        raise ConfigError(f"{where} must be a mapping, got {type(values).__name__}")
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(f"unknown key {where}.{unknown[0]}; valid keys of {where}: {sorted(known)}")
-
-
-def _coerce(where: str, value, annotation: str):
-    """Check a YAML value against a field's annotation (as a string; postponed evaluation)."""
-    ann = annotation[len("Optional["):-1] if annotation.startswith("Optional[") else annotation
-    if value is None:
-        if annotation.startswith("Optional"):
-            return None
-        raise ConfigError(f"{where} must not be empty")
-    if ann in ("int",):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where} must be an integer, got {value!r}")
-    elif ann == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where} must be a number, got {value!r}")
-        value = float(value)
-    elif ann == "bool":
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where} must be true or false, got {value!r}")
-    elif ann == "str":
-        if not isinstance(value, str):
-            raise ConfigError(f"{where} must be a string, got {value!r}")
-    elif ann.startswith("Literal["):
-        choices = ast.literal_eval(f"({ann[len('Literal['):-1]},)")
-        if value not in choices:
-            raise ConfigError(f"{where} must be one of {list(choices)}, got {value!r}")
-    elif ann.startswith("list["):
-        item = ann[5:-1]
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where} must be a list of {item}, got {value!r}")
-        value = [_coerce(f"{where}[{i}]", v, item) for i, v in enumerate(value)]
-    return value
-
-
 def _section_from_dict(cls, values: dict, where: str):
     """A config section from a mapping; its ``__post_init__`` checks every value's type."""
-    _check_keys(cls, values, where)
+    check_keys(cls, values, where)
     return cls(**values)
 
 
@@ -453,72 +390,10 @@ def model_config(**options) -> ModelConfig:
 
 def config_from_dict(values: dict) -> RunConfig:
     """Build a validated RunConfig from a nested dict such as a parsed YAML file."""
-    _check_keys(RunConfig, values, "config")
+    check_keys(RunConfig, values, "config")
     return RunConfig(**{name: _section_from_dict(cls, values.get(name) or {}, name)
                         for name, cls in SECTIONS.items()})
 
 
 def config_to_dict(config: RunConfig) -> dict[str, Any]:
     return dataclasses.asdict(config)
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML's safe loader, refusing a key given twice in one mapping (YAML would keep the last)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if not isinstance(key, (str, int, float, bool)):
-                continue  # the base class reports keys that cannot be keys
-            if key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} is given twice",
-                                                        key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
-def load_config(path: str | os.PathLike) -> RunConfig:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as err:
-        raise ConfigError(f"cannot read config file {path}: {err.strerror}") from err
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"config file {path} is not UTF-8 text (byte {err.object[err.start]:#04x} at offset "
-                          f"{err.start})") from err
-    try:
-        values = yaml.load(text, Loader=_UniqueKeyLoader)
-    except yaml.YAMLError as err:
-        raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
-    if values is None:
-        raise ConfigError(f"config file {path} is empty; give at least one section (model, data, train), "
-                          f"e.g. copy one of configs/")
-    try:
-        return config_from_dict(values)
-    except ConfigError as err:
-        raise ConfigError(f"{path}: {err}") from err
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename, so a
-    reader never sees a half-written file and an old file survives a crash."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:16]}.tmp"
-    # mode 0o666 less the umask, as open() gives a new file (tempfile.mkstemp would give 0o600)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def save_config(config: RunConfig, path: str | os.PathLike) -> None:
-    text = yaml.safe_dump(config_to_dict(config), sort_keys=False)
-    atomic_write_bytes(path, text.encode())

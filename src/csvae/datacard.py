@@ -22,9 +22,11 @@ from typing import Optional
 
 import numpy as np
 
-from csvae.config import DataConfig, atomic_write_bytes
+from csvae.config import DataConfig
+from csvae.constraints import is_positive_integer
 from csvae.data.checks import DataError
 from csvae.data.dataset import SPLITS, Dataset, fingerprint
+from csvae.fileio import atomic_write_bytes
 
 VERSION = 2
 ARRAYS = "arrays"
@@ -78,8 +80,8 @@ class DataCard:
             and all(isinstance(n, str) for n in values["attribute_names"]) and values["attribute_names"],
             "label_kind": values["label_kind"] in ("binary", "categorical"),
             "x_shape": isinstance(values["x_shape"], list) and len(values["x_shape"]) in (1, 3)
-            and all(_positive_int(v) for v in values["x_shape"]),
-            "crop": values["crop"] is None or _positive_int(values["crop"]),
+            and all(is_positive_integer(v) for v in values["x_shape"]),
+            "crop": values["crop"] is None or is_positive_integer(values["crop"]),
             "split_sizes": isinstance(values["split_sizes"], dict) and set(values["split_sizes"]) == set(SPLITS)
             and all(isinstance(v, int) and v >= 0 for v in values["split_sizes"].values()),
             "fingerprint": isinstance(values["fingerprint"], str) and len(values["fingerprint"]) == 64,
@@ -104,9 +106,6 @@ class DataCard:
                             f"(fingerprint {data.fingerprint()[:12]} now, {self.fingerprint[:12]} at training): the "
                             f"images, labels or split changed since{old}; retrain, or restore the data")
 
-
-def _positive_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def split_sizes(split: Optional[np.ndarray], n: int) -> dict[str, int]:

@@ -24,7 +24,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from csvae.config import load_config  # noqa: E402
+from csvae.configfile import load_config  # noqa: E402
 from csvae.data.checks import DataError  # noqa: E402
 from csvae.datacard import read_card  # noqa: E402
 from csvae.plots import plot_latents, save_figure  # noqa: E402

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from csvae.config import atomic_write_bytes  # noqa: E402
+from csvae.fileio import atomic_write_bytes  # noqa: E402
 
 
 def save_figure(fig, path: str | os.PathLike) -> None:

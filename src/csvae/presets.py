@@ -16,7 +16,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Optional
 
-from csvae.config import ConfigError, RunConfig, load_config
+from csvae.config import ConfigError, RunConfig
+from csvae.configfile import load_config
 from csvae.provenance import clone_root
 
 DEFAULT_PRESET = "toy/csvae"

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Optional
 
-from csvae.config import atomic_write_bytes
+from csvae.fileio import atomic_write_bytes
 from csvae.version import __version__
 
 

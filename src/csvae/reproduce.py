@@ -26,12 +26,12 @@ from typing import Iterator, Optional
 import torch
 from threadpoolctl import threadpool_limits
 
-from csvae.config import ConfigError, RunConfig, config_to_dict, load_config
+from csvae.config import MODEL_NAMES, ConfigError, RunConfig, config_to_dict
+from csvae.configfile import load_config
 from csvae.presets import presets_dir
 from csvae.rundir import ExperimentDir, ManifestError, RunDir
 
-MODEL_ORDER = ("vae", "condvae", "condvae_info", "csvae", "ccvae")
-MODEL_VARIANTS = tuple((m, m, ()) for m in MODEL_ORDER)
+MODEL_VARIANTS = tuple((m, m, ()) for m in MODEL_NAMES)
 
 
 @dataclass(frozen=True)

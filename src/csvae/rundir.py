@@ -18,6 +18,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from csvae.fileio import atomic_write_bytes
+
 MANIFEST_FORMAT, MANIFEST_VERSION = "csvae-experiment", 1
 
 
@@ -142,8 +144,6 @@ class ExperimentDir:
     def write_manifest(self, name: str, description: str, parts: list[dict], runs: list[dict]) -> None:
         """Write experiment.json atomically. parts: [{"data", "variants": [label, ...]}] in report
         order; runs: [{"data", "variant", "seed"}] (their folders follow from ``run``)."""
-        from csvae.config import atomic_write_bytes
-
         manifest = {"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "name": name,
                     "description": description, "parts": parts,
                     "runs": [{**r, "path": self.run(r["data"], r["variant"], r["seed"]).root.relative_to(

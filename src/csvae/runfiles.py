@@ -18,8 +18,8 @@ from typing import Optional
 
 import numpy as np
 
-from csvae.config import atomic_write_bytes
 from csvae.data.checks import DataError
+from csvae.fileio import atomic_write_bytes
 
 
 def save_arrays(arrays: dict[str, np.ndarray], path: str | os.PathLike) -> None:

@@ -24,12 +24,13 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from csvae.api import fit, load, model_from_config
-from csvae.config import ConfigError, DataConfig, RunConfig, atomic_write_bytes
+from csvae.config import ConfigError, DataConfig, RunConfig
 from csvae.data import Dataset, load_dataset
 from csvae.data.cache import IMAGES, source_guard
 from csvae.datacard import ARRAYS, card_of_dataset
 from csvae.evaluate.factor_scores import disentanglement_report
 from csvae.evaluate.vector import evaluate_model
+from csvae.fileio import atomic_write_bytes
 from csvae.provenance import versions
 from csvae.rundir import RunDir
 from csvae.train import training_threads

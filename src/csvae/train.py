@@ -35,7 +35,8 @@ import torch
 from lightning_fabric import Fabric
 
 from csvae.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from csvae.config import RunConfig, TrainConfig, atomic_write_bytes, config_to_dict
+from csvae.config import RunConfig, TrainConfig, config_to_dict
+from csvae.constraints import is_integer
 from csvae.distributed import (
     average_gradients,
     data_parallel,
@@ -45,6 +46,7 @@ from csvae.distributed import (
     make_fabric,
     rank_seed,
 )
+from csvae.fileio import atomic_write_bytes
 from csvae.loader import DeviceBatches, StreamBatches, choose_loader
 from csvae.models.base import LatentModel
 from csvae.rundir import RunDir
@@ -171,7 +173,7 @@ def _load_state(path: Path, total: int, model: LatentModel, optimizers: list, fa
     state = load_checkpoint(path)
     try:
         start = state["step"]
-        if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start <= total:
+        if not is_integer(start) or not 0 <= start <= total:
             raise ValueError(f"its step {start!r} is not a step of this run (0..{total})")
         if len(state["optimizers"]) != len(optimizers):
             raise ValueError(f"it holds {len(state['optimizers'])} optimiser states, this model has "

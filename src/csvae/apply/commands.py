@@ -21,6 +21,7 @@ from csvae.apply.run import (
     parse_label,
     read_images_like_run,
 )
+from csvae.constraints import is_integer
 from csvae.data.checks import DataError
 from csvae.models.csvae import STYLES
 
@@ -55,7 +56,7 @@ def manipulate_files(run: PathLike, images: Sequence[PathLike], attribute: Optio
     attribute) and its row shows the unchanged reconstruction."""
     if style not in STYLES:
         raise DataError(f"--style must be one of {', '.join(STYLES)}, got {style!r}")
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+    if not is_integer(samples) or samples < 1:
         raise DataError(f"--samples must be a positive integer, got {samples!r}")
     out = check_out(out, [*images, run, judge])
     model = load(run)

@@ -11,7 +11,9 @@ import numpy as np
 import torch
 
 from csvae.apply.run import PathLike
+from csvae.constraints import is_integer
 from csvae.data.checks import DataError
+from csvae.fileio import atomic_write_bytes
 
 
 def to_uint8(images) -> np.ndarray:
@@ -64,10 +66,9 @@ def write_grid(rows: list[np.ndarray], out: Path, scale: int) -> Path:
     """Tile ``rows`` and write them to ``out`` atomically, in the format of its suffix, marked."""
     from PIL import Image, PngImagePlugin
 
-    from csvae.config import atomic_write_bytes
     from csvae.figures import tile
 
-    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+    if not is_integer(scale) or scale < 1:
         raise DataError(f"scale must be a positive integer, got {scale!r}")
     image = Image.fromarray(tile(np.stack([to_uint8(r) for r in rows])))
     if scale > 1:

@@ -33,9 +33,10 @@ from typing import Optional
 
 import numpy as np
 
-from csvae.config import atomic_write_bytes
+from csvae.constraints import is_integer
 from csvae.data.dataset import Dataset
 from csvae.data.imageio import DataError, ImageIndex, decode_rows, describe_bad, split_counts
+from csvae.fileio import atomic_write_bytes
 
 FORMAT = "csvae-image-cache"
 VERSION = 1
@@ -98,7 +99,7 @@ def _manifest_problem(manifest: dict) -> Optional[str]:
         return f"images.file is {images.get('file')!r}, expected {IMAGES!r}"
     shape = images.get("shape")
     if (not isinstance(shape, list) or len(shape) != 4
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in shape)):
+            or not all(is_integer(v) and v >= 0 for v in shape)):
         return f"images.shape is {shape!r}, expected 4 non-negative integers"
     names = manifest.get("attribute_names")
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):

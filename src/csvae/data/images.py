@@ -24,6 +24,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
+from csvae.constraints import is_integer
 from csvae.data import celeba, folder, tfd
 from csvae.data.cache import build_cache, cache_is_current, check_cache_folder, load_cache, log, read_manifest
 from csvae.data.dataset import Dataset
@@ -59,7 +60,7 @@ def resolve_options(reader: str, **options) -> dict:
                         f"{', '.join(OPTIONS[reader])}")
     out = {name: options.get(name) for name in OPTIONS[reader]}
     crop = out["crop"]
-    if crop is not None and (isinstance(crop, bool) or not isinstance(crop, int) or crop <= 0):
+    if crop is not None and (not is_integer(crop) or crop <= 0):
         raise DataError(f"crop must be a positive integer or None, got {crop!r}")
     if reader == "tfd":
         out["fold"] = 0 if out["fold"] is None else out["fold"]
@@ -92,7 +93,7 @@ def resolve_options(reader: str, **options) -> dict:
 
 def reader_settings(reader: str, root: str | os.PathLike, size: int, **options) -> dict:
     """What a cache is built from: reader, absolute root, size and every resolved option."""
-    if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+    if not is_integer(size) or size <= 0:
         raise DataError(f"image size must be a positive integer, got {size!r}")
     if root is None:
         raise DataError(f"reader {reader} needs a root (data.root / --root)")
@@ -151,7 +152,7 @@ def prepare_data(reader: str, root: str | os.PathLike, size: int,
     """
     settings = reader_settings(reader, root, size, **reader_options)
     options = settings["options"]  # only the reader's own options, resolved
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+    if workers is not None and (not is_integer(workers) or workers < 1):
         raise DataError(f"workers (--workers) must be a positive integer, got {workers!r}")
     out = default_cache_dir(settings) if out is None else Path(out)
     check_cache_folder(out)

@@ -39,6 +39,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from csvae.constraints import is_integer
 from csvae.data.dataset import Dataset
 from csvae.data.face_drawing import draw_faces
 
@@ -81,7 +82,7 @@ def _check_attributes(attributes: Sequence[str]) -> tuple[str, ...]:
 
 
 def _check_size(size) -> int:
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not MIN_SIZE <= size <= MAX_SIZE:
+    if not is_integer(size, numpy=True) or not MIN_SIZE <= size <= MAX_SIZE:
         raise ValueError(f"image size must be an integer within {MIN_SIZE}..{MAX_SIZE} px, got {size!r}")
     return int(size)
 
@@ -170,7 +171,7 @@ def generate_faces(n: int, seed: int = 0, size: int = 64, attributes: Sequence[s
     """
     attributes = _check_attributes(attributes)
     size = _check_size(size)
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
+    if not is_integer(n, numpy=True) or n <= 0:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     n = int(n)
     uniform = np.random.default_rng(seed).random((n, len(_COLUMNS)))
@@ -257,7 +258,7 @@ def render_counterfactuals(dataset: Dataset, rows, attribute: int | str, target,
         if attribute not in names:
             raise ValueError(f"render_counterfactuals: attribute {attribute!r} is not one of {names}")
         attribute = names.index(attribute)
-    if isinstance(attribute, bool) or not isinstance(attribute, (int, np.integer)) or not 0 <= attribute < len(names):
+    if not is_integer(attribute, numpy=True) or not 0 <= attribute < len(names):
         raise ValueError(f"render_counterfactuals: attribute must be a name in {names} or an index "
                          f"0..{len(names) - 1}, got {attribute!r}")
     rows = np.asarray(rows)

@@ -24,6 +24,7 @@ from typing import Optional
 
 import numpy as np
 
+from csvae.constraints import is_integer
 from csvae.data.dataset import Dataset
 from csvae.data.imageio import DataError, ImageIndex, decode_index, only_file, split_counts, stamp
 
@@ -123,7 +124,7 @@ def index_tfd(root: str | os.PathLike, fold: int = 0, crop: Optional[int] = None
 
     Returns an ImageIndex holding the (N, 48, 48) uint8 pixels, y (N, 7) one-hot, split (N,).
     """
-    if isinstance(fold, bool) or not isinstance(fold, (int, np.integer)) or not 0 <= fold < N_FOLDS:
+    if not is_integer(fold, numpy=True) or not 0 <= fold < N_FOLDS:
         raise DataError(f"TFD fold must be 0..{N_FOLDS - 1}, got {fold!r}")
     path = locate_tfd(root)
     fields = load_mat_fields(path)

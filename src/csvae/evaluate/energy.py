@@ -31,6 +31,7 @@ from typing import Optional
 
 import numpy as np
 
+from csvae.constraints import is_integer
 from csvae.data.dataset import Dataset
 from csvae.data.synthetic_faces import STYLE_FACTORS
 from csvae.evaluate.judge import Judge
@@ -86,7 +87,7 @@ def energy_distances(model, judge: Judge, dataset: Dataset, *, split: str = "tes
     Inputs as in ``counterfactual.counterfactual_distances`` (the split's faces with the source
     label, at most ``max_per_direction``, the same seeded sample). Returns direction name ->
     {"n", "draws", "pixel" and "feature": {"mean", "ci_low", "ci_high"} (None without inputs)}."""
-    if isinstance(n_draws, bool) or not isinstance(n_draws, (int, np.integer)) or n_draws < 2:
+    if not is_integer(n_draws, numpy=True) or n_draws < 2:
         raise ValueError(f"n_draws must be an integer >= 2, got {n_draws!r}")
     rows_split = dataset.indices(split)
     rng = np.random.default_rng(seed)

@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from csvae.apply.labels import infer_labels
+from csvae.constraints import is_integer
 from csvae.evaluate.judge import Judge
 from csvae.explore.gallery import Entry, Gallery, UploadError
 from csvae.explore.views import Code, RunView
@@ -100,7 +101,7 @@ class Explorer:
         r, view = self._run(body)
         image_id = self._image_id(body)
         seq, client = body.get("seq", 0), str(body.get("client", ""))[:64]
-        if not isinstance(seq, int) or isinstance(seq, bool):
+        if not is_integer(seq):
             raise ApiError(400, "seq must be an integer")
         key = (client, r)
         with self._lock:
@@ -136,7 +137,7 @@ class Explorer:
         if how not in ("class_mean", "prior_mean", "sample"):
             raise ApiError(400, "how must be class_mean, prior_mean or sample")
         seed = body.get("seed", 0)
-        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2 ** 63:
+        if not is_integer(seed) or not 0 <= seed < 2 ** 63:
             raise ApiError(400, "seed must be a non-negative integer")
         target = self._vector(body, "target", len(view.names), binary=True)
         with view.lock:
@@ -161,7 +162,7 @@ class Explorer:
     # ----- helpers ----------------------------------------------------------------------------------
     def _run(self, body: dict) -> tuple[int, RunView]:
         r = body.get("run")
-        if not isinstance(r, int) or isinstance(r, bool) or not 0 <= r < len(self.views):
+        if not is_integer(r) or not 0 <= r < len(self.views):
             raise ApiError(400, f"run must be an index 0..{len(self.views) - 1}")
         return r, self.views[r]
 

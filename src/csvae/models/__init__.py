@@ -1,5 +1,6 @@
 """The five models, all plain ``torch.nn.Module``s with one interface (see ``LatentModel``)."""
 
+from csvae.config import MODEL_NAMES
 from csvae.models.base import LatentModel, Posterior
 from csvae.models.ccvae import CCVAE
 from csvae.models.condvae import CondVAE
@@ -8,6 +9,7 @@ from csvae.models.csvae import CSVAE
 from csvae.models.objective import Objective
 from csvae.models.vae import VAE
 
-MODELS = {"vae": VAE, "condvae": CondVAE, "condvae_info": CondVAEInfo, "csvae": CSVAE, "ccvae": CCVAE}
+MODELS = dict(zip(MODEL_NAMES, (VAE, CondVAE, CondVAEInfo, CSVAE, CCVAE), strict=True))
+"""Each of the registry's names (``csvae.config.MODEL_NAMES``) and its class."""
 
 __all__ = ["LatentModel", "Objective", "Posterior", "VAE", "CondVAE", "CondVAEInfo", "CSVAE", "CCVAE", "MODELS"]

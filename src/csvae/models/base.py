@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from csvae.config import ModelConfig
+from csvae.constraints import is_integer
 from csvae.data.balance import example_weights
 from csvae.models.likelihoods import bits_per_dim, make_likelihood
 from csvae.models.objective import Objective, weighted_sum
@@ -310,7 +311,7 @@ class LatentModel(nn.Module):
         y: the labels to draw for, (k,) for all n draws or (n, k); CSVAE and CCVAE draw z ~ N(0, I)
         and each w_i ~ p(w_i | y_i), CondVAE and CondVAE-info decode z ~ N(0, I) with y; the VAE's
         prior has no label (leave y out). seed: seeds the draws."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        if not is_integer(n) or n < 1:
             raise ValueError(f"n must be a positive integer, got {n!r}")
         device = self.x_shift.device
         generator = None if seed is None else torch.Generator(device=device).manual_seed(int(seed))

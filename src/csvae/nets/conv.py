@@ -42,6 +42,8 @@ from typing import Optional
 import torch
 from torch import nn
 
+from csvae.constraints import is_integer
+
 NORMS = ("batch", "group", "none")
 UPSAMPLES = ("transpose", "resize", "subpixel")
 KERNELS = range(3, 8)
@@ -95,9 +97,9 @@ def _check(x_shape, channels: Sequence[int], dense: int, norm: str, who: str, ke
     if not channels:
         raise ValueError(f"{who}: channels must list at least one conv width, got {channels}")
     for c in channels:
-        if isinstance(c, bool) or not isinstance(c, int) or c <= 0:
+        if not is_integer(c) or c <= 0:
             raise ValueError(f"{who}: conv channels must be positive integers, got {channels}")
-    if isinstance(dense, bool) or not isinstance(dense, int) or dense <= 0:
+    if not is_integer(dense) or dense <= 0:
         raise ValueError(f"{who}: dense must be a positive integer, got {dense!r}")
     factor = 2 ** len(channels)
     if not MIN_SIZE <= height <= MAX_SIZE or height % factor:
@@ -170,7 +172,7 @@ class ConvDecoder(_Backbone):
         image_channels, side = _check(x_shape, channels, dense, norm, "ConvDecoder", kernel)
         if upsample not in UPSAMPLES:
             raise ValueError(f"ConvDecoder: unknown upsample {upsample!r}; valid: {list(UPSAMPLES)}")
-        if isinstance(in_dim, bool) or not isinstance(in_dim, int) or in_dim <= 0:
+        if not is_integer(in_dim) or in_dim <= 0:
             raise ValueError(f"ConvDecoder: in_dim must be a positive integer, got {in_dim!r}")
         self.in_dim = in_dim
         self.x_shape = tuple(int(v) for v in x_shape)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from csvae.config import BASELINES
 from csvae.report.tables import (
-    BASELINE_MODELS,
     DISTANCES,
     interval_text,
     leakage,
@@ -47,7 +47,7 @@ def below_every_baseline(runs: dict[str, dict[int, dict]], scores, metric: str) 
     when CSVAE's interval lies wholly below the baseline's. Returns (number of comparisons, key ->
     texts of those that fail)."""
     total, failures = 0, defaultdict(list)
-    for variant in (v for v in BASELINE_MODELS if v in runs):
+    for variant in (v for v in BASELINES if v in runs):
         for seed in sorted(set(runs["csvae"]) & set(runs[variant])):
             ours, theirs = scores("csvae", runs["csvae"][seed]), scores(variant, runs[variant][seed])
             for key, row in ours.items():
@@ -82,7 +82,7 @@ def counterfactual_claims(runs: dict[str, dict[int, dict]]) -> list[Claim]:
     pixels mostly rank reconstructions; judge features rank how the attribute and its style are
     drawn. Neither verdict is hidden behind the other."""
     have = {v: s for v, s in runs.items() if all("counterfactual" in m for m in s.values())}
-    if "csvae" not in have or not any(v in have for v in BASELINE_MODELS):
+    if "csvae" not in have or not any(v in have for v in BASELINES):
         return []
 
     def transfer(variant, metrics):
@@ -115,7 +115,7 @@ def claims(runs: dict[str, dict[int, dict]], image: bool) -> list[Claim]:
     if "csvae" not in runs:
         return []
     lines = []
-    baselines = [v for v in ("vae", "condvae", "condvae_info") if v in runs]
+    baselines = [v for v in BASELINES if v in runs]
     if image and all("manipulation" in m for s in runs.values() for m in s.values()):
         ours = mean_manipulation(runs["csvae"])
         best = max(baselines, key=lambda v: mean_manipulation(runs[v]), default=None)

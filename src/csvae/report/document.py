@@ -8,8 +8,10 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
-from csvae.config import ConfigError, atomic_write_bytes, load_config
+from csvae.config import ConfigError
+from csvae.configfile import load_config
 from csvae.data.checks import DataError
+from csvae.fileio import atomic_write_bytes
 from csvae.provenance import versions_text
 from csvae.report.attributes import attribute_section
 from csvae.report.claims import Claim, claims

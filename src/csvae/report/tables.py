@@ -131,7 +131,6 @@ def style_rows(variant: str, seeds: dict[int, dict]) -> list[list[str]]:
     return rows
 
 
-BASELINE_MODELS = ("vae", "condvae", "condvae_info")
 DISTANCES = {"pixel": "pixels", "feature": "judge features"}
 
 

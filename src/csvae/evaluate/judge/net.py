@@ -9,6 +9,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from csvae.constraints import is_integer, is_number
 from csvae.nets.conv import ConvEncoder
 
 FLOAT_LIMIT = 1.5  # float images above this look like 0..255 values
@@ -38,11 +39,11 @@ class JudgeSettings:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         for name in ("epochs", "min_steps", "factor_min_steps", "batch_size", "dense"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_integer(value) or value < 1:
                 raise ValueError(f"judge setting {name} must be a positive integer, got {value!r}")
         for name in ("lr", "factor_weight"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            if not is_number(value) or not value > 0:
                 raise ValueError(f"judge setting {name} must be a positive number, got {value!r}")
 
 

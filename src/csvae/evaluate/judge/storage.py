@@ -10,9 +10,9 @@ from pathlib import Path
 
 import torch
 
-from csvae.config import atomic_write_bytes
 from csvae.evaluate.judge.model import Judge
 from csvae.evaluate.judge.net import JudgeNet, JudgeSettings
+from csvae.fileio import atomic_write_bytes
 
 FORMAT, VERSION = "csvae-judge", 1
 

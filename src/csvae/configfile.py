@@ -1,0 +1,56 @@
+"""Config files: YAML in and out (``RunConfig`` and its checks are in ``csvae.config``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+from csvae.config import ConfigError, RunConfig, config_from_dict, config_to_dict
+from csvae.fileio import atomic_write_bytes
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (YAML would keep the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, (str, int, float, bool)):
+                continue  # the base class reports keys that cannot be keys
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} is given twice",
+                                                        key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def load_config(path: str | os.PathLike) -> RunConfig:
+    """The checked RunConfig of a YAML file; ConfigError naming the file when it is unreadable or wrong."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {path}: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {err.object[err.start]:#04x} at offset "
+                          f"{err.start})") from err
+    try:
+        values = yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
+    if values is None:
+        raise ConfigError(f"config file {path} is empty; give at least one section (model, data, train), "
+                          f"e.g. copy one of configs/")
+    try:
+        return config_from_dict(values)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from err
+
+
+def save_config(config: RunConfig, path: str | os.PathLike) -> None:
+    """Write ``config`` as YAML, atomically."""
+    text = yaml.safe_dump(config_to_dict(config), sort_keys=False)
+    atomic_write_bytes(path, text.encode())
