@@ -356,7 +356,7 @@ def test_every_ccvae_preset_keeps_log_p_x_given_z_at_most_zero(folder):
     at x_hat = x, where it is largest, each preset's likelihood has density <= 1 per dimension
     (Laplace: scale >= 0.5)."""
     from csvae.configfile import load_config
-    from csvae.reproduce import preset_path
+    from csvae.reproduce.experiments import preset_path
 
     model = load_config(preset_path(folder, "ccvae")).model
     likelihood = make_likelihood(model.likelihood, model.gaussian_std, model.calibration, model.laplace_scale)

@@ -163,7 +163,10 @@ def test_every_ablation_variant_trains_and_evaluates(tmp_path):
     """Each documented choice, flipped, gives a valid config that trains, evaluates and plots."""
     from dataclasses import replace
 
-    from csvae.reproduce import EXPERIMENTS, plan, run_job, with_overrides
+    from csvae.configfile import with_overrides
+    from csvae.reproduce.experiments import EXPERIMENTS
+    from csvae.reproduce.planning import plan
+    from csvae.reproduce.tasks import run_job
 
     jobs = [j for j in plan(EXPERIMENTS["ablations"], tmp_path, 1, None) if j.data_label == "swiss_roll"]
     assert len(jobs) == 12
@@ -181,7 +184,8 @@ def test_every_ablation_variant_trains_and_evaluates(tmp_path):
 def test_the_demo_runs_the_swiss_roll_the_faces_and_celeba_once(tmp_path, monkeypatch):
     from collections import Counter
 
-    from csvae.reproduce import EXPERIMENTS, plan
+    from csvae.reproduce.experiments import EXPERIMENTS
+    from csvae.reproduce.planning import plan
 
     monkeypatch.setenv("CSVAE_CELEBA_SUBSET", str(tmp_path / "celeba"))
     runs = Counter(j.data_label for j in plan(EXPERIMENTS["demo"], tmp_path / "demo", None, None))
@@ -201,7 +205,7 @@ class InlinePool:
 
 
 def test_the_pool_runs_the_largest_waiting_task_first_and_each_evaluation_after_its_fit(monkeypatch):
-    import csvae.reproduce as reproduce
+    import csvae.reproduce.scheduler as reproduce
 
     calls = []
     costs = {"a": (True, 100), "b": (True, 50), "small": (True, 10), "vector": (False, 500)}
@@ -228,7 +232,8 @@ def test_the_pool_runs_the_largest_waiting_task_first_and_each_evaluation_after_
 
 
 def test_face_ablations_flip_from_the_papers_2d_subspaces(tmp_path):
-    from csvae.reproduce import EXPERIMENTS, plan
+    from csvae.reproduce.experiments import EXPERIMENTS
+    from csvae.reproduce.planning import plan
 
     jobs = {j.variant: j for j in plan(EXPERIMENTS["ablations"], tmp_path, 1, None)
             if j.data_label == "synthetic_faces"}
@@ -264,7 +269,8 @@ def test_judge_fit_refuses_vector_data(tmp_path, capsys):
 def test_the_independence_experiment_runs_its_best_variant_over_more_seeds(tmp_path):
     from collections import Counter
 
-    from csvae.reproduce import EXPERIMENTS, plan
+    from csvae.reproduce.experiments import EXPERIMENTS
+    from csvae.reproduce.planning import plan
 
     jobs = plan(EXPERIMENTS["independence"], tmp_path, None, None)
     seeds = Counter(j.variant for j in jobs)
@@ -280,8 +286,11 @@ def test_the_independence_experiment_runs_its_best_variant_over_more_seeds(tmp_p
 def test_reproduce_trains_one_judge_per_image_data_set_on_one_thread(tmp_path, monkeypatch):
     from dataclasses import replace
 
-    import csvae.evaluate.judge as judge_module
-    from csvae.reproduce import EXPERIMENTS, fit_judge, plan, prepare_shared_data, with_overrides
+    import csvae.reproduce.tasks as tasks
+    from csvae.configfile import with_overrides
+    from csvae.reproduce.experiments import EXPERIMENTS
+    from csvae.reproduce.planning import plan
+    from csvae.reproduce.tasks import fit_judge, prepare_shared_data
 
     jobs = [j for j in plan(EXPERIMENTS["demo"], tmp_path, 1, None)
             if j.data_label in ("synthetic_faces", "swiss_roll")]
@@ -289,7 +298,7 @@ def test_reproduce_trains_one_judge_per_image_data_set_on_one_thread(tmp_path, m
     judged = prepare_shared_data(small)
     assert [j.data_label for _, j in judged] == ["synthetic_faces"]
     seen = []
-    monkeypatch.setattr(judge_module, "load_or_fit_judge",
+    monkeypatch.setattr(tasks, "load_or_fit_judge",
                         lambda data, where: seen.append((data.x.shape[1:], where, torch.get_num_threads())))
     threads = torch.get_num_threads()
     try:
@@ -303,13 +312,15 @@ def test_reproduce_trains_one_judge_per_image_data_set_on_one_thread(tmp_path, m
 def test_a_demo_without_the_celeba_subset_says_so_on_screen_and_in_the_report_header(tmp_path, monkeypatch, capsys):
     import json
 
-    import csvae.reproduce as reproduce
+    import csvae.reproduce.planning as planning
+    from csvae.reproduce.experiments import EXPERIMENTS
+    from csvae.reproduce.folder import prepare_experiment_folder
 
-    monkeypatch.setattr(reproduce, "shared_root", lambda folder: None)
-    experiment = reproduce.EXPERIMENTS["demo"]
-    jobs = reproduce.plan(experiment, tmp_path / "demo", None, None)
+    monkeypatch.setattr(planning, "shared_root", lambda folder: None)
+    experiment = EXPERIMENTS["demo"]
+    jobs = planning.plan(experiment, tmp_path / "demo", None, None)
     assert {j.data_label for j in jobs} == {"swiss_roll", "synthetic_faces"}
-    reproduce.prepare_experiment_folder(tmp_path / "demo", experiment, jobs)
+    prepare_experiment_folder(tmp_path / "demo", experiment, jobs)
     description = json.loads((tmp_path / "demo" / "experiment.json").read_text())["description"]
     assert "celeba-glasses not run here: its data was not found" in description
     assert "celeba-glasses not run here" in capsys.readouterr().err

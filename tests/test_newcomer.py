@@ -263,7 +263,7 @@ def test_manipulate_takes_a_folder_and_transfer_takes_current(tmp_path, capsys):
 
 
 def test_quick_reproduction_is_small_and_marked():
-    from csvae.reproduce import EXPERIMENTS, QUICK_NOTE, quick_experiment
+    from csvae.reproduce.experiments import EXPERIMENTS, QUICK_NOTE, quick_experiment
 
     quick = quick_experiment(EXPERIMENTS["demo"])
     assert [p.data for p in quick.parts] == ["swiss_roll", "synthetic_faces"]

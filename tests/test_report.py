@@ -143,7 +143,9 @@ def test_report_of_a_folder_without_manifest_is_refused(tmp_path, capsys):
 
 
 def test_reproduce_never_replaces_a_users_own_report(tmp_path, capsys):
-    from csvae.reproduce import EXPERIMENTS, plan, prepare_experiment_folder
+    from csvae.reproduce.experiments import EXPERIMENTS
+    from csvae.reproduce.folder import prepare_experiment_folder
+    from csvae.reproduce.planning import plan
 
     (tmp_path / "report.md").write_text("my notes")
     with pytest.raises(ConfigError, match="holds a report.md or report.html that no `csvae reproduce` wrote"):

@@ -13,14 +13,19 @@ from typing import Optional, Sequence
 
 import yaml
 
-from csvae.config import ConfigError, RunConfig, config_from_dict, config_to_dict
+from csvae.config import ConfigError, RunConfig
+from csvae.configfile import with_overrides
 
 
 def apply_overrides(config: RunConfig, pairs: Sequence[str]) -> RunConfig:
-    """Apply ``--a.b value`` / ``--a.b=value`` overrides to a config; errors name the key."""
-    values = config_to_dict(config)
-    items = list(pairs)
-    i = 0
+    """Apply ``--a.b value`` / ``--a.b=value`` overrides to a config (each value read as YAML);
+    errors name the key."""
+    return with_overrides(config, parse_overrides(pairs))
+
+
+def parse_overrides(pairs: Sequence[str]) -> list[tuple[str, object]]:
+    """``--a.b value`` / ``--a.b=value`` -> [("a.b", value read as YAML), ...]."""
+    items, parsed, i = list(pairs), [], 0
     while i < len(items):
         key = items[i]
         if not key.startswith("--") or "." not in key:
@@ -34,19 +39,11 @@ def apply_overrides(config: RunConfig, pairs: Sequence[str]) -> RunConfig:
                 raise ConfigError(f"--{key} needs a value")
             raw = items[i + 1]
             i += 2
-        *path, leaf = key.split(".")
-        node = values
-        for part in path:
-            if not isinstance(node.get(part), dict):
-                raise ConfigError(f"unknown config section {'.'.join(path)!r} in --{key}")
-            node = node[part]
-        if leaf not in node:
-            raise ConfigError(f"unknown config key {key!r}; valid keys of {'.'.join(path)}: {sorted(node)}")
         try:
-            node[leaf] = yaml.safe_load(raw)
+            parsed.append((key, yaml.safe_load(raw)))
         except yaml.YAMLError as err:
             raise ConfigError(f"--{key}: cannot read the value {raw!r}: {err}") from err
-    return config_from_dict(values)
+    return parsed
 
 
 def cmd_fit(args, overrides) -> None:
@@ -90,7 +87,7 @@ def cmd_evaluate(args, overrides) -> None:
 
 
 def cmd_reproduce(args, overrides) -> None:
-    from csvae.reproduce import reproduce
+    from csvae.reproduce.runner import reproduce
 
     report = reproduce(args.name, args.out, seeds=args.seeds, jobs=args.jobs, data_root=args.data_root,
                        quick=args.quick)
@@ -189,7 +186,7 @@ def add_evaluate(sub) -> None:
 
 
 def add_reproduce(sub) -> None:
-    from csvae.reproduce import EXPERIMENTS
+    from csvae.reproduce.experiments import EXPERIMENTS
 
     rep = sub.add_parser("reproduce", help="train, evaluate and report a whole experiment")
     rep.add_argument("name", help=f"the experiment: {', '.join(sorted(EXPERIMENTS))}")

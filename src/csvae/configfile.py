@@ -1,9 +1,11 @@
-"""Config files: YAML in and out (``RunConfig`` and its checks are in ``csvae.config``)."""
+"""Config files and overrides: YAML in and out, and a config with some fields changed (from the
+command line or an experiment). ``RunConfig`` and its checks are in ``csvae.config``."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, Iterable
 
 import yaml
 
@@ -54,3 +56,20 @@ def save_config(config: RunConfig, path: str | os.PathLike) -> None:
     """Write ``config`` as YAML, atomically."""
     text = yaml.safe_dump(config_to_dict(config), sort_keys=False)
     atomic_write_bytes(path, text.encode())
+
+
+def with_overrides(config: RunConfig, overrides: Iterable[tuple[str, Any]]) -> RunConfig:
+    """A checked copy of ``config`` with each (dotted key, value) set, such as ("model.z_dim", 3);
+    errors name the key."""
+    values = config_to_dict(config)
+    for key, value in overrides:
+        *path, leaf = key.split(".")
+        node = values
+        for part in path:
+            if not isinstance(node.get(part), dict):
+                raise ConfigError(f"unknown config section {'.'.join(path)!r} in --{key}")
+            node = node[part]
+        if leaf not in node:
+            raise ConfigError(f"unknown config key {key!r}; valid keys of {'.'.join(path)}: {sorted(node)}")
+        node[leaf] = value
+    return config_from_dict(values)
