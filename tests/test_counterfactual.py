@@ -6,6 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from stub_model import StubModel
 
 import csvae
 from csvae.data.synthetic_faces import STYLE_FACTORS, render_counterfactuals
@@ -173,7 +174,7 @@ def test_nearest_picks_the_candidate_an_output_equals():
 
 
 # ----- the metric with known answers ---------------------------------------------------------------
-class Lookup:
+class Lookup(StubModel):
     """Stub models that know the data set row of each input image; reconstructions are exact."""
 
     def __init__(self, faces):

@@ -4,6 +4,7 @@ outputs, a probe on random latents; exact answers with a fake judge, realistic o
 import numpy as np
 import pytest
 import torch
+from stub_model import StubModel
 
 import csvae
 from csvae.data.synthetic_faces import factor_names, render_faces
@@ -19,7 +20,7 @@ from csvae.evaluate.manipulation import (
 from csvae.evaluate.probes import chance_rate, probe_accuracy
 
 
-class Identity:
+class Identity(StubModel):
     """G(x) = x (uint8 images scaled to [0, 1])."""
 
     def manipulate(self, x, y, target_y, style=None, generator=None):

@@ -5,6 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from stub_model import StubModel
 
 import csvae
 from csvae.config import DataConfig
@@ -55,7 +56,7 @@ class RandomLatents(TrueLatents):
         return {"z": rng.normal(size=(len(x), 8)), "w": rng.normal(size=(len(x), 9))}
 
 
-class Copier:
+class Copier(StubModel):
     """transfer returns the truth (oracle=True) or image a unchanged; reconstructions are exact."""
 
     def __init__(self, faces, oracle):

@@ -22,7 +22,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from csvae.evaluate.manipulation import eval_mode, generate, model_device, reconstruct
+from csvae.evaluate.manipulation import generate, reconstruct
 
 MAX_POINTS = 2000
 """Test examples kept for the latent plots."""
@@ -45,16 +45,17 @@ def decode_subspace_grid(model, x, y, attribute: int, points: np.ndarray) -> np.
         raise ValueError(f"points must have shape (P, w_dim={d}), got {points.shape}")
     if not 0 <= attribute < model.n_subspaces:
         raise ValueError(f"attribute index {attribute} out of range 0..{model.n_subspaces - 1}")
-    device = model_device(model)
-    xt, yt, pt = (torch.as_tensor(np.asarray(a)).to(device) for a in (x, np.asarray(y, np.float32), points))
-    with eval_mode(model), torch.no_grad():
-        post = model.encode(xt, yt)
-        b, p = len(xt), len(pt)
-        z = post.z.mean.repeat_interleave(p, 0)
-        w = post.w.mean.repeat_interleave(p, 0).clone()
-        w[:, attribute * d:(attribute + 1) * d] = pt.repeat(b, 1)
-        out = model.to_data(model.decode(z, w)).float().cpu().numpy()
-    return out.reshape(b, p, *out.shape[1:])
+    grid = torch.from_numpy(points).to(model.device)
+
+    def decode(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        post = model.encode(xb, yb)
+        z = post.z.mean.repeat_interleave(len(grid), 0)
+        w = post.w.mean.repeat_interleave(len(grid), 0).clone()
+        w[:, attribute * d:(attribute + 1) * d] = grid.repeat(len(xb), 1)
+        return model.to_data(model.decode(z, w)).float()
+
+    out = model.map_batches(decode, x, np.asarray(y, np.float32)).numpy()
+    return out.reshape(len(x), len(grid), *out.shape[1:])
 
 
 def default_extent(model) -> tuple[float, float]:
@@ -84,12 +85,10 @@ def style_grid_images(model, x, y, attribute: int, steps: int = 5,
 def transfer_cells(model, content_x, content_y, style_x, style_y, attribute: int) -> np.ndarray:
     """Content r decoded with W_attribute of style image c (``model.transfer``): float32
     (R, S, C, H, W)."""
-    device = model_device(model)
-    cx, cy, sx, sy = (torch.as_tensor(np.asarray(a)).to(device) for a in
+    cx, cy, sx, sy = (torch.as_tensor(np.asarray(a)).to(model.device) for a in
                       (content_x, np.asarray(content_y, np.float32), style_x, np.asarray(style_y, np.float32)))
-    with eval_mode(model), torch.no_grad():
-        return np.stack([model.transfer(cx, cy, sx[j:j + 1], sy[j:j + 1], [attribute]).float().cpu().numpy()
-                         for j in range(len(sx))], 1)
+    return np.stack([model.transfer(cx, cy, sx[j:j + 1], sy[j:j + 1], [attribute]).float().cpu().numpy()
+                     for j in range(len(sx))], 1)
 
 
 def figure_arrays(model, x_test: np.ndarray, y_test: np.ndarray, label_kind: str, *, seed: int = 0,

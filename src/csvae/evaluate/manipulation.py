@@ -17,7 +17,6 @@ Images are in data units ([0, 1] for images); distances are in those units.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -66,47 +65,24 @@ def direction_rows(direction: Direction, y: np.ndarray, label_kind: str) -> tupl
     return rows, target
 
 
-@contextlib.contextmanager
-def eval_mode(model):
-    """Put a torch model in eval mode (BatchNorm on running statistics) and restore it after."""
-    was_training = getattr(model, "training", False)
-    if hasattr(model, "eval"):
-        model.eval()
-    try:
-        yield model
-    finally:
-        if hasattr(model, "train"):
-            model.train(was_training)
-
-
-def model_device(model) -> torch.device:
-    params = getattr(model, "parameters", None)
-    first = next(iter(params()), None) if params else None
-    return first.device if first is not None else torch.device("cpu")
-
-
 def generate(model, x, y, target_y, *, style="sample", seed: int = 0, batch_size: int = 256) -> np.ndarray:
-    """G(x) = model.manipulate(x, y, target_y, style, generator) batch-wise in eval mode.
+    """G(x) = model.manipulate(x, y, target_y, style, generator), batch-wise (``map_batches``).
 
     x (N, C, H, W) uint8 or float, y and target_y (N, k). One torch.Generator seeded with ``seed``
     drives the whole call. Returns float32 (N, C, H, W) in data units."""
-    device = model_device(model)
-    generator = torch.Generator(device=device).manual_seed(seed)
-    out = []
-    with eval_mode(model), torch.no_grad():
-        for s in range(0, len(x), batch_size):
-            xb = torch.as_tensor(np.asarray(x[s:s + batch_size])).to(device)
-            yb = torch.as_tensor(np.asarray(y[s:s + batch_size], dtype=np.float32)).to(device)
-            tb = torch.as_tensor(np.asarray(target_y[s:s + batch_size], dtype=np.float32)).to(device)
-            out.append(model.manipulate(xb, yb, tb, style=style, generator=generator).float().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, *np.shape(x)[1:]), np.float32)
+    if len(x) == 0:
+        return np.zeros((0, *np.shape(x)[1:]), np.float32)
+    generator = torch.Generator(device=model.device).manual_seed(seed)
+    out = model.map_batches(lambda xb, yb, tb: model.manipulate(xb, yb, tb, style=style, generator=generator),
+                            x, np.asarray(y, dtype=np.float32), np.asarray(target_y, dtype=np.float32),
+                            batch_size=batch_size)
+    return out.float().numpy()
 
 
 def reconstruct(model, x, y, batch_size: int = 256) -> np.ndarray:
-    """model.reconstruct in eval mode as float32 (N, ...) data units."""
-    with eval_mode(model), torch.no_grad():
-        return np.asarray(model.reconstruct(np.asarray(x), np.asarray(y, dtype=np.float32),
-                                            batch_size=batch_size), dtype=np.float32)
+    """model.reconstruct as float32 (N, ...) data units."""
+    return np.asarray(model.reconstruct(np.asarray(x), np.asarray(y, dtype=np.float32), batch_size=batch_size),
+                      dtype=np.float32)
 
 
 def rms_distance(a, b) -> np.ndarray:

@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-import torch
 from sklearn.linear_model import Ridge
 from sklearn.metrics import r2_score
 from sklearn.neighbors import KNeighborsRegressor
@@ -31,7 +30,7 @@ from sklearn.preprocessing import StandardScaler
 from csvae.data.dataset import Dataset
 from csvae.data.synthetic_faces import NUISANCE_FACTORS, STYLE_FACTORS, check_factors
 from csvae.evaluate.judge import Judge, dataset_name, r2_by_column
-from csvae.evaluate.manipulation import eval_mode, generate, model_device, reconstruct
+from csvae.evaluate.manipulation import generate, reconstruct
 from csvae.evaluate.truths import render
 from csvae.runfiles import unit_float
 
@@ -82,8 +81,7 @@ def style_r2(model, dataset: Dataset, *, regressor: str = "knn", max_train: int 
         train = np.sort(np.random.default_rng(seed).choice(train, max_train, replace=False))
     codes = {}
     for part, rows in (("train", train), ("test", test)):
-        with eval_mode(model), torch.no_grad():
-            codes[part] = model.latents(dataset.x[rows], dataset.y[rows])
+        codes[part] = model.latents(dataset.x[rows], dataset.y[rows])
     truth = dataset.factors
     nuisance = np.stack([truth[n] for n in NUISANCE_FACTORS], 1)
     sources = ["z"] + (["w"] if "w" in codes["train"] else [])
@@ -205,15 +203,12 @@ def transfer_score(model, dataset: Dataset, attribute: str, *, judge: Optional[J
 
 
 def transfer_images(model, xa, ya, xb, yb, attribute: int, batch_size: int = 256) -> np.ndarray:
-    """model.transfer batch-wise in eval mode: each a (xa, ya) with W_attribute of its b (xb, yb);
-    images (n, C, H, W), labels (n, k). Returns float32 (n, C, H, W) in data units."""
-    device = model_device(model)
-    out = []
-    with eval_mode(model), torch.no_grad():
-        for s in range(0, len(xa), batch_size):
-            t = [torch.as_tensor(np.asarray(v[s:s + batch_size])).to(device) for v in (xa, ya, xb, yb)]
-            out.append(model.transfer(t[0], t[1].float(), t[2], t[3].float(), [attribute]).float().cpu().numpy())
-    return np.concatenate(out)
+    """model.transfer batch-wise (``map_batches``): each a (xa, ya) with W_attribute of its b (xb,
+    yb); images (n, C, H, W), labels (n, k). Returns float32 (n, C, H, W) in data units."""
+    out = model.map_batches(lambda a, y_a, b, y_b: model.transfer(a, y_a, b, y_b, [attribute]), xa,
+                            np.asarray(ya, dtype=np.float32), xb, np.asarray(yb, dtype=np.float32),
+                            batch_size=batch_size)
+    return out.float().numpy()
 
 
 def style_report(model, dataset: Dataset, *, judge: Optional[Judge] = None, regressor: str = "knn",

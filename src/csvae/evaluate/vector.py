@@ -32,13 +32,13 @@ def reconstruction_metrics(model: LatentModel, x: np.ndarray, y: np.ndarray) -> 
 
 def mean_elbo(model: LatentModel, x: np.ndarray, y: np.ndarray, seed: int = 0) -> float:
     torch.manual_seed(seed)
-    return float(model._map(model.elbo, x, y).mean())
+    return float(model.map_batches(model.elbo, x, y).mean())
 
 
 def mean_bits_per_dim(model: LatentModel, x: np.ndarray, y: np.ndarray, seed: int = 0) -> float:
     """-ELBO in bits per dimension of 8-bit images, with a normalised density for every likelihood."""
     torch.manual_seed(seed)
-    return float(model._map(model.bits_per_dim, x, y).mean())
+    return float(model.map_batches(model.bits_per_dim, x, y).mean())
 
 
 def code_parts(model: LatentModel, latents: dict[str, np.ndarray], label_kind: str) -> list[np.ndarray]:

@@ -273,16 +273,23 @@ class LatentModel(nn.Module):
                 module.inference_precision = precision
 
     # ----- public numpy/torch API ----------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        """Where the model's parameters and buffers are."""
+        return self.x_shift.device
+
     def _batches(self, *arrays, batch_size: int = 1024):
-        device = self.x_shift.device
+        device = self.device
         tensors = [torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a) for a in arrays]
         n = len(tensors[0])
         for start in range(0, n, batch_size):
             yield [t[start:start + batch_size].to(device) for t in tensors]
 
     @inference
-    def _map(self, fn, *arrays, batch_size: int = 1024) -> torch.Tensor:
-        """Apply ``fn`` batch-wise in eval mode and concatenate the results on the CPU."""
+    def map_batches(self, fn, *arrays, batch_size: int = 1024) -> torch.Tensor:
+        """Apply ``fn`` to batches of ``arrays`` (numpy arrays or tensors of N rows, moved to the
+        model's device; floats as float32) without gradients in eval mode, and concatenate its
+        results on the CPU."""
         return torch.cat([fn(*[b.float() if b.dtype != torch.uint8 else b for b in batch]).cpu()
                           for batch in self._batches(*arrays, batch_size=batch_size)])
 
@@ -290,14 +297,14 @@ class LatentModel(nn.Module):
         """Posterior means: {"z": (N, z_dim)} and, for CSVAE, "w": (N, k * w_dim)."""
         if self.reads_labels:
             check_known(y)
-        z = self._map(lambda xb, yb: self.encode(xb, yb).z.mean, x, y, batch_size=batch_size)
+        z = self.map_batches(lambda xb, yb: self.encode(xb, yb).z.mean, x, y, batch_size=batch_size)
         return {"z": z.numpy()}
 
     def reconstruct(self, x, y, batch_size: int = 1024):
         """Decoder mean from the posterior means, in data units; numpy in -> numpy out."""
         if self.reads_labels:
             check_known(y)
-        out = self._map(lambda xb, yb: self.to_data(self.decode_posterior_mean(xb, yb)), x, y,
+        out = self.map_batches(lambda xb, yb: self.to_data(self.decode_posterior_mean(xb, yb)), x, y,
                         batch_size=batch_size)
         return out if torch.is_tensor(x) else out.numpy()
 

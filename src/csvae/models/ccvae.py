@@ -189,7 +189,7 @@ class CCVAE(SubspaceModel):
         """q(y | mean of q(z_c|x)): p(y_i = 1) per label (binary) or class probabilities (one-hot),
         (N, k); numpy in -> numpy out."""
         kind = self.config.label_kind
-        out = self._map(lambda xb: label_probabilities(self.classifier(self.encode(xb).w.mean), kind), x,
+        out = self.map_batches(lambda xb: label_probabilities(self.classifier(self.encode(xb).w.mean), kind), x,
                         batch_size=batch_size)
         return out if torch.is_tensor(x) else out.numpy()
 

@@ -41,7 +41,7 @@ class SubspaceModel(LatentModel):
         """Posterior means: "z" (N, z_dim) and "w" (N, k * w_dim), block i for label column i."""
         if self.reads_labels:
             check_known(y)
-        codes = self._map(lambda xb, yb: torch.cat([m.mean for m in self.encode(xb, yb)], -1), x, y,
+        codes = self.map_batches(lambda xb, yb: torch.cat([m.mean for m in self.encode(xb, yb)], -1), x, y,
                           batch_size=batch_size)
         return {"z": codes[:, :self.z_dim].numpy(), "w": codes[:, self.z_dim:].numpy()}
 
@@ -56,7 +56,8 @@ class SubspaceModel(LatentModel):
         weighted by their balance weights (``data.balance``)."""
         y = torch.as_tensor(y)
         known = torch.isfinite(y).all(1)
-        w = self._map(lambda xb, yb: self.encode_subspaces(xb, yb).mean, x, y).view(-1, self.n_subspaces, self.w_dim)
+        w = self.map_batches(lambda xb, yb: self.encode_subspaces(xb, yb).mean, x, y)
+        w = w.view(-1, self.n_subspaces, self.w_dim)
         mean_1, mean_0 = class_means(w[known], y[known], self.label_weights(y[known].to(self.w_means_1.device)))
         self.w_means_1.copy_(mean_1)
         self.w_means_0.copy_(mean_0)

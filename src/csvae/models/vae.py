@@ -54,7 +54,7 @@ class VAE(LatentModel):
 
     @inference
     def finalize(self, x, y):
-        z = self._map(lambda xb, yb: self.encode(xb).z.mean, x, y)
+        z = self.map_batches(lambda xb, yb: self.encode(xb).z.mean, x, y)
         y = torch.as_tensor(y)
         known = torch.isfinite(y).all(1)
         weights = self.label_weights(y[known].to(self.z_means_1.device))
