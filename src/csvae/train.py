@@ -249,6 +249,16 @@ def train(model: LatentModel, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig
 
     log = MetricsLog(run.metrics if run and rank == 0 else None, start, lambda values: gather_rows(fabric, values))
 
+    def step_adversary(loss: Optional[torch.Tensor]) -> None:
+        """One adversary update: backpropagate ``loss`` (None: its gradients are there, from the
+        joint backward), average the gradients over the processes, step."""
+        if loss is not None:
+            opt_adversary.zero_grad(set_to_none=True)
+            fabric.backward(loss)
+        if parallel:
+            average_gradients(fabric, adversary_params)
+        opt_adversary.step()
+
     def save(step: int) -> None:
         log.check()  # never overwrite the last good checkpoint with a diverged model
         state = {"config": config_to_dict(run_config) if run_config else {}, "x_shape": list(model.x_shape),
@@ -283,18 +293,12 @@ def train(model: LatentModel, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig
             fabric.backward(terms["model"] + terms["adversary"] if joint else terms["model"])
             opt_model.step()
             if opt_adversary is not None:
-                for extra in range(cfg.adversary_steps):
-                    if extra > 0 or not joint:
-                        if extra == 0:
-                            loss = terms["adversary"]
-                        else:
-                            with fabric.autocast():
-                                loss = model.adversary_loss(xb, yb)
-                        opt_adversary.zero_grad(set_to_none=True)
-                        fabric.backward(loss)
-                    if parallel:
-                        average_gradients(fabric, adversary_params)
-                    opt_adversary.step()
+                # the first step reads this batch's adversary objective (already backpropagated when joint)
+                step_adversary(None if joint else terms["adversary"])
+                for _ in range(cfg.adversary_steps - 1):  # the extra steps draw fresh codes of the batch
+                    with fabric.autocast():
+                        loss = model.adversary_loss(xb, yb)
+                    step_adversary(loss)
             log.add(terms)
             done = step + 1
             if done % cfg.log_every == 0 or done == total:
