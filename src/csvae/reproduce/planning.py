@@ -9,6 +9,7 @@ from typing import Optional
 
 from csvae.config import ConfigError, RunConfig
 from csvae.configfile import load_config, with_overrides
+from csvae.models import MODELS
 from csvae.reproduce.experiments import Experiment, preset_path, shared_root
 from csvae.rundir import ExperimentDir
 
@@ -49,8 +50,9 @@ def plan(experiment: Experiment, out: Path, seeds: Optional[int], data_root: Opt
 
 
 def expected_cost(job: Job) -> tuple:
-    """A sort key for scheduling: image runs before vector runs, longer and two-encoder (CSVAE) runs
-    first, so the workers finish together (the report does not depend on the order)."""
+    """A sort key for scheduling: image runs before vector runs, longer and subspace-model runs
+    first (CSVAE's two encoders, CCVAE's K classifier samples), so the workers finish together (the
+    report does not depend on the order)."""
     c = job.config
-    encoders = 2 if c.model.name in ("csvae", "ccvae") else 1  # CCVAE: one encoder, but K classifier samples
+    encoders = 2 if MODELS[c.model.name].has_subspaces else 1
     return c.model.backbone == "conv", c.data.n_samples * c.train.epochs * encoders
