@@ -231,6 +231,12 @@ class LatentModel(nn.Module):
     def adversary_parameters(self) -> list[nn.Parameter]:
         return list(self.adversary.parameters()) if self.adversarial else []
 
+    @property
+    def predicts_labels(self) -> bool:
+        """Whether the model has its own label classifier, ``predict_labels(x)`` (CCVAE's q(y|z_c),
+        CSVAE's fitted label probe); ``csvae.apply.labels`` uses it to label new images."""
+        return False
+
     def set_label_balance(self, table: Optional[torch.Tensor]) -> None:
         """Weigh the terms that read labels by ``table`` (C,), a weight per label combination
         (``csvae.data.balance.weight_table``); None: unweighted. Called by ``csvae.fit``."""
