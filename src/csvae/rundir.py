@@ -13,11 +13,16 @@ Every stage learns file names here, never from another stage's module.
 from __future__ import annotations
 
 import json
+import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 MANIFEST_FORMAT, MANIFEST_VERSION = "csvae-experiment", 1
+STAGING = ".overwrite"
+"""The folder inside a run folder where ``fit --overwrite`` trains the new run; it replaces the
+old run's files only once complete (``RunDir.commit``)."""
 
 
 class ManifestError(ValueError):
@@ -26,9 +31,13 @@ class ManifestError(ValueError):
 
 @dataclass(frozen=True)
 class RunDir:
-    """The files of one run folder, by role."""
+    """The files of one run folder, by role. A staged run (``staged``) is written in ``root`` and
+    replaces the run in ``target`` when ``commit`` is called; ``lock`` is the run folder's
+    ``FolderLock`` while a fit writes it."""
 
     root: Path
+    target: Optional[Path] = None
+    lock: object = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
         object.__setattr__(self, "root", Path(self.root))
@@ -89,6 +98,36 @@ class RunDir:
                 shutil.rmtree(path)
             else:
                 path.unlink(missing_ok=True)
+
+    def training_files(self) -> list[Path]:
+        """What fit writes: config.yaml, data.json, metrics.csv, the checkpoint and model.pt (last)."""
+        return [self.config, self.data_card, self.metrics, self.checkpoint, self.final]
+
+    def staged(self, lock=None) -> "RunDir":
+        """A fresh staging folder (RUN/.overwrite, emptied of a failed overwrite's files) whose
+        files replace this run's on ``commit``: nothing of this run changes before."""
+        stage = self.root / STAGING
+        if stage.exists():
+            shutil.rmtree(stage)
+        stage.mkdir(parents=True)
+        return RunDir(stage, target=self.root, lock=lock)
+
+    def commit(self) -> None:
+        """A staged run, complete: its files replace those of the run in ``target`` (whose
+        evaluation outputs go, as they describe the old model), model.pt last; then the run
+        folder's lock is released."""
+        if self.target is not None:
+            old = RunDir(self.target)
+            old.clear_evaluation()
+            for new, path in zip(self.training_files(), old.training_files()):
+                if new.exists():
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(new, path)
+                else:
+                    path.unlink(missing_ok=True)
+            shutil.rmtree(self.root)
+        if self.lock is not None:
+            self.lock.release()
 
 
 def folder_name(label: str) -> str:

@@ -3,6 +3,7 @@ truth, counterfactual distances and transfer fidelity, and the swiss-roll target
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
 import numpy as np
@@ -11,18 +12,51 @@ VECTOR_METRICS = ("recon_r2", "elbo", "bits_per_dim", "label_chance", "z_label_a
                   "z_label_accuracy_nonlinear", "w_label_accuracy")
 
 
+NULL_NOTE = ("– marks a value that is missing or null (evaluate writes a NaN or infinite metric as null); "
+             "\"(n of m)\" marks a mean over the n of m seeds that have one.")
+
+
+class NullMetric(ValueError):
+    """A number a claim needs is null (NaN or infinite when evaluated) or missing."""
+
+
+def is_number(value) -> bool:
+    """A finite int or float (a JSON null, a boolean or a NaN is not)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def finite_mean(values, what: str) -> float:
+    """The mean of ``values``; NullMetric naming ``what`` when one is not a finite number."""
+    values = list(values)
+    bad = sum(not is_number(v) for v in values)
+    if bad or not values:
+        raise NullMetric(f"{what} is null or missing in {bad} of {len(values)} run(s) (a NaN or infinite metric "
+                         f"is written as null)")
+    return float(np.mean(values))
+
+
 def mean_sd(values: list[float]) -> str:
-    values = [v for v in values if v is not None]
-    if not values:
+    """Mean ± sd of the numbers among ``values`` ("–" when none is one; "(n of m)" added when only
+    some are)."""
+    numbers = [v for v in values if is_number(v)]
+    if not numbers:
         return "–"
-    if len(values) == 1:
-        return f"{values[0]:.3f}"
-    return f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}"
+    some = f" ({len(numbers)} of {len(values)})" if len(numbers) < len(values) else ""
+    if len(numbers) == 1:
+        return f"{numbers[0]:.3f}{some}"
+    return f"{np.mean(numbers):.3f} ± {np.std(numbers, ddof=1):.3f}{some}"
 
 
-def leakage(metrics: dict) -> float:
-    """Nonlinear-probe accuracy of y from z above the majority rate."""
-    return metrics["z_label_accuracy_nonlinear"] - metrics["label_chance"]
+def number_text(value) -> str:
+    """A number with 3 decimals, "–" for a null or missing one."""
+    return f"{value:.3f}" if is_number(value) else "–"
+
+
+def leakage(metrics: dict) -> float | None:
+    """Nonlinear-probe accuracy of y from z above the majority rate (None when either is null or
+    missing)."""
+    probe, chance = metrics.get("z_label_accuracy_nonlinear"), metrics.get("label_chance")
+    return probe - chance if is_number(probe) and is_number(chance) else None
 
 
 def table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -30,25 +64,32 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def toy_targets(runs: dict[str, dict[int, dict]]) -> list[str]:
-    """The core issue's swiss-roll targets, seed by seed (pass: at least 4 of 5 seeds)."""
+    """The core issue's swiss-roll targets, seed by seed (pass: at least 4 of 5 seeds; a seed whose
+    numbers are null does not pass, and is counted)."""
     csvae, vae, info = runs.get("csvae", {}), runs.get("vae", {}), runs.get("condvae_info", {})
-    rows, passes = [], defaultdict(int)
+    rows, passes, nulls = [], defaultdict(int), defaultdict(int)
     for s in sorted(csvae):
         c, v, i = csvae[s], vae.get(s), info.get(s)
         if not (v and i):
             continue
-        rows.append([str(s), f"{c['w_label_accuracy']:.3f}", f"{c['recon_r2']:.3f}", f"{leakage(c):.3f}",
-                     f"{leakage(v):.3f}", f"{leakage(i):.3f}"])
-        passes["w"] += c["w_label_accuracy"] >= 0.97
-        passes["r2"] += c["recon_r2"] >= 0.97
-        passes["half"] += leakage(c) <= 0.5 * leakage(v)
-        passes["info"] += leakage(i) < leakage(v)
+        cells = {"w": c.get("w_label_accuracy"), "r2": c.get("recon_r2"), "c": leakage(c), "v": leakage(v),
+                 "i": leakage(i)}
+        rows.append([str(s), *map(number_text, cells.values())])
+        checks = {"w": (("w",), lambda: cells["w"] >= 0.97), "r2": (("r2",), lambda: cells["r2"] >= 0.97),
+                  "half": (("c", "v"), lambda: cells["c"] <= 0.5 * cells["v"]),
+                  "info": (("i", "v"), lambda: cells["i"] < cells["v"])}
+        for key, (needs, check) in checks.items():
+            if all(is_number(cells[name]) for name in needs):
+                passes[key] += check()
+            else:
+                nulls[key] += 1
     n = len(rows)
     need = n - 1 if n >= 5 else n
 
     def verdict(key: str, text: str) -> str:
+        null = f"; {nulls[key]} seed(s) null, not passing" if nulls[key] else ""
         return (f"- {'PASS' if passes[key] >= need else 'MISS'}: {text}: {passes[key]} of {n} seeds "
-                f"(target: at least {need})")
+                f"(target: at least {need}{null})")
 
     return table(["seed", "CSVAE w acc", "CSVAE recon R²", "leakage CSVAE", "leakage VAE", "leakage CondVAE-info"],
                  rows) + ["", verdict("w", "CSVAE w_label_accuracy ≥ 0.97"), verdict("r2", "CSVAE recon_r2 ≥ 0.97"),
@@ -90,7 +131,8 @@ def manipulation_rows(variant: str, seeds: dict[int, dict]) -> list[list[str]]:
     for direction, row in first["directions"].items():
         accuracies = [m["manipulation"]["directions"][direction]["accuracy"] for m in seeds.values()]
         diversity = [m["manipulation"]["diversity"].get(direction, {}) for m in seeds.values()]
-        interval = f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]" if row["accuracy"] is not None else "–"
+        interval = (f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
+                    if is_number(row.get("ci_low")) and is_number(row.get("ci_high")) else "–")
         rows.append([variant, direction, mean_sd(accuracies), interval,
                      mean_sd([m["manipulation"]["directions"][direction]["preserved_accuracy"]
                               for m in seeds.values()]),
@@ -100,7 +142,8 @@ def manipulation_rows(variant: str, seeds: dict[int, dict]) -> list[list[str]]:
 
 
 def mean_manipulation(seeds: dict[int, dict]) -> float:
-    return float(np.mean([m["manipulation"]["mean_accuracy"] for m in seeds.values()]))
+    """The mean manipulation accuracy over seeds; NullMetric when a seed's is null."""
+    return finite_mean([m["manipulation"].get("mean_accuracy") for m in seeds.values()], "mean_accuracy")
 
 
 def mean_diversity(seeds: dict[int, dict]) -> float:
@@ -137,7 +180,9 @@ DISTANCES = {"pixel": "pixels", "feature": "judge features"}
 
 def interval_text(summary: dict | None) -> str:
     """A bootstrap summary {"mean", "ci_low", "ci_high"} as "[low, high]" ("–" for None)."""
-    return f"[{summary['ci_low']:.3f}, {summary['ci_high']:.3f}]" if summary else "–"
+    if not summary or not (is_number(summary.get("ci_low")) and is_number(summary.get("ci_high"))):
+        return "–"
+    return f"[{summary['ci_low']:.3f}, {summary['ci_high']:.3f}]"
 
 
 def per_direction(seeds: dict[int, dict], key: str):
