@@ -9,14 +9,14 @@ import sys
 import time
 
 import pytest
+from test_train import REPO, small, toy_xy
 
 import csvae
 from csvae.safeio import LOCK_NAME, FolderError, FolderLock
-from test_train import REPO, small, toy_xy
 from csvae.train import NonFiniteLossError
 
-HOLD = "import sys, time; from csvae.safeio import FolderLock; lock = FolderLock(sys.argv[1]).acquire(); print('held', " \
-       "flush=True); time.sleep(60)"
+HOLD = ("import sys, time; from csvae.safeio import FolderLock; lock = FolderLock(sys.argv[1]).acquire(); "
+        "print('held', flush=True); time.sleep(60)")
 
 
 def hold_lock(folder):
@@ -40,7 +40,8 @@ def test_a_second_fit_into_a_run_folder_being_written_is_refused_naming_the_writ
         while not (run / "config.yaml").exists() and time.time() < deadline:
             time.sleep(0.1)
         x, y = toy_xy()
-        with pytest.raises(FolderError, match=rf"run folder .*run is in use by another csvae process \(PID {writer.pid} "):
+        busy = rf"run folder .*run is in use by another csvae process \(PID {writer.pid} "
+        with pytest.raises(FolderError, match=busy):
             csvae.fit(small(), x, y, epochs=1, out=run, overwrite=True)
         assert writer.poll() is None
     finally:

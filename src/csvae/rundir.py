@@ -185,14 +185,16 @@ class ExperimentDir:
 
     def read_manifest(self) -> dict:
         """experiment.json, checked: ManifestError naming the file and what is wrong."""
+        from csvae.safeio import read_json
+
         path = self.manifest
         try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
+            manifest = read_json(path, "experiment manifest")
         except FileNotFoundError:
             raise ManifestError(f"{path} is missing: {self.root} is not an experiment folder written by "
                                 f"`csvae reproduce`") from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise ManifestError(f"{path} is not valid JSON: {err}") from None
+        except ValueError as err:
+            raise ManifestError(str(err)) from None
         if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
             raise ManifestError(f"{path} is not a csvae experiment manifest (format {MANIFEST_FORMAT!r})")
         if manifest.get("version") != MANIFEST_VERSION:
@@ -211,6 +213,11 @@ class ExperimentDir:
         outside = [r for r in runs if not (_plain_name(r["data"]) and _plain_name(folder_name(r["variant"])))]
         if outside:
             raise ManifestError(f"{path}: run {outside[0]} does not name a folder inside {self.root / 'runs'}")
+        listed = {(p["data"], v) for p in parts for v in p["variants"]}
+        stray = [r for r in runs if (r["data"], r["variant"]) not in listed]
+        if stray:
+            raise ManifestError(f"{path}: its parts and runs disagree: run {stray[0]} (and {len(stray) - 1} more) is "
+                                f"in no part's variants, so no table would show it")
         return manifest
 
 

@@ -29,6 +29,7 @@ from csvae.datacard import ARRAYS, card_of_dataset, write_card
 from csvae.evaluate.factor_scores import disentanglement_report
 from csvae.evaluate.vector import evaluate_model
 from csvae.rundir import RunDir
+from csvae.safeio import FolderLock
 from csvae.train import training_threads
 
 log = logging.getLogger("csvae.runs")
@@ -105,10 +106,17 @@ def evaluate_run(run_dir: str | os.PathLike, figures: bool = True, judges: str |
     ``figures``, draw the run's figures from them. Image runs add the judge-based metrics (see
     ``image_evaluation``). ``precision``: that of the model's conv nets (None: the run's
     ``train.precision``, the one it trained at; "32-true" for float32); the judges always run in
-    float32. Returns the metrics."""
+    float32. The run folder's lock is held throughout (no fit or other evaluate writes it meanwhile).
+    Returns the metrics."""
+    run = RunDir(Path(run_dir))
+    with FolderLock(run.root, "run folder"):
+        return _evaluate_run(run, figures, judges, precision)
+
+
+def _evaluate_run(run: RunDir, figures: bool, judges, precision: Optional[str]) -> dict:
+    """``evaluate_run`` in a locked run folder."""
     from csvae.evaluate.figure_data import save_arrays
 
-    run = RunDir(Path(run_dir))
     model = load(run.root)
     config = model.run_config  # the exact config, stored with the finished model
     card = model.data_card

@@ -135,6 +135,8 @@ class FolderLock:
 
     def acquire(self) -> "FolderLock":
         """Take the lock; FolderError naming the holder's PID when another process has it."""
+        if self.folder.exists() and not self.folder.is_dir():
+            raise FolderError(f"{self.folder} is a file; the {self.what} must be a folder")
         self.created = not self.folder.exists()
         self.folder.mkdir(parents=True, exist_ok=True)
         key = self.folder.resolve()

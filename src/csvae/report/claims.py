@@ -39,11 +39,11 @@ class Claim:
         return f"- {self.verdict}: *{self.text}* ({self.evidence})."
 
 
-def judged(text: str, check: Callable[[], Claim]) -> Claim:
-    """The claim ``check`` makes, or, when a number it needs is null or missing, the claim
+def judged(text: str, check: Callable[..., Claim], *args) -> Claim:
+    """The claim ``check(*args)`` makes, or, when a number it needs is null or missing, the claim
     ``text`` as one that cannot be judged, with the reason."""
     try:
-        return check()
+        return check(*args)
     except NullMetric as err:
         return Claim(text, None, f"cannot be judged: {err}")
 
@@ -88,6 +88,11 @@ def _separation_claim(text: str, what: str, metric: str, total: int, failures: d
                               f"{detail}")
 
 
+def separation(runs: dict[str, dict[int, dict]], scores, text: str, what: str, metric: str, keys: int) -> Claim:
+    """The claim that CSVAE lies below every baseline in ``metric`` (``below_every_baseline``)."""
+    return _separation_claim(text, what, metric, *below_every_baseline(runs, scores, metric), keys)
+
+
 def counterfactual_claims(runs: dict[str, dict[int, dict]]) -> list[Claim]:
     """Claim lines on the rendered truth, each in pixels and, separately, in judge features:
     CSVAE's counterfactual distance, its transfer against the baselines' label flip and (for runs
@@ -121,8 +126,7 @@ def counterfactual_claims(runs: dict[str, dict[int, dict]]) -> list[Claim]:
     lines = []
     for scores, text, what, keys in checks:
         for metric, label in DISTANCES.items():
-            lines.append(judged(text.format(label), lambda: _separation_claim(
-                text.format(label), what, metric, *below_every_baseline(have, scores, metric), keys)))
+            lines.append(judged(text.format(label), separation, have, scores, text.format(label), what, metric, keys))
     return lines
 
 
@@ -135,7 +139,7 @@ def claims(runs: dict[str, dict[int, dict]], image: bool) -> list[Claim]:
     baselines = [v for v in ("vae", "condvae", "condvae_info") if v in runs]
     if image and all("manipulation" in m for s in runs.values() for m in s.values()):
         if baselines:
-            lines.append(judged("CSVAE has the highest manipulation accuracy", lambda: highest_accuracy(runs, baselines)))
+            lines.append(judged("CSVAE has the highest manipulation accuracy", highest_accuracy, runs, baselines))
         div = mean_diversity(runs["csvae"])
         base_div = max((mean_diversity(runs[v]) for v in baselines), default=0.0)
         lines.append(Claim("CSVAE gives a larger variety of attribute styles", div > base_div,
@@ -144,7 +148,7 @@ def claims(runs: dict[str, dict[int, dict]], image: bool) -> list[Claim]:
         lines += counterfactual_claims(runs)
     if "vae" in runs:
         text = "z is (more) label-free in CSVAE"
-        lines.append(judged(text, lambda: leakage_claim(text, runs, "vae", "VAE")))
+        lines.append(judged(text, leakage_claim, text, runs, "vae", "VAE"))
     if "ccvae" in runs:
         lines += ccvae_comparison(runs, image)
     return lines
@@ -188,7 +192,7 @@ def ccvae_comparison(runs: dict[str, dict[int, dict]], image: bool) -> list[Clai
             return Claim(text, ours > theirs, f"mean manipulation accuracy CSVAE {ours:.3f}, CCVAE {theirs:.3f}")
         out.append(judged(text, accuracy))
     text = "CSVAE's z is freer of the label than CCVAE's style part"
-    out.append(judged(text, lambda: leakage_claim(text, runs, "ccvae", "CCVAE")))
+    out.append(judged(text, leakage_claim, text, runs, "ccvae", "CCVAE"))
     if image and all("manipulation" in m for v in ("csvae", "ccvae") for m in runs[v].values()):
         ours, theirs = mean_diversity(runs["csvae"]), mean_diversity(runs["ccvae"])
         out.append(Claim("CSVAE draws more diverse attribute styles than CCVAE", ours > theirs,

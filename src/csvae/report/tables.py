@@ -20,15 +20,29 @@ class NullMetric(ValueError):
     """A number a claim needs is null (NaN or infinite when evaluated) or missing."""
 
 
-def is_number(value) -> bool:
-    """A finite int or float (a JSON null, a boolean or a NaN is not)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+class MetricTypeError(TypeError):
+    """A value the report reads as a number is something else (a string, a boolean, a list, ...);
+    ``value`` is the object itself, so the reader of the file can name its key."""
+
+    def __init__(self, value):
+        super().__init__(f"{value!r:.60} where the report reads a number")
+        self.value = value
+
+
+def number(value) -> float | None:
+    """``value`` as a number, None for a null, missing or non-finite one; MetricTypeError for a
+    value of another type (a boolean is not a number)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise MetricTypeError(value)
+    return value if math.isfinite(value) else None
 
 
 def finite_mean(values, what: str) -> float:
     """The mean of ``values``; NullMetric naming ``what`` when one is not a finite number."""
-    values = list(values)
-    bad = sum(not is_number(v) for v in values)
+    values = [number(v) for v in values]
+    bad = sum(v is None for v in values)
     if bad or not values:
         raise NullMetric(f"{what} is null or missing in {bad} of {len(values)} run(s) (a NaN or infinite metric "
                          f"is written as null)")
@@ -38,7 +52,7 @@ def finite_mean(values, what: str) -> float:
 def mean_sd(values: list[float]) -> str:
     """Mean ± sd of the numbers among ``values`` ("–" when none is one; "(n of m)" added when only
     some are)."""
-    numbers = [v for v in values if is_number(v)]
+    numbers = [v for v in map(number, values) if v is not None]
     if not numbers:
         return "–"
     some = f" ({len(numbers)} of {len(values)})" if len(numbers) < len(values) else ""
@@ -49,14 +63,14 @@ def mean_sd(values: list[float]) -> str:
 
 def number_text(value) -> str:
     """A number with 3 decimals, "–" for a null or missing one."""
-    return f"{value:.3f}" if is_number(value) else "–"
+    return "–" if number(value) is None else f"{value:.3f}"
 
 
 def leakage(metrics: dict) -> float | None:
     """Nonlinear-probe accuracy of y from z above the majority rate (None when either is null or
     missing)."""
-    probe, chance = metrics.get("z_label_accuracy_nonlinear"), metrics.get("label_chance")
-    return probe - chance if is_number(probe) and is_number(chance) else None
+    probe, chance = number(metrics.get("z_label_accuracy_nonlinear")), number(metrics.get("label_chance"))
+    return probe - chance if probe is not None and chance is not None else None
 
 
 def table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -72,17 +86,14 @@ def toy_targets(runs: dict[str, dict[int, dict]]) -> list[str]:
         c, v, i = csvae[s], vae.get(s), info.get(s)
         if not (v and i):
             continue
-        cells = {"w": c.get("w_label_accuracy"), "r2": c.get("recon_r2"), "c": leakage(c), "v": leakage(v),
-                 "i": leakage(i)}
-        rows.append([str(s), *map(number_text, cells.values())])
-        checks = {"w": (("w",), lambda: cells["w"] >= 0.97), "r2": (("r2",), lambda: cells["r2"] >= 0.97),
-                  "half": (("c", "v"), lambda: cells["c"] <= 0.5 * cells["v"]),
-                  "info": (("i", "v"), lambda: cells["i"] < cells["v"])}
-        for key, (needs, check) in checks.items():
-            if all(is_number(cells[name]) for name in needs):
-                passes[key] += check()
-            else:
-                nulls[key] += 1
+        w, r2, lc, lv, li = number(c.get("w_label_accuracy")), number(c.get("recon_r2")), *map(leakage, (c, v, i))
+        rows.append([str(s), *map(number_text, (w, r2, lc, lv, li))])
+        checks = {"w": w >= 0.97 if w is not None else None, "r2": r2 >= 0.97 if r2 is not None else None,
+                  "half": lc <= 0.5 * lv if lc is not None and lv is not None else None,
+                  "info": li < lv if li is not None and lv is not None else None}
+        for key, ok in checks.items():
+            passes[key] += bool(ok)
+            nulls[key] += ok is None
     n = len(rows)
     need = n - 1 if n >= 5 else n
 
@@ -132,7 +143,7 @@ def manipulation_rows(variant: str, seeds: dict[int, dict]) -> list[list[str]]:
         accuracies = [m["manipulation"]["directions"][direction]["accuracy"] for m in seeds.values()]
         diversity = [m["manipulation"]["diversity"].get(direction, {}) for m in seeds.values()]
         interval = (f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
-                    if is_number(row.get("ci_low")) and is_number(row.get("ci_high")) else "–")
+                    if number(row.get("ci_low")) is not None and number(row.get("ci_high")) is not None else "–")
         rows.append([variant, direction, mean_sd(accuracies), interval,
                      mean_sd([m["manipulation"]["directions"][direction]["preserved_accuracy"]
                               for m in seeds.values()]),
@@ -180,7 +191,7 @@ DISTANCES = {"pixel": "pixels", "feature": "judge features"}
 
 def interval_text(summary: dict | None) -> str:
     """A bootstrap summary {"mean", "ci_low", "ci_high"} as "[low, high]" ("–" for None)."""
-    if not summary or not (is_number(summary.get("ci_low")) and is_number(summary.get("ci_high"))):
+    if not summary or number(summary["ci_low"]) is None or number(summary["ci_high"]) is None:
         return "–"
     return f"[{summary['ci_low']:.3f}, {summary['ci_high']:.3f}]"
 
