@@ -25,6 +25,10 @@ CCVAE_DEFAULTS = {"ccvae_k": 100, "ccvae_unlabelled": "enumerate", "ccvae_kl": "
 """The CCVAE-only fields and their defaults; another model refuses any other value."""
 
 
+MAX_CONFIG_BYTES = 1 << 20
+"""Largest config file read."""
+
+
 class ConfigError(ValueError):
     """A configuration value or key is wrong; the message names the field."""
 
@@ -464,11 +468,15 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 def load_config(path: str | os.PathLike) -> RunConfig:
+    from csvae.safeio import read_bounded
+
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_bounded(path, MAX_CONFIG_BYTES, "config file").decode("utf-8-sig")
     except OSError as err:
         raise ConfigError(f"cannot read config file {path}: {err.strerror}") from err
+    except ValueError as err:  # not a regular file, or too large
+        raise ConfigError(str(err)) from None
     except UnicodeDecodeError as err:
         raise ConfigError(f"config file {path} is not UTF-8 text (byte {err.object[err.start]:#04x} at offset "
                           f"{err.start})") from err

@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 
 from csvae.config import ConfigError, RunConfig, config_to_dict, load_config
 from csvae.rundir import ExperimentDir, ManifestError, RunDir
-from csvae.safeio import FolderLock
+from csvae.safeio import FolderLock, read_json
 
 MODEL_ORDER = ("vae", "condvae", "condvae_info", "csvae", "ccvae")
 MODEL_VARIANTS = tuple((m, m, ()) for m in MODEL_ORDER)
@@ -246,7 +246,7 @@ def run_job(job: Job) -> dict:
     the run's metrics."""
     if fit_job(job):
         return evaluate_job(job)
-    return json.loads(RunDir(Path(job.out)).evaluation.read_text())
+    return read_json(RunDir(Path(job.out)).evaluation, "metrics.json")
 
 
 EVALUATION_SHARE = 0.2

@@ -28,6 +28,7 @@ import torch
 from csvae.config import atomic_write_bytes
 from csvae.data.checks import DataError
 from csvae.evaluate.manipulation import eval_mode, generate, model_device, reconstruct
+from csvae.safeio import check_regular
 
 MAX_POINTS = 2000
 """Test examples kept for the latent plots."""
@@ -142,6 +143,7 @@ def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
     when it is missing or unreadable."""
     path = Path(path)
     try:
+        check_regular(path, "arrays file")  # a FIFO would block np.load
         with np.load(path, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
     except FileNotFoundError:
