@@ -12,7 +12,6 @@ import pytest
 from test_train import REPO, small, toy_xy
 
 import csvae
-from csvae.safeio import LOCK_NAME, FolderError, FolderLock
 from csvae.train import NonFiniteLossError
 
 HOLD = ("import sys, time; from csvae.safeio import FolderLock; lock = FolderLock(sys.argv[1]).acquire(); "
@@ -50,6 +49,8 @@ def test_a_second_fit_into_a_run_folder_being_written_is_refused_naming_the_writ
 
 
 def test_the_lock_of_a_killed_process_is_not_stale(tmp_path):
+    from csvae.safeio import LOCK_NAME, FolderError, FolderLock
+
     folder = tmp_path / "exp"
     holder = hold_lock(folder)
     with pytest.raises(FolderError, match=f"PID {holder.pid} on "):
@@ -87,3 +88,86 @@ def test_a_failed_overwrite_changes_nothing_of_the_old_run(tmp_path, monkeypatch
     csvae.fit(small("vae"), x, y, epochs=1, out=run, overwrite=True)
     assert csvae.load(run).config.name == "vae" and not (run / ".overwrite").exists()
     assert "name: vae" in (run / "config.yaml").read_text()
+
+
+def finishes(call, seconds=10.0):
+    """What ``call()`` raises, asserting it returns within ``seconds`` (a thread: a FIFO read
+    that would block forever cannot hang the test run)."""
+    import threading
+
+    outcome = []
+
+    def work():
+        try:
+            call()
+            outcome.append(None)
+        except Exception as err:  # the test looks at it
+            outcome.append(err)
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert outcome, f"{call} did not return within {seconds} s"
+    return outcome[0]
+
+
+def _special(path, kind):
+    path.unlink(missing_ok=True)
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero"])
+@pytest.mark.parametrize("name", ["data.json", "config.yaml", "model.pt", "arrays.npz"])
+def test_a_special_file_in_a_run_folder_is_refused_naming_it(tmp_path, name, kind):
+    """A data.json that is /dev/zero grew without bound (MemoryError in evaluate's figures); a FIFO
+    hung the reader. Every run file is read only when it is a regular file, with a size bound."""
+    from test_explore import image_run
+
+    from csvae.config import load_config, save_config
+    from csvae.datacard import read_card, write_card
+    from csvae.evaluate.figure_data import load_arrays
+
+    run = image_run(tmp_path)
+    model = csvae.load(run)
+    write_card(model.data_card, run / "data.json")
+    save_config(model.run_config, run / "config.yaml")
+    read = {"data.json": read_card, "config.yaml": load_config, "model.pt": csvae.load, "arrays.npz": load_arrays}[name]
+    assert finishes(lambda: read(run / name)) is None
+    _special(run / name, kind)
+    err = finishes(lambda: read(run / name))
+    assert isinstance(err, ValueError) and f"{run / name} is not a regular file" in str(err)
+
+
+def test_a_label_file_that_is_a_fifo_is_refused(tmp_path):
+    from csvae.data.folder import index_folder
+
+    from fixtures_images import make_folder
+
+    make_folder(tmp_path)
+    _special(tmp_path / "labels.csv", "fifo")
+    err = finishes(lambda: index_folder(tmp_path))
+    assert "labels.csv is not a regular file (it is a FIFO)" in str(err)
+
+
+def test_an_image_symlinked_outside_the_folder_is_not_read(tmp_path):
+    """The folder reader followed a symlink inside its root to a file outside."""
+    from csvae.data.checks import DataError
+    from csvae.data.folder import read_folder
+
+    from fixtures_images import make_folder, write_image
+
+    root = tmp_path / "data"
+    made = make_folder(root)
+    write_image(tmp_path / "secret.png", 3, (40, 40))
+    (root / made["files"][1]).unlink()
+    (root / made["files"][1]).symlink_to(tmp_path / "secret.png")
+    with pytest.raises(DataError, match=r"secret.png, outside .*data; a symlink may not leave its folder"):
+        read_folder(root, size=16)
+    inside = root / "img" / "copy.png"
+    write_image(inside, 3, (40, 40))
+    (root / made["files"][1]).unlink()
+    (root / made["files"][1]).symlink_to(inside)  # a link that stays inside is read
+    assert len(read_folder(root, size=16).x) == 12
