@@ -8,11 +8,12 @@ import struct
 import time
 
 import pytest
-from explore_helpers import request, serving
 from PIL import Image
 from test_explore import image_run
 
 from csvae.cli import main
+
+from explore_helpers import request, serving
 
 
 def huge_png(side: int) -> bytes:
