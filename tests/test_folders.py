@@ -29,6 +29,8 @@ def hold_lock(folder):
 def test_a_second_fit_into_a_run_folder_being_written_is_refused_naming_the_writer(tmp_path):
     """Two `fit --overwrite` on one --out both reported success: metrics.csv interleaved, one
     model lost. A fit while another process is fitting into the folder is refused."""
+    from csvae.safeio import FolderError
+
     run = tmp_path / "run"
     config = tmp_path / "slow.yaml"
     config.write_text("model: {name: vae, hidden: [16]}\ndata: {n_samples: 4000}\ntrain: {epochs: 200}\n")
