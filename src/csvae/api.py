@@ -25,7 +25,7 @@ from csvae.config import (
     model_config,
     save_config,
 )
-from csvae.data.checks import DataError, check_xy
+from csvae.data.checks import DataError, check_learnable, check_xy
 from csvae.datacard import ARRAYS, DataCard, card_of_arrays, read_card, write_card
 from csvae.distributed import launch, on_rank_zero
 from csvae.models import MODELS
@@ -134,6 +134,7 @@ def fit(model: LatentModel, x, y, *, epochs: int = 30, batch_size: int = 64, see
     (``finalize``)."""
     who = f"model.name {model.config.name!r}"
     x, y = check_xy(x, y, model.config.label_kind, allow_unknown=model.learns_from_unlabelled, who=who)
+    check_learnable(y, model.config.label_kind)
     if data is not None and data.labelled_fraction < 1:
         if not model.learns_from_unlabelled:
             raise ConfigError(f"data.labelled_fraction is {data.labelled_fraction:g} but {who} cannot learn from "

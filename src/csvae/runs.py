@@ -41,10 +41,20 @@ def check_label_kind(config: RunConfig, data: Dataset) -> None:
                           f"{config.model.label_kind!r}; set model.label_kind: {data.label_kind}")
 
 
+def check_test_split(config: RunConfig, data: Dataset) -> None:
+    """Refuse data without test examples before training: ``evaluate`` would have none to score."""
+    counts = {name: len(data.indices(name)) for name in ("train", "valid", "test")}
+    if not counts["test"]:
+        sizes = ", ".join(f"{name} {n}" for name, n in counts.items())
+        raise ConfigError(f"data {config.data.name!r} has no test examples ({sizes}); evaluate needs some: give more "
+                          f"data, a larger data.holdout_fraction, or a split column that names test rows")
+
+
 def fit_run(config: RunConfig, out: str | os.PathLike, resume: bool = False, overwrite: bool = False):
     """Read the data of ``config``, build its model and train it into the run folder ``out``."""
     data = load_dataset(config.data)
     check_label_kind(config, data)
+    check_test_split(config, data)
     x, y = data.part_view("train")
     model = model_from_config(config.model, x.shape[1:], y.shape[1], seed=config.train.seed)
     options = {f.name: getattr(config.train, f.name) for f in dataclasses.fields(config.train)}

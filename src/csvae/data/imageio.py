@@ -32,7 +32,7 @@ from typing import Literal, Optional, Sequence
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from csvae.data.checks import DataError  # the package's one error for bad input
+from csvae.data.checks import DataError, one_value  # DataError: the package's one error for bad input
 from csvae.data.dataset import Dataset
 from csvae.safeio import check_regular, inside_root, read_bounded
 
@@ -235,8 +235,7 @@ def check_both_values(y: np.ndarray, split: np.ndarray, names: Sequence[str], wh
         for rows, what in ((slice(None), "every row"), (train, "every training row")):
             column = y[rows, j]
             if len(column) and (column == column[0]).all():
-                raise DataError(f"{where} {name}: {what} has the value {int(column[0])}; an attribute needs "
-                                f"rows of both values to be learnt ({hint})")
+                raise one_value(f"{where} {name}", what, int(column[0]), hint)
 
 
 def describe_bad(index: ImageIndex, bad: Sequence[int], limit: int = 10) -> dict:
