@@ -455,7 +455,7 @@ def test_unknown_labels_are_checked_and_refused_where_they_cannot_be_used():
         with pytest.raises(ConfigError, match="data.labelled_fraction"):
             DataConfig(labelled_fraction=bad)
     with pytest.raises(ConfigError, match="data.labelled_fraction is 0.5 but model.name 'vae' cannot learn"):
-        csvae.fit(model, x, np.ones((4, 1)), epochs=1, data=DataConfig(labelled_fraction=0.5))
+        csvae.fit(model, x, np.array([[0.0], [1.0]] * 2), epochs=1, data=DataConfig(labelled_fraction=0.5))
 
 
 def test_hide_labels_keeps_a_seeded_share():

@@ -134,7 +134,6 @@ def fit(model: LatentModel, x, y, *, epochs: int = 30, batch_size: int = 64, see
     (``finalize``)."""
     who = f"model.name {model.config.name!r}"
     x, y = check_xy(x, y, model.config.label_kind, allow_unknown=model.learns_from_unlabelled, who=who)
-    check_learnable(y, model.config.label_kind)
     if data is not None and data.labelled_fraction < 1:
         if not model.learns_from_unlabelled:
             raise ConfigError(f"data.labelled_fraction is {data.labelled_fraction:g} but {who} cannot learn from "
@@ -157,6 +156,7 @@ def fit(model: LatentModel, x, y, *, epochs: int = 30, batch_size: int = 64, see
     if standardize:
         model.set_standardization(x_t.mean(0), x_t.std(0))
     check_likelihood_fits(model.config.likelihood, x_t, standardize)
+    check_learnable(y, model.config.label_kind)
     model.observe_labels(y_t)
     run = None
     run_config = RunConfig(model=model.config, data=data or DataConfig(name=ARRAYS), train=train_cfg)

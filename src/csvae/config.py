@@ -416,7 +416,9 @@ def _coerce(where: str, value, annotation: str):
             raise ConfigError(f"{where} must be true or false, got {value!r}")
     elif ann == "str":
         if not isinstance(value, str):
-            raise ConfigError(f"{where} must be a string, got {value!r}")
+            hint = (" (YAML reads yes/no/on/off/true/false as booleans: quote the value, e.g. 'no')"
+                    if isinstance(value, bool) else "")
+            raise ConfigError(f"{where} must be a string, got {value!r}{hint}")
     elif ann.startswith("Literal["):
         choices = ast.literal_eval(f"({ann[len('Literal['):-1]},)")
         if value not in choices:
@@ -465,6 +467,18 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                                                         key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep)
+
+
+# YAML 1.1 reads 1e-3 (no dot, or an exponent without a sign) as a string; these forms are floats too
+_UniqueKeyLoader.add_implicit_resolver("tag:yaml.org,2002:float",
+                                       re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+                                       list("-+0123456789."))
+
+
+def yaml_value(text: str):
+    """A value written in YAML (a ``--section.field`` override), read as config files are:
+    ``1e-3`` is a number."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)
 
 
 def load_config(path: str | os.PathLike) -> RunConfig:

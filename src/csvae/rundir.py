@@ -189,7 +189,7 @@ class ExperimentDir:
 
         path = self.manifest
         try:
-            manifest = read_json(path, "experiment manifest")
+            manifest = read_json(path, "csvae experiment manifest")
         except FileNotFoundError:
             raise ManifestError(f"{path} is missing: {self.root} is not an experiment folder written by "
                                 f"`csvae reproduce`") from None

@@ -62,7 +62,7 @@ def read_json(path: str | os.PathLike, what: str = "JSON file", limit: int = MAX
     try:
         return parse_json(data)
     except ValueError as err:
-        raise DataError(f"{path} is not a valid {what}: {err}") from None
+        raise DataError(f"{path} is not a {what}: {err}") from None
 
 
 def parse_json(data: bytes):

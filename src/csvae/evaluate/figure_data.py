@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Optional
 
@@ -148,6 +149,6 @@ def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
             return {k: data[k] for k in data.files}
     except FileNotFoundError:
         raise DataError(f"{path} is missing: evaluate the run first (`csvae evaluate {path.parent}`)") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
         raise DataError(f"{path} is not a readable arrays file ({type(err).__name__}: {err}); evaluate the run "
                         f"again (`csvae evaluate {path.parent}`)") from None

@@ -15,6 +15,7 @@ from csvae.report.tables import (
     leakage,
     mean_diversity,
     mean_manipulation,
+    number,
 )
 
 
@@ -49,7 +50,7 @@ def judged(text: str, check: Callable[..., Claim], *args) -> Claim:
 
 
 def _summary_text(summary: dict | None) -> str:
-    return f"{summary['mean']:.3f} {interval_text(summary)}" if summary else "no value"
+    return f"{summary['mean']:.3f} {interval_text(summary)}" if summary else "no inputs"
 
 
 def below_every_baseline(runs: dict[str, dict[int, dict]], scores, metric: str) -> tuple[int, dict[str, list[str]]]:
@@ -58,8 +59,8 @@ def below_every_baseline(runs: dict[str, dict[int, dict]], scores, metric: str) 
 
     scores(variant, metrics) -> key -> {"pixel", "feature"} bootstrap summaries. A comparison holds
     when CSVAE's interval lies wholly below the baseline's. Returns (number of comparisons, key ->
-    texts of those that fail). NullMetric when a compared interval is missing or null (a NaN
-    when evaluated, or no inputs)."""
+    texts of those that fail; a summary of None, no inputs, fails). NullMetric when a compared
+    interval holds a null (a NaN or inf when evaluated)."""
     total, failures = 0, defaultdict(list)
     for variant in (v for v in BASELINE_MODELS if v in runs):
         for seed in sorted(set(runs["csvae"]) & set(runs[variant])):
@@ -67,10 +68,10 @@ def below_every_baseline(runs: dict[str, dict[int, dict]], scores, metric: str) 
             for key, row in ours.items():
                 total += 1
                 a, b = row.get(metric), theirs.get(key, {}).get(metric)
-                if a is None or b is None or a.get("ci_high") is None or b.get("ci_low") is None:
-                    raise NullMetric(f"{key} has no {DISTANCES[metric]} interval (no inputs, or NaN/inf when "
-                                     f"evaluated) for CSVAE or {variant}, seed {seed}")
-                if not a["ci_high"] < b["ci_low"]:
+                if a is not None and b is not None and (number(a["ci_high"]) is None or number(b["ci_low"]) is None):
+                    raise NullMetric(f"{key}'s {DISTANCES[metric]} interval is null (NaN or infinite when evaluated) "
+                                     f"for CSVAE or {variant}, seed {seed}")
+                if a is None or b is None or not a["ci_high"] < b["ci_low"]:
                     failures[key].append(f"vs {variant}, seed {seed}: CSVAE {_summary_text(a)}, "
                                          f"{variant} {_summary_text(b)}")
     return total, failures

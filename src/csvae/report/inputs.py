@@ -29,7 +29,7 @@ def read_metrics(path: Path) -> dict:
     """A run's metrics.json, checked: a regular JSON file holding an object whose top-level
     metrics are numbers or null; DataError naming the file and the key otherwise
     (FileNotFoundError when it does not exist: the run is not evaluated yet)."""
-    metrics = read_json(path, "metrics.json")
+    metrics = read_json(path, "metrics file")
     if not isinstance(metrics, dict):
         raise DataError(f"{path} holds a JSON {type(metrics).__name__}, not an object of metrics")
     for key in NUMBERS:
