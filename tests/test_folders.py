@@ -173,3 +173,28 @@ def test_an_image_symlinked_outside_the_folder_is_not_read(tmp_path):
     (root / made["files"][1]).unlink()
     (root / made["files"][1]).symlink_to(inside)  # a link that stays inside is read
     assert len(read_folder(root, size=16).x) == 12
+
+
+def test_a_users_own_file_in_figures_survives_a_new_model(tmp_path):
+    """Replacing a model removed the whole figures/ folder, a user's files in it too."""
+    x, y = toy_xy()
+    run = tmp_path / "run"
+    csvae.fit(small(), x, y, epochs=1, out=run)
+    (run / "figures").mkdir()
+    (run / "figures" / "styles_smile.png").write_bytes(b"old grid")
+    (run / "figures" / "my notes.txt").write_text("mine")
+    csvae.fit(small(), x, y, epochs=1, out=run, overwrite=True)
+    assert sorted(p.name for p in (run / "figures").iterdir()) == ["my notes.txt"]
+
+
+def test_explore_lists_no_image_that_leaves_its_folder(tmp_path):
+    from csvae.explore.gallery import list_image_files
+
+    from fixtures_images import write_image
+
+    folder = tmp_path / "mine"
+    write_image(folder / "a.png", 1, (20, 20))
+    write_image(tmp_path / "secret.png", 2, (20, 20))
+    (folder / "b.png").symlink_to(tmp_path / "secret.png")
+    os.mkfifo(folder / "c.png")
+    assert [p.name for p in list_image_files([folder])] == ["a.png"]

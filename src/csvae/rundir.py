@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Optional
 
 MANIFEST_FORMAT, MANIFEST_VERSION = "csvae-experiment", 1
+FIGURE_GRIDS = ("manipulate_*.png", "styles_*.png", "transfer_*.png")
+"""The grids ``csvae.figures`` draws in a run's figures/ folder."""
 STAGING = ".overwrite"
 """The folder inside a run folder where ``fit --overwrite`` trains the new run; it replaces the
 old run's files only once complete (``RunDir.commit``)."""
@@ -92,11 +94,15 @@ class RunDir:
         return [self.evaluation, self.arrays, self.latents_figure, self.reconstructions_figure, self.figures]
 
     def clear_evaluation(self) -> None:
-        """Remove the evaluation outputs (of a model about to be replaced)."""
+        """Remove the evaluation outputs (of a model about to be replaced): in figures/ only the
+        grids csvae draws (``FIGURE_GRIDS``), and the folder once empty; a user's own file stays."""
         for path in self.evaluation_outputs():
-            if path.is_dir():
-                shutil.rmtree(path)
-            else:
+            if path == self.figures and path.is_dir():
+                for grid in [p for pattern in FIGURE_GRIDS for p in path.glob(pattern)]:
+                    grid.unlink()
+                if not any(path.iterdir()):
+                    path.rmdir()
+            elif not path.is_dir():
                 path.unlink(missing_ok=True)
 
     def training_files(self) -> list[Path]:
