@@ -274,8 +274,8 @@ def test_a_metrics_file_that_is_not_a_bounded_json_file_is_named(experiment, dam
         path.symlink_to("/dev/zero")
     else:
         path.write_text("[" * 100_000 + "]" * 100_000 if damage == "deep" else '{"elbo": NaN}')
-    reason = {"fifo": "is not a regular file (it is a FIFO)", "zero": "is not a regular file (it is a character "
-              "device)", "deep": "nests 100000 levels deep", "nan": "it holds NaN, which JSON does not have"}[damage]
+    reason = {"fifo": "is not a regular file (it is a FIFO)", "zero": "leads to /dev/zero, outside",
+              "deep": "nests 100000 levels deep", "nan": "it holds NaN, which JSON does not have"}[damage]
     text = build_report(experiment.root).read_text()
     assert str(path) in text and reason in text
 
@@ -330,3 +330,13 @@ def test_report_html_links_only_safe_schemes_under_a_csp(experiment):
     assert 'href="javascript' not in page and 'href="java\tscript' not in page and "<img alt=\"x\"" not in page
     assert '<a href="https://arxiv.org/abs/1812.06190">paper</a>' in page
     assert "http-equiv='Content-Security-Policy' content=\"default-src 'none';" in page
+
+
+def test_a_metrics_file_that_leads_outside_the_experiment_is_not_read(experiment, tmp_path):
+    run = experiment.run("swiss_roll", "csvae", 0)
+    outside = tmp_path / "metrics.json"
+    outside.write_text(run.evaluation.read_text())
+    run.evaluation.unlink()
+    run.evaluation.symlink_to(outside)
+    text = build_report(experiment.root).read_text()
+    assert f"the file {run.evaluation} leads to {outside}" in text

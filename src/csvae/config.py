@@ -489,11 +489,11 @@ def load_config(path: str | os.PathLike) -> RunConfig:
         text = read_bounded(path, MAX_CONFIG_BYTES, "config file").decode("utf-8-sig")
     except OSError as err:
         raise ConfigError(f"cannot read config file {path}: {err.strerror}") from err
-    except ValueError as err:  # not a regular file, or too large
-        raise ConfigError(str(err)) from None
     except UnicodeDecodeError as err:
         raise ConfigError(f"config file {path} is not UTF-8 text (byte {err.object[err.start]:#04x} at offset "
                           f"{err.start})") from err
+    except ValueError as err:  # not a regular file, or too large
+        raise ConfigError(str(err)) from None
     try:
         values = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as err:

@@ -18,10 +18,12 @@ NUMBERS = (*VECTOR_METRICS, "z_label_balanced_accuracy_nonlinear")
 
 
 def run_folder(exp: ExperimentDir, run: dict) -> RunDir:
-    """The folder of a manifest run; DataError when it (or a symlink on the way) leads outside
-    the experiment folder."""
+    """The folder of a manifest run; DataError when it, or a file the report reads there
+    (metrics.json, arrays.npz, data.json, config.yaml), leads outside the experiment folder (a
+    symlink on the way)."""
     folder = exp.run(run["data"], run["variant"], run["seed"])
-    inside_root(folder.root, exp.root, "the run folder")
+    for path in (folder.root, folder.evaluation, folder.arrays, folder.data_card, folder.config):
+        inside_root(path, exp.root, "the run folder" if path == folder.root else "the file")
     return folder
 
 
