@@ -14,13 +14,13 @@ from test_train import REPO, diverging, small, toy_xy
 import csvae
 from csvae.train import NonFiniteLossError
 
-HOLD = ("import sys, time; from csvae.safeio import FolderLock; lock = FolderLock(sys.argv[1]).acquire(); "
+HOLD = ("import sys, time; from csvae.safeio import FolderLock; lock = FolderLock(sys.argv[1], sys.argv[2]).acquire(); "
         "print('held', flush=True); time.sleep(60)")
 
 
-def hold_lock(folder):
+def hold_lock(folder, what="experiment folder"):
     """A process holding the lock of ``folder`` (it says so on stdout first)."""
-    process = subprocess.Popen([sys.executable, "-c", HOLD, str(folder)], stdout=subprocess.PIPE, text=True,
+    process = subprocess.Popen([sys.executable, "-c", HOLD, str(folder), what], stdout=subprocess.PIPE, text=True,
                                env={**os.environ, "PYTHONPATH": str(REPO / "src")})
     assert process.stdout.readline().strip() == "held"
     return process

@@ -340,3 +340,18 @@ def test_a_metrics_file_that_leads_outside_the_experiment_is_not_read(experiment
     run.evaluation.symlink_to(outside)
     text = build_report(experiment.root).read_text()
     assert f"the file {run.evaluation} leads to {outside}" in text
+
+
+def test_report_refuses_an_experiment_folder_another_process_writes(experiment, capsys):
+    """`csvae report` (or a second reproduce) beside a running reproduce: one writer per folder."""
+    from test_folders import hold_lock
+
+    holder = hold_lock(experiment.root)
+    try:
+        assert main(["report", str(experiment.root)]) == 1
+    finally:
+        holder.kill()
+        holder.wait()
+    assert f"the experiment folder {experiment.root} is in use by another csvae process (PID {holder.pid} " \
+           in capsys.readouterr().err
+    assert not experiment.report.exists()
