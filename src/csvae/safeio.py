@@ -21,7 +21,7 @@ from csvae.data.checks import DataError
 MAX_JSON_BYTES = 64 << 20
 """Largest JSON file of a run or experiment read (metrics.json, data.json, experiment.json)."""
 MAX_JSON_DEPTH = 64
-"""Deepest nesting of JSON arrays and objects read (csvae's own files nest at most 6 deep)."""
+"""Deepest nesting of JSON arrays and objects read (csvae's own metrics.json nests 6 deep)."""
 LOCK_NAME = ".csvae.lock"
 
 
@@ -29,15 +29,18 @@ def check_regular(path: str | os.PathLike, what: str = "file") -> os.stat_result
     """The stat of ``path`` (symlinks followed) when it is a regular file; DataError naming it
     otherwise (FileNotFoundError when it does not exist)."""
     info = os.stat(path)
-    if not stat.S_ISREG(info.st_mode):
-        raise DataError(f"{path} is not a regular file (it is {_kind(info.st_mode)}); a {what} must be one")
+    _refuse_special(path, info.st_mode, what)
     return info
 
 
-def _kind(mode: int) -> str:
+def _refuse_special(path, mode: int, what: str) -> None:
+    """DataError naming ``path`` unless ``mode`` is that of a regular file."""
+    if stat.S_ISREG(mode):
+        return
     kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
              (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
-    return next((name for test, name in kinds if test(mode)), "not a plain file")
+    kind = next((name for test, name in kinds if test(mode)), "not a plain file")
+    raise DataError(f"{path} is not a regular file (it is {kind}); a {what} must be one")
 
 
 def read_bounded(path: str | os.PathLike, limit: int, what: str = "file") -> bytes:
@@ -46,9 +49,7 @@ def read_bounded(path: str | os.PathLike, limit: int, what: str = "file") -> byt
     naming it. FileNotFoundError when it does not exist."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise DataError(f"{path} is not a regular file (it is {_kind(info.st_mode)}); a {what} must be one")
+        _refuse_special(path, os.fstat(fd).st_mode, what)
         data = handle.read(limit + 1)
     if len(data) > limit:
         raise DataError(f"{path} is larger than {limit} bytes, the most a {what} may hold")
