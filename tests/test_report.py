@@ -306,8 +306,10 @@ def test_report_never_replaces_a_users_own_report_md(experiment):
     """report.md was replaced by `csvae report` and `csvae reproduce` though it was the user's own."""
     from csvae.reproduce import EXPERIMENTS, plan, prepare_experiment_folder
 
-    build_report(experiment.root)
-    build_report(experiment.root)  # its own report is replaced
+    experiment.report.write_text("# csvae reproduction: demo\n\nan older csvae's report, without a stamp\n")
+    experiment.report_html.write_text("<!doctype html><html><head><meta charset='utf-8'><title>csvae: demo</title>")
+    build_report(experiment.root)  # an older csvae's report is replaced
+    build_report(experiment.root)  # and its own
     experiment.report.write_text(experiment.report.read_text() + "my notes\n")
     with pytest.raises(ConfigError, match="report.md is not a report csvae wrote, or it was edited since"):
         build_report(experiment.root)

@@ -86,7 +86,7 @@ class Handler(BaseHTTPRequestHandler):
             self._error(err.status, err.message)
         except DataError as err:  # e.g. a listed image file that cannot be read (the message names it)
             self._error(400, str(err))
-        except (BrokenPipeError, ConnectionResetError, socket.timeout):
+        except (ConnectionError, TimeoutError):  # the client went away (socket.timeout is a TimeoutError)
             self.close_connection = True
         except Exception as err:  # a bug must not kill the server; the page shows the message
             log.exception("explore: %s %s failed", self.command, self.path)
