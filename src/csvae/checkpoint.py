@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from csvae.config import atomic_write_bytes
+from csvae.safeio import check_regular
 
 FORMAT = "csvae"
 VERSION = 2
@@ -38,9 +39,10 @@ def save_checkpoint(state: dict, path: str | os.PathLike) -> None:
 def load_checkpoint(path: str | os.PathLike) -> dict:
     """Read and check a checkpoint written by ``save_checkpoint``; tensors land on the CPU."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
+        check_regular(path, "checkpoint")  # a FIFO would block torch.load
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises RuntimeError, UnpicklingError, EOFError, ... here
         raise CheckpointError(f"{path} is not a readable csvae checkpoint (truncated, corrupt, or it "

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Optional, Sequence
 
 import yaml
 
-from csvae.config import ConfigError, RunConfig, config_from_dict, config_to_dict
+from csvae.config import ConfigError, RunConfig, config_from_dict, config_to_dict, yaml_value
 
 
 def apply_overrides(config: RunConfig, pairs: Sequence[str]) -> RunConfig:
@@ -43,7 +44,7 @@ def apply_overrides(config: RunConfig, pairs: Sequence[str]) -> RunConfig:
         if leaf not in node:
             raise ConfigError(f"unknown config key {key!r}; valid keys of {'.'.join(path)}: {sorted(node)}")
         try:
-            node[leaf] = yaml.safe_load(raw)
+            node[leaf] = yaml_value(raw)
         except yaml.YAMLError as err:
             raise ConfigError(f"--{key}: cannot read the value {raw!r}: {err}") from err
     return config_from_dict(values)
@@ -60,7 +61,16 @@ def cmd_fit(args, overrides) -> None:
     if rank_zero_only.rank == 0 and args.config is None:
         print(f"csvae fit: no --config given, so it trains the {source} ({config.model.name} on "
               f"{config.data.name}); `csvae presets` lists the others", file=sys.stderr)
-    fit_run(config, args.out, resume=args.resume, overwrite=args.overwrite)
+    try:
+        fit_run(config, args.out, resume=args.resume, overwrite=args.overwrite)
+    except RuntimeError as err:
+        from csvae.distributed import lost_peer
+
+        if not lost_peer(err):
+            raise
+        raise RuntimeError(f"another training process ended (killed, or out of memory), so this one stopped too "
+                           f"({str(err).splitlines()[0]}); continue the run from its last checkpoint with `csvae fit "
+                           f"--config {args.out}/config.yaml --out {args.out} --resume`") from None
     if rank_zero_only.rank == 0:  # with train.devices > 1 every process runs this command
         print(f"trained {config.model.name} on {config.data.name}: {args.out}")
 
@@ -109,6 +119,8 @@ def cmd_judge(args, overrides) -> None:
     from csvae.evaluate.judge import load_or_fit_judge
     from csvae.runfiles import accuracy_text
 
+    if os.path.exists(args.out) and not os.path.isdir(args.out):  # refused before minutes of work
+        raise ConfigError(f"--out {args.out} is a file; the judge cache is a folder")
     data = load_dataset(DataConfig(name=args.data, root=args.data_root, image_size=args.image_size,
                                    n_samples=args.n_samples))
     if data.x.ndim != 4:
@@ -305,12 +317,23 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def quiet_stdout() -> None:
+    """Point stdout at /dev/null, so flushing it at exit does not fail on a closed pipe again."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # a stdout without a descriptor (captured, redirected in Python)
+        pass
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args, rest = parser().parse_known_args(argv)
     if rest and args.command != "fit":
         parser().error(f"unrecognized arguments: {' '.join(rest)}")
     try:
         args.handler(args, rest)
+    except BrokenPipeError:  # the reader of the output left (`csvae evaluate | head`): not an error
+        quiet_stdout()
+        return 0
     except (ConfigError, ValueError, RuntimeError, OSError) as err:
         print(f"csvae {args.command}: error: {err}", file=sys.stderr)
         return 1

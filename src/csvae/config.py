@@ -25,6 +25,10 @@ CCVAE_DEFAULTS = {"ccvae_k": 100, "ccvae_unlabelled": "enumerate", "ccvae_kl": "
 """The CCVAE-only fields and their defaults; another model refuses any other value."""
 
 
+MAX_CONFIG_BYTES = 1 << 20
+"""Largest config file read."""
+
+
 class ConfigError(ValueError):
     """A configuration value or key is wrong; the message names the field."""
 
@@ -427,7 +431,9 @@ def _coerce(where: str, value, annotation: str):
             raise ConfigError(f"{where} must be true or false, got {value!r}")
     elif ann == "str":
         if not isinstance(value, str):
-            raise ConfigError(f"{where} must be a string, got {value!r}")
+            hint = (" (YAML reads yes/no/on/off/true/false as booleans: quote the value, e.g. 'no')"
+                    if isinstance(value, bool) else "")
+            raise ConfigError(f"{where} must be a string, got {value!r}{hint}")
     elif ann.startswith("Literal["):
         choices = ast.literal_eval(f"({ann[len('Literal['):-1]},)")
         if value not in choices:
@@ -478,15 +484,31 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+# YAML 1.1 reads 1e-3 (no dot, or an exponent without a sign) as a string; these forms are floats too
+_UniqueKeyLoader.add_implicit_resolver("tag:yaml.org,2002:float",
+                                       re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+                                       list("-+0123456789."))
+
+
+def yaml_value(text: str):
+    """A value written in YAML (a ``--section.field`` override), read as config files are:
+    ``1e-3`` is a number."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)
+
+
 def load_config(path: str | os.PathLike) -> RunConfig:
+    from csvae.safeio import read_bounded
+
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_bounded(path, MAX_CONFIG_BYTES, "config file").decode("utf-8-sig")
     except OSError as err:
         raise ConfigError(f"cannot read config file {path}: {err.strerror}") from err
     except UnicodeDecodeError as err:
         raise ConfigError(f"config file {path} is not UTF-8 text (byte {err.object[err.start]:#04x} at offset "
                           f"{err.start})") from err
+    except ValueError as err:  # not a regular file, or too large
+        raise ConfigError(str(err)) from None
     try:
         values = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as err:

@@ -29,6 +29,7 @@ from threadpoolctl import threadpool_limits
 from csvae.config import ConfigError, RunConfig, config_to_dict, load_config
 from csvae.presets import presets_dir
 from csvae.rundir import ExperimentDir, ManifestError, RunDir
+from csvae.safeio import FolderLock, read_json
 
 MODEL_ORDER = ("vae", "condvae", "condvae_info", "csvae", "ccvae")
 MODEL_VARIANTS = tuple((m, m, ()) for m in MODEL_ORDER)
@@ -259,7 +260,7 @@ def run_job(job: Job) -> dict:
     the run's metrics."""
     if fit_job(job):
         return evaluate_job(job)
-    return json.loads(RunDir(Path(job.out)).evaluation.read_text())
+    return read_json(RunDir(Path(job.out)).evaluation, "metrics.json")
 
 
 EVALUATION_SHARE = 0.2
@@ -343,7 +344,13 @@ def reproduce(name: str, out: str | os.PathLike, seeds: Optional[int] = None, jo
     if jobs is not None and jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}")
     planned = plan(experiment, out, seeds, data_root)
-    exp = prepare_experiment_folder(out, experiment, planned)
+    with FolderLock(out, "experiment folder"):  # one reproduce (or report) at a time
+        return run_experiment(prepare_experiment_folder(out, experiment, planned), name, planned, jobs)
+
+
+def run_experiment(exp: ExperimentDir, name: str, planned: list[Job], jobs: Optional[int]) -> Path:
+    """Fit and evaluate the ``planned`` runs of experiment ``name`` in ``jobs`` worker processes,
+    then build the report of ``exp``; returns the path of report.md."""
     todo = sorted(planned, key=expected_cost, reverse=True)
     judged = prepare_shared_data(todo)
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
@@ -367,7 +374,8 @@ def reproduce(name: str, out: str | os.PathLike, seeds: Optional[int] = None, jo
 
 def prepare_experiment_folder(out: Path, experiment: Experiment, jobs: list[Job]) -> ExperimentDir:
     """Make ``out`` and write its experiment.json, refusing a folder that holds another experiment
-    or a report.md that no reproduction wrote (a user's own file is never replaced)."""
+    or a report.md that csvae did not write or that was edited since (a user's own file is never
+    replaced)."""
     exp = ExperimentDir(out)
     if exp.root.exists() and not exp.root.is_dir():
         raise ConfigError(f"--out {exp.root} is a file; give a folder")
@@ -382,6 +390,9 @@ def prepare_experiment_folder(out: Path, experiment: Experiment, jobs: list[Job]
     elif any(p.exists() for p in (exp.report, exp.report_html)):
         raise ConfigError(f"--out {exp.root} holds a report.md or report.html that no `csvae reproduce` wrote there "
                           f"(no experiment.json); it is not replaced: choose another folder")
+    from csvae.report.document import check_reports_replaceable
+
+    check_reports_replaceable(exp)
     exp.root.mkdir(parents=True, exist_ok=True)
     planned = {j.data_label for j in jobs}
     parts = [{"data": p.data, "variants": [label for label, _, _ in p.variants]} for p in experiment.parts

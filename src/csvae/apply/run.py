@@ -108,8 +108,9 @@ def list_image_files(items: Sequence[PathLike]) -> list[Path]:
     exist or a folder that holds no image."""
     found: list[Path] = []
     for item in map(Path, items):
-        if item.is_dir():
-            files = sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if item.is_dir():  # regular image files, and no symlink that leaves the folder
+            files = sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                           and item.resolve() in p.resolve().parents)
             if not files:
                 raise DataError(f"--images {item}: the folder holds no image files ({', '.join(IMAGE_SUFFIXES)})")
             found.extend(files)

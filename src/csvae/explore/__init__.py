@@ -24,6 +24,8 @@ from csvae.explore.views import RunRefused, RunView
 log = logging.getLogger("csvae.explore")
 
 DEFAULT_MAX_UPLOAD_MB = 4.0
+MAX_UPLOAD_MB = 1024
+"""The largest --max-upload-mb (an upload is held in memory)."""
 
 
 def open_explorer(runs: Sequence[str | os.PathLike], images: Sequence[str | os.PathLike] = (),
@@ -33,8 +35,8 @@ def open_explorer(runs: Sequence[str | os.PathLike], images: Sequence[str | os.P
     image and vector runs are not mixed)."""
     if not runs:
         raise RunRefused("give at least one run folder")
-    if not max_upload_mb > 0:
-        raise ValueError(f"--max-upload-mb must be positive, got {max_upload_mb}")
+    if not 0 < max_upload_mb <= MAX_UPLOAD_MB:
+        raise ValueError(f"--max-upload-mb must be a number of MB in (0, {MAX_UPLOAD_MB}], got {max_upload_mb}")
     views = [RunView(run) for run in runs]
     kinds = {view.kind for view in views}
     if len(kinds) > 1:
@@ -50,6 +52,8 @@ def serve(runs: Sequence[str | os.PathLike], images: Sequence[str | os.PathLike]
           judge: Optional[str | os.PathLike] = None, host: str = "127.0.0.1", port: int = 0,
           open_browser: bool = False, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> None:
     """``csvae explore``: start the server, print its address, serve until interrupted."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValueError(f"--port must be 0 (a free port) or a port number up to 65535, got {port}")
     explorer = open_explorer(runs, images, judge, max_upload_mb)
     server = ExploreServer(explorer, host, port)
     if host not in LOOPBACK_HOSTS:

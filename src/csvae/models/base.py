@@ -279,17 +279,24 @@ class LatentModel(nn.Module):
         return torch.cat([fn(*[b.float() if b.dtype != torch.uint8 else b for b in batch]).cpu()
                           for batch in self._batches(*arrays, batch_size=batch_size)])
 
-    def latents(self, x, y, batch_size: int = 1024) -> dict[str, np.ndarray]:
-        """Posterior means: {"z": (N, z_dim)} and, for CSVAE, "w": (N, k * w_dim)."""
+    def labels_for(self, x, y):
+        """The labels y (N, k) of inputs x as this model reads them: checked known where it reads
+        them (``check_known``); where it does not, None stands for zeros."""
+        if y is None and not self.reads_labels:
+            return np.zeros((len(x), self.y_dim), np.float32)
         if self.reads_labels:
             check_known(y)
+        return y
+
+    def latents(self, x, y, batch_size: int = 1024) -> dict[str, np.ndarray]:
+        """Posterior means: {"z": (N, z_dim)} and, for CSVAE, "w": (N, k * w_dim)."""
+        y = self.labels_for(x, y)
         z = self._map(lambda xb, yb: self.encode(xb, yb).z.mean, x, y, batch_size=batch_size)
         return {"z": z.numpy()}
 
     def reconstruct(self, x, y, batch_size: int = 1024):
         """Decoder mean from the posterior means, in data units; numpy in -> numpy out."""
-        if self.reads_labels:
-            check_known(y)
+        y = self.labels_for(x, y)
         out = self._map(lambda xb, yb: self.to_data(self.decode_posterior_mean(xb, yb)), x, y,
                         batch_size=batch_size)
         return out if torch.is_tensor(x) else out.numpy()
@@ -377,6 +384,9 @@ def check_target(y: torch.Tensor, target_y: torch.Tensor) -> None:
 def check_known(y, name: str = "y") -> None:
     """Refuse labels with unknown (NaN or infinite) entries where a model must read them: they are
     never read as 0. Training is the one place unknown labels are allowed (``data.labelled_fraction``)."""
+    if y is None:
+        raise ValueError(f"{name} is None; this model reads the labels here: give {name} (N, k), or infer them "
+                         f"(csvae.apply.infer_labels)")
     y = torch.as_tensor(y)
     if y.is_floating_point() and not torch.isfinite(y).all():
         rows = torch.nonzero(~torch.isfinite(y).all(-1)).flatten()[:5].tolist()
