@@ -21,10 +21,11 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from csvae.apply.run import decode_like_card
 from csvae.config import ConfigError
 from csvae.data import load_dataset
 from csvae.data.checks import DataError
-from csvae.data.imageio import decode_image, resize_array
+from csvae.data.imageio import resize_array
 from csvae.explore.views import RunView
 from csvae.runs import run_data
 
@@ -152,8 +153,7 @@ class Gallery:
 
     def _file_loader(self, path: Path) -> Callable[[int], np.ndarray]:
         def load(r: int) -> np.ndarray:
-            channels, size, _ = self.views[r].model.x_shape
-            return decode_image(path, size, self.views[r].card.crop, channels)
+            return decode_like_card(path, self.views[r].card, self.views[r].model.x_shape)
         return load
 
     def listing(self) -> list[dict]:
@@ -178,9 +178,8 @@ class Gallery:
             raise UploadError(f"{name}: the upload is empty")
         decoded = []
         for view in self.views:
-            channels, size, _ = view.model.x_shape
             try:
-                decoded.append(decode_image(io.BytesIO(data), size, view.card.crop, channels))
+                decoded.append(decode_like_card(io.BytesIO(data), view.card, view.model.x_shape))
             except DataError as err:
                 raise UploadError(f"{name} is not an image this run can read: {upload_reason(err)}") from None
         key = f"upload-{secrets.token_hex(8)}"

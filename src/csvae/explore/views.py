@@ -54,7 +54,9 @@ class Code:
 class RunView:
     """A finished run opened for exploring. ``lock`` serialises the model's work across requests."""
 
-    def __init__(self, path):
+    def __init__(self, path, sha256: Optional[str] = None):
+        """path: a run folder, or a shipped model's folder (``csvae.pretrained``) whose model.pt
+        must have the checksum ``sha256``."""
         self.run = RunDir(Path(path))
         root = self.run.root
         if not root.is_dir():
@@ -63,7 +65,7 @@ class RunView:
             raise RunRefused(f"{root} is not a finished run: it has no {self.run.final.name} (train it with "
                              f"`csvae fit`, or finish it with --resume)")
         try:
-            self.model = load(root)
+            self.model = load(root, sha256=sha256).float()
         except CheckpointError as err:
             raise RunRefused(f"{root} cannot be explored: {err}") from None
         card = self.model.data_card
