@@ -125,7 +125,8 @@ def transfer_files(run: Optional[PathLike], content: PathLike, style_image: Path
     model = open_model(run, pretrained)
     if not model.has_subspaces:
         raise DataError(f"transfer needs a CSVAE or CCVAE run: {run or pretrained} holds a {model.config.name} "
-                        f"model, which has no attribute subspaces to swap; use `csvae manipulate` to change its attributes")
+                        f"model, which has no attribute subspaces to swap; use `csvae manipulate` to change its "
+                        f"attributes")
     names = attribute_names(model)
     categorical = is_categorical(model)
     if attribute is None:

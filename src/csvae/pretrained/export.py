@@ -5,7 +5,7 @@ model. Writes NAME/ in the registry's folder (``registry.models_dir``) with
   as the standardisation, class means and counts, kept exactly as trained), refused if a weight
   does not fit float16;
 - ``arrays.npz``: what the explorer shows without the data: 16 test inputs holding both classes
-  of every attribute and up to 300 codes of the run's arrays.npz for the pads;
+  of every attribute and the codes of 300 training images for the pads;
 - ``card.json`` and ``card.md`` (``csvae.pretrained.card``), with the slice metrics of
   ``csvae.pretrained.check`` measured on the half-precision weights;
 
@@ -33,7 +33,7 @@ from csvae.pretrained.card import CardError, card_markdown, card_of_run
 from csvae.pretrained.check import ROWS, TOLERANCE, slice_metrics
 from csvae.pretrained.registry import NAME, PretrainedError, add_to_registry, models_dir
 from csvae.rundir import RunDir
-from csvae.runfiles import load_arrays, save_arrays
+from csvae.runfiles import save_arrays
 from csvae.runs import run_data
 
 KEPT = ("config", "x_shape", "y_dim", "model", "step", "finished", "data_card")
@@ -57,19 +57,21 @@ def half_state(state: dict, parameters: Sequence[str], source: Path) -> dict:
     return {**{k: state[k] for k in KEPT if k in state}, "model": weights}
 
 
-def explorer_arrays(run: RunDir, data) -> dict:
-    """16 test inputs covering both classes of every attribute, and up to ``SCATTER`` codes with
-    their labels from the run's arrays.npz (when it has them)."""
+def explorer_arrays(model, data) -> dict:
+    """What the explorer reads from arrays.npz: ``inputs`` (16, C, S, S) uint8 test images covering
+    both classes of every attribute and their ``input_labels`` (16, k); ``labels`` (n, k) of up to
+    ``SCATTER`` training images (a seeded choice) and their codes ``latent_<name>`` (n, d) under
+    ``model`` (the pads' scatter)."""
     from csvae.explore.gallery import TEST_EXAMPLES, covering_rows
 
     x, y = data.part("test")
     rows = covering_rows(np.asarray(y), TEST_EXAMPLES["image"])
     out = {"inputs": np.asarray(x[rows]), "input_labels": np.asarray(y[rows], np.float32)}
-    stored = load_arrays(run.arrays) if run.arrays.is_file() else {}
-    if "latent_w" in stored and "labels" in stored:
-        keep = np.sort(np.random.default_rng(0).permutation(len(stored["labels"]))[:SCATTER])
-        out.update(latent_w=stored["latent_w"][keep], labels=stored["labels"][keep])
-    return out
+    x, y = data.part("train")
+    keep = np.sort(np.random.default_rng(0).permutation(len(y))[:SCATTER])
+    labels = np.asarray(y[keep], np.float32)
+    latents = model.latents(np.asarray(x[keep]), labels)
+    return {**out, "labels": labels, **{f"latent_{name}": value for name, value in latents.items()}}
 
 
 def export_run(run_dir: str | os.PathLike, name: str, *, root: Optional[str | os.PathLike] = None,
@@ -106,7 +108,7 @@ def export_run(run_dir: str | os.PathLike, name: str, *, root: Optional[str | os
         card = card_of_run(run.root, name, check, {"file": "model.pt", "sha256": sha256, "bytes": len(weights),
                                                    "dtype": "float16 parameters; buffers as trained"},
                            command=command, hardware=hardware, limits=limits)
-        save_arrays(explorer_arrays(run, data), staging / "arrays.npz")
+        save_arrays(explorer_arrays(half, data), staging / "arrays.npz")
         atomic_write_bytes(staging / "card.json", (json.dumps(card, indent=1) + "\n").encode())
         atomic_write_bytes(staging / "card.md", card_markdown(card).encode())
         _replace(staging, folder)
