@@ -20,10 +20,11 @@ from csvae.cli import main
 from csvae.data.checks import DataError
 from csvae.datacard import DataCard
 from csvae.explore import RunRefused, open_explorer
-from csvae.pretrained.card import CardError, check_card, licence_note, training_time
+from csvae.pretrained.card import CardError, check_card, command_of, licence_note, training_time
 from csvae.pretrained.check import compare
 from csvae.pretrained.export import export_run, half_state
 from csvae.pretrained.registry import ENV, PretrainedError, add_to_registry, read_registry
+from csvae.rundir import ExperimentDir, RunDir
 
 from explore_helpers import request, serving
 from pretrained_helpers import tiny_evaluated_run
@@ -175,9 +176,18 @@ def test_licence_note_of_celeba_is_non_commercial():
     assert "MIT" in licence_note("synthetic_faces")
 
 
+def test_command_of_a_run_in_an_experiment_folder(tmp_path):
+    experiment = ExperimentDir(tmp_path / "celeba")
+    runs = [{"data": "celeba-glasses", "variant": "csvae", "seed": 0}]
+    experiment.write_manifest("celeba", "", [{"data": "celeba-glasses", "variants": ["csvae"]}], runs)
+    assert command_of(experiment.run("celeba-glasses", "csvae", 0)) == (
+        "csvae reproduce celeba --out celeba  (this model: the run runs/celeba-glasses/csvae/seed0)")
+    assert command_of(RunDir(tmp_path / "alone")).startswith("csvae fit --config config.yaml --out alone")
+
+
 def test_training_time_from_metrics_csv(tmp_path):
     (tmp_path / "metrics.csv").write_text("step,epoch,time,model\n10,0,100.0,1\n110,1,160.0,1\n")
-    assert training_time(tmp_path / "metrics.csv").startswith("1.1 min for 110 steps")
+    assert training_time(tmp_path / "metrics.csv").startswith("66 s for 110 steps")
     assert training_time(tmp_path / "none.csv").startswith("unknown")
 
 

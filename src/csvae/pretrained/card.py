@@ -62,8 +62,28 @@ def training_time(metrics_csv: Path) -> str:
         return f"{UNKNOWN} ({metrics_csv.name} has fewer than two logged steps)"
     (s0, t0), (s1, t1) = rows[0], rows[-1]
     seconds = (t1 - t0) * s1 / (s1 - s0)
-    return (f"{seconds / 60:.1f} min for {s1} steps (wall clock from {metrics_csv.name}'s timestamps, scaled from "
+    took = f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.0f} s"
+    return (f"{took} for {s1} steps (wall clock from {metrics_csv.name}'s timestamps, scaled from "
             f"steps {s0}..{s1} to the whole run)")
+
+
+def command_of(run: RunDir) -> str:
+    """The command that trained ``run``: ``csvae reproduce NAME`` when it lies in an experiment
+    folder (EXP/runs/DATA/VARIANT/seedN, named by EXP/experiment.json), else the ``csvae fit`` that
+    repeats it from its config.yaml (what first trained it is not recorded)."""
+    from csvae.rundir import ExperimentDir, ManifestError
+
+    parents = run.root.resolve().parents
+    if len(parents) > 3 and ExperimentDir(parents[3]).manifest.is_file():
+        experiment = ExperimentDir(parents[3])
+        try:
+            name = experiment.read_manifest()["name"]
+        except ManifestError:
+            name = None
+        if name:
+            return (f"csvae reproduce {name} --out {experiment.root.name}  (this model: the run "
+                    f"{run.root.resolve().relative_to(experiment.root)})")
+    return f"csvae fit --config config.yaml --out {run.root.name}  (config.yaml: the config below, which repeats it)"
 
 
 def hardware_text(versions: Optional[dict], config: dict, given: Optional[str]) -> str:
@@ -146,8 +166,7 @@ def card_of_run(run_dir: str | os.PathLike, name: str, check: dict, weights: dic
         "format": FORMAT, "version": VERSION, "name": name, "model": model,
         "summary": f"{model.upper()} on {card_data['name']} at {data['x_shape'][1]} px: changes {what}",
         "data": card_data,
-        "training": {"command": command or f"csvae fit --config config.yaml --out runs/{name}  (config.yaml: the "
-                                           f"config below, written as YAML)",
+        "training": {"command": command or command_of(run),
                      "config": config,
                      "commit": (versions or {}).get("commit") or f"{UNKNOWN} (versions.json records none)",
                      "versions": versions or f"{UNKNOWN} (the run has no versions.json)",
@@ -210,11 +229,14 @@ def card_markdown(card: dict) -> str:
         lines += ["", "Realism (attribute judge's features; lower is closer to real test images): " + ", ".join(
             f"{part} Fréchet {_number(v.get('frechet'))}, kernel {_number(v.get('kernel'))}"
             for part, v in realism.items())]
+    tolerance = check["tolerance"]
     lines += ["", "## Check", "",
-              f"`tests/test_pretrained_shipped.py` re-measures these on the first {check['rows']} images of the "
-              f"{check['split']} split (tolerance {check['tolerance']}): "
-              + ", ".join(f"{k} {_number(v) if not isinstance(v, dict) else json.dumps(v)}"
-                          for k, v in check["metrics"].items()), "",
+              f"`tests/test_pretrained_shipped.py` measures these again on the first {check['rows']} images of the "
+              f"{check['split']} split: recon R² {_number(check['metrics']['recon_r2'])} (to within "
+              f"{tolerance['recon_r2']}), and the mean RMS change each edit makes to the reconstruction (to within "
+              f"{tolerance['edit_rms']:.0%}):", "", "| direction | edit RMS |", "| --- | --- |",
+              *[f"| {k} | {'–' if v is None else format(v, '.5f')} |" for k, v in check["metrics"]["edit_rms"].items()],
+              "",
               "## Weights", "",
               f"`{card['weights']['file']}`, {card['weights']['bytes']} bytes, {card['weights']['dtype']}, sha256 "
               f"`{card['weights']['sha256']}`", "",
