@@ -35,3 +35,14 @@ def tiny_evaluated_run(root, out, model_name="csvae"):
                                                      "judge": {"test_accuracy": {n: 0.99 for n in names}}}}
     RunDir(out).evaluation.write_text(json.dumps(metrics))
     return out
+
+
+def tiny_registry(root, tmp, name):
+    """A registry folder in ``tmp`` shipping ``name``, exported from a tiny evaluated run; returns
+    (registry folder, run folder)."""
+    from csvae.pretrained.export import export_run
+
+    run = tiny_evaluated_run(root, tmp / "run")
+    export_run(run, name, root=tmp / "registry", command="csvae fit --config synthetic_faces/csvae --out runs/tiny",
+               limits=["a test model: one epoch on 300 faces"])
+    return tmp / "registry", run

@@ -27,7 +27,7 @@ from csvae.pretrained.registry import ENV, PretrainedError, add_to_registry, rea
 from csvae.rundir import ExperimentDir, RunDir
 
 from explore_helpers import request, serving
-from pretrained_helpers import tiny_evaluated_run
+from pretrained_helpers import tiny_registry
 
 NAME = "tiny-faces-csvae"
 
@@ -41,19 +41,21 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def run(request, tmp_path_factory):
+def shipped(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("pretrained")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CSVAE_CACHE_DIR", str(tmp / "cache"))
-        return tiny_evaluated_run(request.config.rootpath, tmp / "run")
+        return tiny_registry(request.config.rootpath, tmp, NAME)
 
 
 @pytest.fixture(scope="module")
-def registry(run, tmp_path_factory):
-    root = tmp_path_factory.mktemp("registry")
-    export_run(run, NAME, root=root, command="csvae fit --config synthetic_faces/csvae --out runs/tiny",
-               limits=["a test model: one epoch on 300 faces"])
-    return root
+def run(shipped):
+    return shipped[1]
+
+
+@pytest.fixture(scope="module")
+def registry(shipped):
+    return shipped[0]
 
 
 @pytest.fixture
