@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from csvae import pretrained
 from csvae.checkpoint import sha256_of
@@ -29,12 +28,7 @@ SHIPPED = list(read_registry())
 """The registry's names: the package's, or $CSVAE_PRETRAINED_DIR's (check models before shipping them)."""
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def data_config(model):

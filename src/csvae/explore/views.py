@@ -65,7 +65,7 @@ class RunView:
             raise RunRefused(f"{root} is not a finished run: it has no {self.run.final.name} (train it with "
                              f"`csvae fit`, or finish it with --resume)")
         try:
-            self.model = load(root, sha256=sha256).float()
+            self.model = load(root, sha256=sha256)
         except CheckpointError as err:
             raise RunRefused(f"{root} cannot be explored: {err}") from None
         card = self.model.data_card

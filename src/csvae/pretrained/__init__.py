@@ -38,7 +38,7 @@ def load(name: str, root: Optional[PathLike] = None):
     if not entry.weights.is_file():
         raise PretrainedError(f"{entry.weights} is missing: the registry lists {name!r} but its weights are not "
                               f"installed")
-    return load_model(entry.weights, sha256=entry.sha256).float()
+    return load_model(entry.weights, sha256=entry.sha256)
 
 
 def card(name: str, root: Optional[PathLike] = None) -> dict:
