@@ -23,6 +23,7 @@ from csvae.checkpoint import CheckpointError
 from csvae.data.checks import DataError
 from csvae.datacard import ARRAYS
 from csvae.evaluate.figure_data import default_extent, to_uint8
+from csvae.models import MODEL_TITLES
 from csvae.rundir import RunDir
 from csvae.runfiles import load_arrays
 
@@ -30,8 +31,6 @@ SCATTER_POINTS = 300
 """Training codes drawn behind each W_i pad (from the run's arrays.npz)."""
 PAD_MARGIN = 0.1
 """Room around the training codes on a pad, as a share of their range."""
-MODEL_TITLES = {"vae": "VAE", "condvae": "CondVAE", "condvae_info": "CondVAE-info", "csvae": "CSVAE",
-                "ccvae": "CCVAE"}
 CCVAE_SLIDER_SIGMAS = 4.0
 """CCVAE slider range: mu^0 - 4 sigma^0 .. mu^1 + 4 sigma^1 of the conditional prior (revae-demo's +-4 sigma)."""
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from csvae.data.checks import DataError
+from csvae.models import MODEL_TITLES
 from csvae.rundir import RunDir
 from csvae.runs import read_versions
 
@@ -164,7 +165,8 @@ def card_of_run(run_dir: str | os.PathLike, name: str, check: dict, weights: dic
     what = ", ".join(card_data["attributes"])
     return {
         "format": FORMAT, "version": VERSION, "name": name, "model": model,
-        "summary": f"{model.upper()} on {card_data['name']} at {data['x_shape'][1]} px: changes {what}",
+        "summary": f"{MODEL_TITLES.get(model, model)} on {card_data['name']} at {data['x_shape'][1]} px: changes "
+                   f"{what}",
         "data": card_data,
         "training": {"command": command or command_of(run),
                      "config": config,
