@@ -242,6 +242,10 @@ def test_cli_lists_and_shows_the_models(installed, capsys):
                                               f"facial_hair, smile"
     assert main(["pretrained", "show", NAME]) == 0
     assert capsys.readouterr().out.startswith(f"# {NAME}")
+    assert main(["pretrained", "table"]) == 0
+    table = capsys.readouterr().out
+    assert f"| {NAME} | CSVAE | synthetic_faces | 32 px | glasses, facial_hair, smile | glasses: 0->1 0.500, " in table
+    assert "1 models, 0.3 MB in all" in table
 
 
 def test_pretrained_with_a_run_folder_is_refused(installed, run, photo, tmp_path, capsys):

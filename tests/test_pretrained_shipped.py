@@ -2,7 +2,8 @@
 registry, to check models before shipping them): it
 loads, its checksum matches, one manipulation runs on its shipped test inputs, its card is complete,
 and its card's check metrics match a fresh measurement on the first rows of its test split
-(``csvae.pretrained.check``: recon R² within 0.005, each direction's edit size within 5 %).
+(``csvae.pretrained.check``: recon R² within 0.005, each direction's edit size within 5 %); and
+docs/pretrained.md shows its card's numbers (``csvae pretrained table``).
 
 Parametrized over the registry: with no model shipped there are zero test cases (pytest reports
 none), never a test that passes without checking a model. The fresh measurement needs the model's
@@ -21,6 +22,7 @@ import pytest
 from csvae import pretrained
 from csvae.checkpoint import sha256_of
 from csvae.data import load_dataset
+from csvae.pretrained.card import table_row
 from csvae.pretrained.check import compare, slice_metrics
 from csvae.pretrained.registry import read_registry
 
@@ -61,6 +63,12 @@ def test_shipped_model_loads_matches_its_checksum_and_edits(name):
     target[:, 0] = 1 - target[:, 0]
     edited = model.manipulate(x, y, target)
     assert edited.shape == x.shape and np.isfinite(edited).all()
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_docs_show_the_cards_numbers(name):
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "pretrained.md").read_text(encoding="utf-8")
+    assert table_row(pretrained.card(name)) in docs, f"docs/pretrained.md lacks {name}'s row: csvae pretrained table"
 
 
 @pytest.mark.slow

@@ -175,6 +175,14 @@ def cmd_pretrained(args, overrides) -> None:
         from csvae.pretrained.registry import shipped
 
         print(shipped(args.name).card_md.read_text(encoding="utf-8"))
+    elif args.pretrained_command == "table":
+        from csvae.pretrained.card import TABLE_HEAD, table_row
+        from csvae.pretrained.registry import read_registry
+
+        entries = read_registry().values()
+        print("\n".join([TABLE_HEAD, *(table_row(pretrained.card(e.name)) for e in entries)]))
+        total = sum(p.stat().st_size for e in entries for p in e.folder.iterdir() if p.is_file())
+        print(f"\n{len(entries)} models, {total / 1e6:.1f} MB in all (weights, cards and explorer images)")
     else:
         found = pretrained.names()
         if not found:
@@ -305,6 +313,8 @@ def add_pretrained(sub) -> None:
     pre_sub = pre.add_subparsers(dest="pretrained_command")
     show = pre_sub.add_parser("show", help="print a shipped model's card")
     show.add_argument("name", help="a shipped model (csvae pretrained lists them)")
+    pre_sub.add_parser("table", help="the cards' numbers side by side (the table of docs/pretrained.md) and the "
+                       "shipped files' total size")
     export = pre_sub.add_parser("export", help="make a shipped model (half-precision weights, card, registry line) "
                                 "from a finished, evaluated run folder")
     export.add_argument("run", help="a finished run folder that csvae evaluate has evaluated")

@@ -246,3 +246,17 @@ def card_markdown(card: dict) -> str:
               "## Licence", "", card["licence"], "",
               "## Config", "", "```json", json.dumps(train["config"], indent=1), "```", ""]
     return "\n".join(lines)
+
+
+TABLE_HEAD = ("| name | model | data | size | attributes | manipulation (per direction) | preservation | recon R² |\n"
+              "| --- | --- | --- | --- | --- | --- | --- | --- |")
+
+
+def table_row(card: dict) -> str:
+    """One row of docs/pretrained.md's table of shipped models, from a card."""
+    metrics = card["metrics"]
+    flips = ", ".join(f"{name} {_number(row['accuracy'])}" for name, row in metrics["manipulation"].items())
+    size = card["data"]["image_size"]
+    return (f"| {card['name']} | {MODEL_TITLES.get(card['model'], card['model'])} | {card['data']['name']} | "
+            f"{size[1]} px | {', '.join(card['data']['attributes'])} | {flips or '–'} | "
+            f"{_number(metrics.get('mean_preservation'))} | {_number(metrics['recon_r2'])} |")
