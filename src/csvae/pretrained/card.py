@@ -135,9 +135,10 @@ def limits_of(card_data: dict, model: str, extra: Sequence[str]) -> list[str]:
            "Manipulation accuracies are a classifier's (the judge's) opinion of the edits, on the test split of the "
            "same data; on photos unlike the training data they will be lower.",
            "Labels of a new photo are inferred by the model (docs/manipulation.md); pass --current when you know them."]
-    if model != "csvae":
-        out.append("Only CSVAE has a 2-D style subspace per attribute; this model's edits of one attribute are "
-                   "deterministic or come from its own label latent (docs/models.md).")
+    if model in ("vae", "condvae", "condvae_info"):
+        out.append("It has no attribute subspace: an edit is deterministic (VAE: a shift between the class means of "
+                   "z; CondVAE, CondVAE-info: decoding with the new label), so it shows one style of the attribute "
+                   "and cannot transfer one (docs/models.md).")
     return out + list(extra)
 
 
