@@ -23,7 +23,7 @@ REQUIRED = {
     "data": ("name", "split", "split_sizes", "attributes", "label_kind", "image_size", "crop", "fingerprint"),
     "training": ("command", "config", "commit", "versions", "time", "hardware"),
     "metrics": ("split", "recon_r2", "manipulation", "mean_accuracy", "preservation", "realism"),
-    "check": ("split", "rows", "metrics", "tolerance"),
+    "check": ("split", "rows", "metrics", "float32_metrics", "tolerance"),
     "weights": ("file", "sha256", "bytes", "dtype"),
 }
 """The fields every card has (section -> keys; "" is the top level). A value may be None only where
@@ -239,7 +239,9 @@ def card_markdown(card: dict) -> str:
               f"{tolerance['recon_r2']}), and the mean RMS change each edit makes to the reconstruction (to within "
               f"{tolerance['edit_rms']:.0%}):", "", "| direction | edit RMS |", "| --- | --- |",
               *[f"| {k} | {'–' if v is None else format(v, '.5f')} |" for k, v in check["metrics"]["edit_rms"].items()],
-              "",
+              "", f"The test metrics above are those of the trained float32 weights (`csvae evaluate`); on these "
+              f"images the shipped float16 weights give recon R² {_number(check['metrics']['recon_r2'])} where the "
+              f"float32 ones gave {_number(check['float32_metrics']['recon_r2'])}.", "",
               "## Weights", "",
               f"`{card['weights']['file']}`, {card['weights']['bytes']} bytes, {card['weights']['dtype']}, sha256 "
               f"`{card['weights']['sha256']}`", "",

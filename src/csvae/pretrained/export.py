@@ -105,7 +105,8 @@ def export_run(run_dir: str | os.PathLike, name: str, *, root: Optional[str | os
         sha256 = sha256_of(weights)
         half = load(staging / "model.pt", sha256=sha256)
         check = {"split": "test", "rows": min(ROWS, source.data_card.split_sizes["test"]),
-                 "tolerance": dict(TOLERANCE), "metrics": slice_metrics(half, data)}
+                 "tolerance": dict(TOLERANCE), "metrics": slice_metrics(half, data),
+                 "float32_metrics": slice_metrics(source, data)}
         card = card_of_run(run.root, name, check, {"file": "model.pt", "sha256": sha256, "bytes": len(weights),
                                                    "dtype": "float16 parameters; buffers as trained"},
                            command=command, hardware=hardware, limits=limits)
