@@ -22,8 +22,8 @@ import pytest
 from csvae import pretrained
 from csvae.checkpoint import sha256_of
 from csvae.data import load_dataset
-from csvae.pretrained.card import table_row
 from csvae.pretrained.check import compare, slice_metrics
+from csvae.pretrained.markdown import table_row
 from csvae.pretrained.registry import read_registry
 
 SHIPPED = list(read_registry())

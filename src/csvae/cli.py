@@ -176,7 +176,7 @@ def cmd_pretrained(args, overrides) -> None:
 
         print(shipped(args.name).card_md.read_text(encoding="utf-8"))
     elif args.pretrained_command == "table":
-        from csvae.pretrained.card import TABLE_HEAD, table_row
+        from csvae.pretrained.markdown import TABLE_HEAD, table_row
         from csvae.pretrained.registry import read_registry
 
         entries = read_registry().values()

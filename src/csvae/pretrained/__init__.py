@@ -8,7 +8,9 @@
 
 The registry is ``registry.txt`` in the package's ``models/`` folder (``$CSVAE_PRETRAINED_DIR`` or
 ``root=`` another: ``csvae.pretrained.registry``); ``csvae pretrained export`` (``export.py``)
-makes a shipped model from a finished, evaluated run folder.
+makes a shipped model from a finished, evaluated run folder. Modules: ``registry`` (names, files,
+checksums), ``card`` (the card from a run folder; its fields checked), ``markdown`` (card.md and
+the docs' table), ``check`` (the slice metrics that keep a card true), ``export``.
 """
 
 from __future__ import annotations

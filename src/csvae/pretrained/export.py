@@ -29,8 +29,9 @@ from csvae.api import load
 from csvae.checkpoint import load_checkpoint, save_checkpoint, sha256_of
 from csvae.config import atomic_write_bytes
 from csvae.data import load_dataset
-from csvae.pretrained.card import CardError, card_markdown, card_of_run
+from csvae.pretrained.card import CardError, card_of_run
 from csvae.pretrained.check import ROWS, TOLERANCE, slice_metrics
+from csvae.pretrained.markdown import card_markdown
 from csvae.pretrained.registry import NAME, PretrainedError, add_to_registry, models_dir
 from csvae.rundir import RunDir
 from csvae.runfiles import save_arrays
