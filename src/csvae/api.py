@@ -250,8 +250,9 @@ def save_final(model: LatentModel, config: RunConfig, run: RunDir) -> None:
     run.commit()
 
 
-def load(path: str | os.PathLike, device: str = "cpu") -> LatentModel:
-    """A trained model from a run folder (its model.pt) or a checkpoint file, loaded without pickle."""
+def load(path: str | os.PathLike, device: str = "cpu", sha256: Optional[str] = None) -> LatentModel:
+    """A trained model from a run folder (its model.pt) or a checkpoint file, loaded without pickle.
+    sha256: the checkpoint file's expected checksum, checked before it is read (``load_checkpoint``)."""
     path = Path(path)
     if path.is_dir():
         final = RunDir(path).final
@@ -260,7 +261,7 @@ def load(path: str | os.PathLike, device: str = "cpu") -> LatentModel:
                                   f"finish: resume it with `csvae fit --config {path / 'config.yaml'} --out {path} "
                                   f"--resume`")
         path = final
-    state = load_checkpoint(path)
+    state = load_checkpoint(path, sha256)
     shape, y_dim = state["x_shape"], state["y_dim"]
     if (not isinstance(shape, (list, tuple)) or not shape or not all(_positive_int(s) for s in shape)
             or not _positive_int(y_dim)):

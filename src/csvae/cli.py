@@ -1,4 +1,4 @@
-"""The csvae command: fit | evaluate | reproduce | explore | ...
+"""The csvae command: fit | evaluate | reproduce | explore | pretrained | ...
 
 fit takes any config field after its options as --section.field value (YAML syntax for the
 value: --model.z_dim 3, --model.hidden [128,128], --model.betas.entropy 5). csvae presets lists
@@ -150,7 +150,7 @@ def cmd_manipulate(args, overrides) -> None:
 
     out = manipulate_files(args.run, list_image_files(args.images), args.attribute, args.to, args.out, style=args.style,
                            samples=args.samples, seed=args.seed, current=args.current, judge=args.judge,
-                           scale=args.scale)
+                           scale=args.scale, pretrained=args.pretrained)
     print(f"manipulation grid: {out}")
 
 
@@ -158,7 +158,7 @@ def cmd_transfer(args, overrides) -> None:
     from csvae.apply import transfer_files
 
     out = transfer_files(args.run, args.content, args.style, args.attribute, args.out, judge=args.judge,
-                         scale=args.scale, current=args.current)
+                         scale=args.scale, current=args.current, pretrained=args.pretrained)
     print(f"transfer grid: {out}")
 
 
@@ -169,7 +169,39 @@ def cmd_explore(args, overrides) -> None:
 
     logging.basicConfig(level=logging.WARNING, format="csvae explore: %(levelname)s: %(message)s")
     serve(args.runs, args.images or (), judge=args.judge, host=args.host, port=args.port,
-          open_browser=args.open, max_upload_mb=args.max_upload_mb)
+          open_browser=args.open, max_upload_mb=args.max_upload_mb, pretrained=args.pretrained or ())
+
+
+def cmd_pretrained(args, overrides) -> None:
+    from csvae import pretrained
+
+    if args.pretrained_command == "export":
+        from csvae.pretrained.export import export_run
+
+        folder = export_run(args.run, args.name, root=args.to, data_root=args.data_root, command=args.command_line,
+                            hardware=args.hardware, limits=args.limit or (), overwrite=args.overwrite)
+        card = pretrained.card(args.name, args.to)
+        print(f"shipped {args.name}: {folder} ({card['weights']['bytes'] / 1e6:.1f} MB of weights, sha256 "
+              f"{card['weights']['sha256']}); registry: {folder.parent / 'registry.txt'}")
+    elif args.pretrained_command == "show":
+        from csvae.pretrained.registry import shipped
+
+        print(shipped(args.name).card_md.read_text(encoding="utf-8"))
+    elif args.pretrained_command == "table":
+        from csvae.pretrained.markdown import TABLE_HEAD, table_row
+        from csvae.pretrained.registry import read_registry
+
+        entries = read_registry().values()
+        print("\n".join([TABLE_HEAD, *(table_row(pretrained.card(e.name)) for e in entries)]))
+        total = sum(p.stat().st_size for e in entries for p in e.folder.iterdir() if p.is_file())
+        print(f"\n{len(entries)} models, {total / 1e6:.1f} MB in all (weights, cards and explorer images)")
+    else:
+        found = pretrained.names()
+        if not found:
+            print("no pretrained model is shipped with this csvae (docs/pretrained.md)")
+        width = max(map(len, found), default=0)
+        for name in found:
+            print(f"{name:<{width}}  {pretrained.card(name)['summary']}")
 
 
 def add_fit(sub) -> None:
@@ -235,7 +267,9 @@ def add_judge(sub) -> None:
 
 def add_apply(sub) -> None:
     man = sub.add_parser("manipulate", help="change an attribute of image files with a trained run")
-    man.add_argument("run", help="a finished run folder of image data")
+    man.add_argument("run", nargs="?", default=None, help="a finished run folder of image data (or --pretrained)")
+    man.add_argument("--pretrained", default=None, metavar="NAME",
+                     help="a shipped model instead of a run folder (csvae pretrained lists them)")
     man.add_argument("--images", nargs="+", required=True, metavar="FILE_OR_DIR",
                      help="image files, or folders whose image files (by name, not recursive) are taken")
     man.add_argument("--attribute", default=None, help="attribute name (leave out for a categorical label)")
@@ -251,7 +285,10 @@ def add_apply(sub) -> None:
     man.add_argument("--out", required=True, help="the grid to write: .png, .jpg or .jpeg (never an input)")
     man.set_defaults(handler=cmd_manipulate)
     tra = sub.add_parser("transfer", help="give a content image the attribute style of another (CSVAE, CCVAE)")
-    tra.add_argument("run", help="a finished CSVAE or CCVAE run folder of image data")
+    tra.add_argument("run", nargs="?", default=None,
+                     help="a finished CSVAE or CCVAE run folder of image data (or --pretrained)")
+    tra.add_argument("--pretrained", default=None, metavar="NAME",
+                     help="a shipped CSVAE or CCVAE model instead of a run folder (csvae pretrained lists them)")
     tra.add_argument("--content", required=True, help="the image whose attribute changes")
     tra.add_argument("--style", required=True, help="the image whose attribute style is taken")
     tra.add_argument("--attribute", default=None, help="attribute name (leave out for a categorical label: "
@@ -266,7 +303,9 @@ def add_apply(sub) -> None:
 
 def add_explore(sub) -> None:
     exp = sub.add_parser("explore", help="a latent explorer in the browser for finished runs (docs/explore.md)")
-    exp.add_argument("runs", nargs="+", metavar="RUN", help="run folders (several: compare models on one input)")
+    exp.add_argument("runs", nargs="*", metavar="RUN", help="run folders (several: compare models on one input)")
+    exp.add_argument("--pretrained", nargs="+", default=None, metavar="NAME",
+                     help="shipped models instead of run folders (csvae pretrained lists them)")
     exp.add_argument("--images", nargs="+", default=None, metavar="FILE_OR_DIR",
                      help="image files or folders to offer besides the runs' test images")
     exp.add_argument("--judge", default=None, help="a judge file whose probabilities the page shows (default: "
@@ -278,6 +317,32 @@ def add_explore(sub) -> None:
     exp.add_argument("--max-upload-mb", dest="max_upload_mb", type=float, default=4.0,
                      help="largest upload accepted, in MB (default 4)")
     exp.set_defaults(handler=cmd_explore)
+
+
+def add_pretrained(sub) -> None:
+    pre = sub.add_parser("pretrained", help="list the shipped pretrained models, show a card, or export a run as "
+                         "one (docs/pretrained.md)", description="Without a sub-command: one line per shipped model.")
+    pre_sub = pre.add_subparsers(dest="pretrained_command")
+    show = pre_sub.add_parser("show", help="print a shipped model's card")
+    show.add_argument("name", help="a shipped model (csvae pretrained lists them)")
+    pre_sub.add_parser("table", help="the cards' numbers side by side (the table of docs/pretrained.md) and the "
+                       "shipped files' total size")
+    export = pre_sub.add_parser("export", help="make a shipped model (half-precision weights, card, registry line) "
+                                "from a finished, evaluated run folder")
+    export.add_argument("run", help="a finished run folder that csvae evaluate has evaluated")
+    export.add_argument("--name", required=True, help="the model's name: lower-case letters, digits and '-'")
+    export.add_argument("--to", default=None, metavar="DIR", help="the registry folder (default: "
+                        "$CSVAE_PRETRAINED_DIR, else the package's src/csvae/pretrained/models)")
+    export.add_argument("--data-root", default=None, metavar="DIR", help="where the run's data are now, when they "
+                        "moved since training (as csvae evaluate --data-root)")
+    export.add_argument("--command", dest="command_line", default=None, metavar="TEXT",
+                        help="the command that trained the run, for the card (default: csvae fit with its config)")
+    export.add_argument("--hardware", default=None, metavar="TEXT", help="the machine it trained on, for the card "
+                        "(default: versions.json's record, else unknown)")
+    export.add_argument("--limit", action="append", default=None, metavar="TEXT",
+                        help="a known limit for the card (repeat for several)")
+    export.add_argument("--overwrite", action="store_true", help="replace a shipped model of the same name")
+    pre.set_defaults(handler=cmd_pretrained)
 
 
 def add_prepare_data(sub) -> None:
@@ -312,7 +377,8 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"csvae {__version__}",
                      help="print the version of csvae and exit")
     sub = top.add_subparsers(dest="command", required=True)
-    for add in (add_fit, add_evaluate, add_reproduce, add_judge, add_apply, add_explore, add_prepare_data):
+    for add in (add_fit, add_evaluate, add_reproduce, add_judge, add_apply, add_explore, add_pretrained,
+                add_prepare_data):
         add(sub)
     return top
 

@@ -21,10 +21,11 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from csvae.apply.run import decode_like_card
 from csvae.config import ConfigError
 from csvae.data import load_dataset
 from csvae.data.checks import DataError
-from csvae.data.imageio import decode_image, resize_array
+from csvae.data.imageio import resize_array
 from csvae.explore.views import RunView
 from csvae.runs import run_data
 
@@ -159,8 +160,7 @@ class Gallery:
 
     def _file_loader(self, path: Path) -> Callable[[int], np.ndarray]:
         def load(r: int) -> np.ndarray:
-            channels, size, _ = self.views[r].model.x_shape
-            return decode_image(path, size, self.views[r].card.crop, channels)
+            return decode_like_card(path, self.views[r].card, self.views[r].model.x_shape)
         return load
 
     def listing(self) -> list[dict]:
@@ -179,9 +179,8 @@ class Gallery:
     def _decode(data: bytes, name: str, view: RunView) -> np.ndarray:
         """An upload as ``view``'s run reads images; UploadError when it cannot, or when it has more
         than ``MAX_UPLOAD_PIXELS`` pixels (refused from its header, before decoding)."""
-        channels, size, _ = view.model.x_shape
         try:
-            return decode_image(io.BytesIO(data), size, view.card.crop, channels, max_pixels=MAX_UPLOAD_PIXELS)
+            return decode_like_card(io.BytesIO(data), view.card, view.model.x_shape, max_pixels=MAX_UPLOAD_PIXELS)
         except DataError as err:
             raise UploadError(f"{name} is not an image this run can read: {upload_reason(err)}") from None
 

@@ -8,5 +8,8 @@ from csvae.models.csvae import CSVAE
 from csvae.models.vae import VAE
 
 MODELS = {"vae": VAE, "condvae": CondVAE, "condvae_info": CondVAEInfo, "csvae": CSVAE, "ccvae": CCVAE}
+MODEL_TITLES = {"vae": "VAE", "condvae": "CondVAE", "condvae_info": "CondVAE-info", "csvae": "CSVAE",
+                "ccvae": "CCVAE"}
+"""How people write each model's name."""
 
-__all__ = ["LatentModel", "Posterior", "VAE", "CondVAE", "CondVAEInfo", "CSVAE", "CCVAE", "MODELS"]
+__all__ = ["LatentModel", "Posterior", "VAE", "CondVAE", "CondVAEInfo", "CSVAE", "CCVAE", "MODELS", "MODEL_TITLES"]
