@@ -191,8 +191,12 @@ def test_celeba_runs_read_the_centred_148_crop(tmp_path, images):
     rgb = np.random.default_rng(0).integers(0, 256, (218, 178, 3), dtype=np.uint8)
     Image.fromarray(rgb).save(photo, quality=95)
     assert np.array_equal(apply.read_images_like_run(model, [photo])[0], decode_image(photo, 32, 148))
-    with pytest.raises(DataError, match=r"face0.*50x70, smaller than the 148x148 crop"):
-        apply.read_images_like_run(model, [photo, images[0][0]])
+    # a photo of another size: the same share of its width (148 / 178 of 50 px: 42 px)
+    assert np.array_equal(apply.read_images_like_run(model, [images[0][0]])[0], decode_image(images[0][0], 32, 42))
+    tiny = tmp_path / "tiny.png"
+    Image.fromarray(rgb[:9, :9]).save(tiny)
+    with pytest.raises(DataError, match=r"tiny.png.*its square is 7x7, smaller than the minimum of 8x8"):
+        apply.read_images_like_run(model, [photo, tiny])
     out = apply.manipulate_files(run, [photo], "eyeglasses", 1, tmp_path / "m.png", samples=2)
     assert _png_size(out) == _grid_size(rows=1, cols=4, size=32)
 

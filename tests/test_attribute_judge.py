@@ -81,3 +81,32 @@ def test_the_attribute_judge_reads_every_attribute_of_celeba_trees_only():
         ("celeba", None, "none", 1.0, 64)
     assert attribute_data(DataConfig(name="synthetic_faces")) is None
     assert attribute_data(DataConfig(name="folder", root="/x")) is None
+
+
+def test_reproduce_trains_one_attribute_judge_per_celeba_tree(tmp_path, monkeypatch):
+    """A CelebA experiment's judges: one task judge per data set and one attribute judge per tree
+    (every attribute, every row), trained with its settings."""
+    import dataclasses
+
+    import csvae.evaluate.attribute_judge as attribute_judge
+    from csvae.reproduce.experiments import EXPERIMENTS
+    from csvae.reproduce.planning import plan
+    from csvae.reproduce.tasks import fit_attribute_judge, fit_judge, prepare_shared_data
+
+    from fixtures_images import make_celeba
+
+    make_celeba(tmp_path / "tree", n=40, partition=[0] * 30 + [1] * 5 + [2] * 5)
+    monkeypatch.setenv("CSVAE_CACHE_DIR", str(tmp_path / "cache"))
+    jobs = plan(EXPERIMENTS["celeba"], tmp_path / "exp", 1, str(tmp_path / "tree"))
+    small = [dataclasses.replace(j, config=dataclasses.replace(
+        j.config, data=dataclasses.replace(j.config.data, image_size=8))) for j in jobs
+        if j.data_label in ("celeba-glasses", "celeba-smiling")]
+    judged = prepare_shared_data(small)
+    assert [(f, j.data_label) for f, j in judged] == [(fit_judge, "celeba-glasses"),
+                                                      (fit_attribute_judge, "celeba-glasses"),
+                                                      (fit_judge, "celeba-smiling")]
+    seen = []
+    monkeypatch.setattr(attribute_judge, "load_or_fit_judge",
+                        lambda data, where, name, **settings: seen.append((len(data.attribute_names), name, settings)))
+    fit_attribute_judge(judged[1][1])
+    assert seen == [(40, attribute_judge.NAME, attribute_judge.SETTINGS)]

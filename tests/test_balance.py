@@ -7,7 +7,7 @@ import torch
 import csvae
 from csvae.config import ConfigError, DataConfig
 from csvae.configfile import load_config
-from csvae.data.balance import check_learnable, combinations, discard_rows, example_weights, weight_table
+from csvae.data.balance import combinations, discard_rows, example_weights, weight_table
 from csvae.data.checks import DataError
 from csvae.loader import epoch_order
 from csvae.models.parts import label_cross_entropy
@@ -71,16 +71,11 @@ def test_discard_keeps_the_smallest_combination_and_unknown_rows():
     assert np.array_equal(keep, discard_rows(y, seed=1))
 
 
-def test_one_class_attributes_are_refused():
-    with pytest.raises(DataError, match="attribute Eyeglasses has no positive"):
-        check_learnable(np.zeros((5, 1), np.float32), ["Eyeglasses"], "binary")
-    with pytest.raises(DataError, match="attribute b has no negative"):
-        check_learnable(np.array([[0, 1], [1, 1]], np.float32), ["a", "b"], "binary")
-    with pytest.raises(DataError, match="one class"):
-        check_learnable(np.eye(3, dtype=np.float32)[[1, 1]], ["a", "b", "c"], "categorical")
+def test_one_class_attributes_are_refused_before_they_are_balanced():
     x = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32)
-    with pytest.raises(DataError, match="attribute y0 has no positive"):
-        csvae.fit(csvae.build_model("csvae", x_dim=3), x, np.zeros(20), epochs=1)
+    for balance in ("weight", "sample", "discard", "none"):
+        with pytest.raises(DataError, match="y, column 0: every known row has the value 0"):
+            csvae.fit(csvae.build_model("csvae", x_dim=3), x, np.zeros(20), epochs=1, balance=balance)
 
 
 def test_a_balance_that_is_not_a_choice_is_refused(tmp_path):
@@ -121,7 +116,7 @@ def test_weights_reach_the_label_terms_of_every_model():
 
 
 def test_vae_class_means_are_weighted():
-    from csvae.models.base import class_means
+    from csvae.models.labels import class_means
 
     codes = torch.tensor([[0.0], [2.0], [10.0], [10.0]])
     y = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])

@@ -187,9 +187,30 @@ def test_the_demo_runs_the_swiss_roll_the_faces_and_celeba_once(tmp_path, monkey
     from csvae.reproduce.experiments import EXPERIMENTS
     from csvae.reproduce.planning import plan
 
-    monkeypatch.setenv("CSVAE_CELEBA_SUBSET", str(tmp_path / "celeba"))
-    runs = Counter(j.data_label for j in plan(EXPERIMENTS["demo"], tmp_path / "demo", None, None))
+    monkeypatch.setenv("CSVAE_CELEBA_20K", str(tmp_path / "celeba"))
+    jobs = plan(EXPERIMENTS["demo"], tmp_path / "demo", None, None)
+    runs = Counter(j.data_label for j in jobs)
     assert runs == {"swiss_roll": 5, "synthetic_faces": 5, "celeba-glasses": 5}  # `reproduce toy` has the rest
+    celeba = [j.config for j in jobs if j.data_label == "celeba-glasses"]
+    assert {(c.data.root, c.data.image_size, c.data.balance) for c in celeba} == {(str(tmp_path / "celeba"), 32,
+                                                                                    "weight")}
+
+
+def test_the_celeba_experiment_runs_five_models_on_four_tasks_at_64_px_on_every_photo(tmp_path, monkeypatch):
+    from csvae.reproduce.experiments import EXPERIMENTS
+    from csvae.reproduce.planning import plan
+
+    monkeypatch.setenv("CSVAE_CELEBA_20K", str(tmp_path / "celeba20k"))
+    jobs = plan(EXPERIMENTS["celeba"], tmp_path / "celeba", None, None)
+    assert sorted({j.data_label for j in jobs}) == ["celeba-facialhair", "celeba-glasses", "celeba-glasses-facialhair",
+                                                     "celeba-smiling"]
+    assert sorted({j.variant for j in jobs}) == ["ccvae", "condvae", "condvae_info", "csvae", "vae"]
+    assert len(jobs) == 20 and {j.seed for j in jobs} == {0}
+    for job in jobs:
+        data = job.config.data
+        assert (data.image_size, data.balance, data.root) == (64, "weight", str(tmp_path / "celeba20k"))
+        assert job.config.train.precision == "bf16-mixed" and job.config.model.conv_channels == [32, 64, 128]
+    assert len(plan(EXPERIMENTS["celeba"], tmp_path / "c3", 3, None)) == 60  # --seeds 3: the headline table
 
 
 class InlinePool:

@@ -6,7 +6,7 @@ import torch
 
 import csvae
 from csvae.config import ConfigError, DataConfig, ModelConfig, TrainConfig
-from csvae.models.base import class_means, label_shift
+from csvae.models.labels import class_means, label_shift
 from csvae.models.objective import weighted_sum
 
 NAMES = ["vae", "condvae", "condvae_info", "csvae"]

@@ -4,6 +4,7 @@ from any folder, the numpy API, help texts, versions recorded, small-data warnin
 import dataclasses
 import json
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -190,6 +191,7 @@ def test_runs_record_their_versions(tmp_path):
     recorded = json.loads((tmp_path / "run" / "versions.json").read_text())
     assert recorded["csvae"] == csvae.__version__ and recorded["torch"] == torch.__version__
     assert recorded["python"] == ".".join(map(str, sys.version_info[:3]))
+    assert f"({os.cpu_count()} cores)" in recorded["hardware"]
     git = shutil.which("git")
     if recorded["commit"] is not None and git:
         head = subprocess.run([git, "-C", str(csvae.provenance.clone_root()), "rev-parse", "HEAD"],

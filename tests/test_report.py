@@ -222,3 +222,143 @@ def test_an_unreadable_config_is_named_and_costs_only_its_own_line(experiment):
     assert "(the config of csvae, seed 0 cannot be read:" in text and "is not valid YAML" in text
     assert "(the figures of csvae cannot be drawn:" in text
     assert "figures/faces_manipulate_smile.png" in text  # the rest of the report is still there
+
+
+def _set_metric(experiment, data, variant, **values):
+    run = experiment.run(data, variant, 0)
+    metrics = json.loads(run.evaluation.read_text())
+    run.evaluation.write_text(json.dumps({**metrics, **values}))
+    return run
+
+
+def test_a_null_metric_is_a_dash_and_its_claim_cannot_be_judged(experiment):
+    """evaluate writes a NaN or infinite metric as null; the report used to fail on it with a
+    TypeError, and a NaN judged a claim "Not supported"."""
+    _set_metric(experiment, "swiss_roll", "csvae", recon_r2=None, z_label_accuracy_nonlinear=None)
+    text = build_report(experiment.root).read_text()
+    assert "| csvae | – |" in text and "evaluate writes a NaN or infinite metric as null" in text
+    assert "**Cannot be judged** | cannot be judged: the nonlinear leakage of csvae is null" in text
+
+
+@pytest.mark.parametrize("value, shown", [("high", "'high'"), ([1], "[1]"), ({}, "{}"), (True, "True")])
+def test_a_metric_of_the_wrong_type_costs_only_its_run(experiment, value, shown):
+    """A string, list, {} or boolean where a number belongs used to traceback (booleans showed as
+    1.000); the run is left out, naming the file and the key, and the others are reported."""
+    run = _set_metric(experiment, "swiss_roll", "csvae", elbo=value)
+    text = build_report(experiment.root).read_text()
+    assert f"- {run.evaluation}: elbo must be a number or null, got {shown}" in text
+    assert "| vae | 0.990 |" in text and "| csvae | 0.990 |" in text  # the faces csvae run is still there
+
+
+def test_a_nested_value_of_the_wrong_type_is_named_by_its_key(experiment):
+    _set_metric(experiment, "swiss_roll", "csvae", disentanglement={
+        "factors": ["label.smile"], "discrete": [True], "n_train": 1, "n_test": 1,
+        "parts": {"z": {"mig": "x", "sap": 0.1}}})
+    run = _set_metric(experiment, "swiss_roll", "vae", elbo=None)
+    metrics = json.loads(run.evaluation.read_text())
+    del metrics["label_chance"]
+    run.evaluation.write_text(json.dumps(metrics))
+    text = build_report(experiment.root).read_text()
+    assert "csvae/seed0/metrics.json: disentanglement.parts.z.mig must be a number or null, got 'x'" in text
+    assert "| vae | 0.990 | – |" in text  # a missing key and a null: dashes, the run stays
+
+
+@pytest.mark.parametrize("damage", ["fifo", "zero", "deep", "nan"])
+def test_a_metrics_file_that_is_not_a_bounded_json_file_is_named(experiment, damage):
+    """A FIFO named metrics.json hung the report, /dev/zero grew without bound, 100,000 nested
+    lists overflowed the recursion; each costs only its run now."""
+    import os
+
+    path = experiment.run("swiss_roll", "csvae", 0).evaluation
+    path.unlink()
+    if damage == "fifo":
+        os.mkfifo(path)
+    elif damage == "zero":
+        path.symlink_to("/dev/zero")
+    else:
+        path.write_text("[" * 100_000 + "]" * 100_000 if damage == "deep" else '{"elbo": NaN}')
+    reason = {"fifo": "is not a regular file (it is a FIFO)", "zero": "leads to /dev/zero, outside",
+              "deep": "nests 100000 levels deep", "nan": "it holds NaN, which JSON does not have"}[damage]
+    text = build_report(experiment.root).read_text()
+    assert str(path) in text and reason in text
+
+
+def test_a_run_folder_that_leads_outside_the_experiment_is_not_followed(experiment, tmp_path):
+    """report followed a run folder symlinked outside the experiment folder and drew latents.png there."""
+    import shutil
+
+    run = experiment.run("faces", "vae", 0)
+    elsewhere = tmp_path / "elsewhere"
+    shutil.move(run.root, elsewhere)
+    run.root.symlink_to(elsewhere, target_is_directory=True)
+    text = build_report(experiment.root).read_text()
+    assert "a symlink may not leave its folder" in text
+    assert not (elsewhere / "latents.png").exists()
+
+
+def test_experiment_json_whose_parts_and_runs_disagree_is_refused(experiment):
+    """Runs of no part were silently left out of every table."""
+    manifest = json.loads(experiment.manifest.read_text())
+    manifest["parts"] = manifest["parts"][:1]
+    experiment.manifest.write_text(json.dumps(manifest))
+    with pytest.raises(ManifestError, match=r"experiment.json: its parts and runs disagree: run .*'faces'"):
+        build_report(experiment.root)
+
+
+def test_report_never_replaces_a_users_own_report_md(experiment):
+    """report.md was replaced by `csvae report` and `csvae reproduce` though it was the user's own."""
+    from csvae.reproduce.experiments import EXPERIMENTS
+    from csvae.reproduce.folder import prepare_experiment_folder
+    from csvae.reproduce.planning import plan
+
+    experiment.report.write_text("# csvae reproduction: demo\n\nan older csvae's report, without a stamp\n")
+    experiment.report_html.write_text("<!doctype html><html><head><meta charset='utf-8'><title>csvae: demo</title>")
+    build_report(experiment.root)  # an older csvae's report is replaced
+    build_report(experiment.root)  # and its own
+    experiment.report.write_text(experiment.report.read_text() + "my notes\n")
+    with pytest.raises(ConfigError, match="report.md is not a report csvae wrote, or it was edited since"):
+        build_report(experiment.root)
+    assert experiment.report.read_text().endswith("my notes\n")
+    toy = ExperimentDir(experiment.root.parent / "toy")
+    prepare_experiment_folder(toy.root, EXPERIMENTS["toy"], plan(EXPERIMENTS["toy"], toy.root, 1, None))
+    toy.report_html.write_text("<p>mine</p>")
+    with pytest.raises(ConfigError, match="report.html is not a report csvae wrote"):
+        prepare_experiment_folder(toy.root, EXPERIMENTS["toy"], plan(EXPERIMENTS["toy"], toy.root, 1, None))
+    assert toy.report_html.read_text() == "<p>mine</p>"
+
+
+def test_report_html_links_only_safe_schemes_under_a_csp(experiment):
+    """A javascript: link in experiment.json's description became a live link on a page without CSP."""
+    manifest = json.loads(experiment.manifest.read_text())
+    manifest["description"] = ("[click](javascript:alert(1)) [tab](java\tscript:alert(2)) "
+                               "[paper](https://arxiv.org/abs/1812.06190) ![x](data:image/svg+xml,<svg>)")
+    experiment.manifest.write_text(json.dumps(manifest))
+    page = build_report(experiment.root).with_name("report.html").read_text()
+    assert 'href="javascript' not in page and 'href="java\tscript' not in page and "<img alt=\"x\"" not in page
+    assert '<a href="https://arxiv.org/abs/1812.06190">paper</a>' in page
+    assert "http-equiv='Content-Security-Policy' content=\"default-src 'none';" in page
+
+
+def test_a_metrics_file_that_leads_outside_the_experiment_is_not_read(experiment, tmp_path):
+    run = experiment.run("swiss_roll", "csvae", 0)
+    outside = tmp_path / "metrics.json"
+    outside.write_text(run.evaluation.read_text())
+    run.evaluation.unlink()
+    run.evaluation.symlink_to(outside)
+    text = build_report(experiment.root).read_text()
+    assert f"the file {run.evaluation} leads to {outside}" in text
+
+
+def test_report_refuses_an_experiment_folder_another_process_writes(experiment, capsys):
+    """`csvae report` (or a second reproduce) beside a running reproduce: one writer per folder."""
+    from test_folders import hold_lock
+
+    holder = hold_lock(experiment.root)
+    try:
+        assert main(["report", str(experiment.root)]) == 1
+    finally:
+        holder.kill()
+        holder.wait()
+    assert f"the experiment folder {experiment.root} is in use by another csvae process (PID {holder.pid} " \
+           in capsys.readouterr().err
+    assert not experiment.report.exists()

@@ -29,6 +29,19 @@ def small(name="csvae"):
     return csvae.build_model(name, x_dim=3, y_dim=1, seed=0, hidden=[16], head_hidden=8, adversary_hidden=[8])
 
 
+def diverging(model):
+    """``model`` whose kl_z term is NaN from the first step: its training stops with NonFiniteLossError."""
+    original = model._terms
+
+    def poisoned(xb, yb, reduction):
+        terms = original(xb, yb, reduction)
+        terms["kl_z"] = terms["kl_z"] * float("nan")
+        return terms
+
+    model._terms = poisoned
+    return model
+
+
 def weights(model):
     return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
@@ -209,23 +222,14 @@ def test_cuda_without_gpu_is_refused_before_the_folder(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_overwrite_keeps_the_old_model_until_a_new_one_replaces_it(tmp_path, monkeypatch):
+def test_overwrite_keeps_the_old_model_until_a_new_one_replaces_it(tmp_path):
     x, y = toy_xy()
     run = tmp_path / "run"
     old = weights(csvae.fit(small(), x, y, epochs=1, out=run))
     for name in ("metrics.json", "latents.png", "reconstructions.png"):  # the old model's evaluation
         (run / name).write_text("old")
-    model = small("vae")
-    original = model._terms
-
-    def poisoned(xb, yb, reduction):
-        terms = original(xb, yb, reduction)
-        terms["kl_z"] = terms["kl_z"] * float("nan")
-        return terms
-
-    monkeypatch.setattr(model, "_terms", poisoned)
     with pytest.raises(NonFiniteLossError):
-        csvae.fit(model, x, y, epochs=2, out=run, overwrite=True, log_every=5)
+        csvae.fit(diverging(small("vae")), x, y, epochs=2, out=run, overwrite=True, log_every=5)
     assert_same_weights(weights(csvae.load(run)), old)  # the finished model survived the failed overwrite
     assert (run / "metrics.json").read_text() == "old"
     new = weights(csvae.fit(small(), x, y, epochs=2, seed=1, out=run, overwrite=True))

@@ -25,14 +25,15 @@ from csvae.config import (
 )
 from csvae.configfile import load_config, save_config
 from csvae.constraints import is_positive_integer
-from csvae.data.balance import check_learnable, discard_rows, example_weights, weight_table
-from csvae.data.checks import DataError, check_xy
+from csvae.data.balance import discard_rows, example_weights, weight_table
+from csvae.data.checks import DataError, check_learnable, check_xy
 from csvae.datacard import ARRAYS, DataCard, card_of_arrays, read_card, write_card
 from csvae.distributed import launch, on_rank_zero
 from csvae.models import MODELS
 from csvae.models.base import LatentModel
 from csvae.provenance import write_versions
 from csvae.rundir import RunDir
+from csvae.safeio import FolderLock
 from csvae.train import check_fabric, train, training_threads
 
 
@@ -75,14 +76,17 @@ def prepare_run_folder(out: str | os.PathLike, config: RunConfig, card: DataCard
     """Make the run folder, refusing one that already holds a run (a config.yaml, a checkpoint or a
     model.pt) unless resuming (same config as config.yaml and as the checkpoint, same data as
     data.json) or overwriting. Writes the exact config to config.yaml, the data card to
-    data.json and the versions (``csvae.provenance``) to versions.json. Overwriting removes only
-    the old checkpoint: the old model.pt (and its evaluation outputs) stay until ``save_final``
-    replaces them with a complete new model. Call it only once everything else has been checked."""
+    data.json and the versions (``csvae.provenance``) to versions.json. The folder's lock is taken
+    first (a second writer is refused) and held by the returned RunDir until ``save_final``.
+    Overwriting trains into a staging folder (``RunDir.staged``): nothing of the old run changes
+    until ``save_final`` has a complete new model. Call it only once everything else has been
+    checked."""
     run = RunDir(Path(out))
     if resume and overwrite:
         raise ConfigError("pass either --resume (resume=True) or --overwrite (overwrite=True), not both")
     if run.root.exists() and not run.root.is_dir():
         raise ConfigError(f"the run folder {run.root} is a file")
+    lock = FolderLock(run.root, "run folder").acquire()
     held = [p for p in (run.config, run.checkpoint, run.final) if p.exists()]
     if held and not (resume or overwrite):
         state = "a finished run" if run.final.exists() else "an unfinished run"
@@ -107,9 +111,7 @@ def prepare_run_folder(out: str | os.PathLike, config: RunConfig, card: DataCard
             if old_card.fingerprint != card.fingerprint:
                 raise ConfigError(f"cannot resume {run.root}: its data changed since the run started (the "
                                   f"fingerprint in {run.data_card.name} differs); pass --overwrite to start again")
-    if overwrite:
-        run.checkpoint.unlink(missing_ok=True)
-    run.root.mkdir(parents=True, exist_ok=True)
+    run = run.staged(lock) if overwrite else RunDir(run.root, lock=lock)
     save_config(config, run.config)
     write_card(card, run.data_card)
     write_versions(run.versions)
@@ -151,8 +153,7 @@ def fit(model: LatentModel, x, y, *, out: Optional[str | os.PathLike] = None, st
         raise ConfigError(f"y has {y.shape[1]} columns but the model was built with y_dim={model.y_dim}")
     train_cfg = TrainConfig(**train_options)
     fabric = check_trainable(model, len(x), train_cfg)
-    names = card.attribute_names if card is not None else [f"y{i}" for i in range(y.shape[1])]
-    check_learnable(y, names, model.config.label_kind)
+    check_learnable(y, model.config.label_kind)
     if data.balance == "discard":  # image readers did it when indexing; then this keeps every row
         keep = discard_rows(y, data.seed, model.config.label_kind)
         x, y = x[keep], y[keep]
@@ -239,16 +240,19 @@ def check_trainable(model: LatentModel, n: int, cfg: TrainConfig) -> Fabric:
 
 def save_final(model: LatentModel, config: RunConfig, run: RunDir) -> None:
     """Write the finished model (weights, class statistics, config, data card) to RUN/model.pt, first removing
-    the evaluation outputs of the model it replaces (they can be rebuilt)."""
+    the evaluation outputs of the model it replaces (they can be rebuilt); a staged run then replaces
+    the old one (``RunDir.commit``)."""
     if run.final.exists():
         run.clear_evaluation()
     save_checkpoint({"config": config_to_dict(config), "x_shape": list(model.x_shape), "y_dim": model.y_dim,
                      "model": {k: v.cpu() for k, v in model.state_dict().items()}, "step": -1,
                      "finished": True, "data_card": model.data_card.to_dict()}, run.final)
+    run.commit()
 
 
-def load(path: str | os.PathLike, device: str = "cpu") -> LatentModel:
-    """A trained model from a run folder (its model.pt) or a checkpoint file, loaded without pickle."""
+def load(path: str | os.PathLike, device: str = "cpu", sha256: Optional[str] = None) -> LatentModel:
+    """A trained model from a run folder (its model.pt) or a checkpoint file, loaded without pickle.
+    sha256: the checkpoint file's expected checksum, checked before it is read (``load_checkpoint``)."""
     path = Path(path)
     if path.is_dir():
         final = RunDir(path).final
@@ -257,7 +261,7 @@ def load(path: str | os.PathLike, device: str = "cpu") -> LatentModel:
                                   f"finish: resume it with `csvae fit --config {path / 'config.yaml'} --out {path} "
                                   f"--resume`")
         path = final
-    state = load_checkpoint(path)
+    state = load_checkpoint(path, sha256)
     shape, y_dim = state["x_shape"], state["y_dim"]
     if (not isinstance(shape, (list, tuple)) or not shape or not all(is_positive_integer(s) for s in shape)
             or not is_positive_integer(y_dim)):

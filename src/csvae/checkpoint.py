@@ -12,13 +12,17 @@ Version 1 is read in one place, ``_from_version_1``; any other version is refuse
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from pathlib import Path
+from typing import Optional
 
 import torch
 
+from csvae.data.checks import DataError
 from csvae.fileio import atomic_write_bytes
+from csvae.safeio import check_regular
 
 FORMAT = "csvae"
 VERSION = 2
@@ -35,13 +39,28 @@ def save_checkpoint(state: dict, path: str | os.PathLike) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def load_checkpoint(path: str | os.PathLike) -> dict:
-    """Read and check a checkpoint written by ``save_checkpoint``; tensors land on the CPU."""
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_checkpoint(path: str | os.PathLike, sha256: Optional[str] = None) -> dict:
+    """Read and check a checkpoint written by ``save_checkpoint``; tensors land on the CPU.
+
+    sha256: the file's expected checksum (hex); when given, the bytes read are hashed and a
+    mismatch is refused (CheckpointError naming the file) before anything is unpickled."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        check_regular(path, "checkpoint")  # a FIFO would block the read
+    except DataError as err:
+        raise CheckpointError(str(err)) from None
+    data = path.read_bytes()
+    if sha256 is not None and sha256_of(data) != sha256.lower():
+        raise CheckpointError(f"{path} has sha256 {sha256_of(data)} but {sha256} was expected: the file is damaged "
+                              f"or was replaced, so it is not loaded")
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises RuntimeError, UnpicklingError, EOFError, ... here
         raise CheckpointError(f"{path} is not a readable csvae checkpoint (truncated, corrupt, or it "
                               f"holds objects that need pickle): {type(err).__name__}: {err}") from err

@@ -1,4 +1,4 @@
-"""The csvae command: fit | evaluate | reproduce | explore | ...
+"""The csvae command: fit | evaluate | reproduce | explore | pretrained | ...
 
 fit takes any config field after its options as --section.field value (YAML syntax for the
 value: --model.z_dim 3, --model.hidden [128,128], --model.betas.entropy 5). csvae presets lists
@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Optional, Sequence
 
 import yaml
 
 from csvae.config import ConfigError, RunConfig
-from csvae.configfile import with_overrides
+from csvae.configfile import with_overrides, yaml_value
+from csvae.pretrained.command import add_pretrained
 
 
 def apply_overrides(config: RunConfig, pairs: Sequence[str]) -> RunConfig:
@@ -40,7 +42,7 @@ def parse_overrides(pairs: Sequence[str]) -> list[tuple[str, object]]:
             raw = items[i + 1]
             i += 2
         try:
-            parsed.append((key, yaml.safe_load(raw)))
+            parsed.append((key, yaml_value(raw)))
         except yaml.YAMLError as err:
             raise ConfigError(f"--{key}: cannot read the value {raw!r}: {err}") from err
     return parsed
@@ -57,7 +59,16 @@ def cmd_fit(args, overrides) -> None:
     if rank_zero_only.rank == 0 and args.config is None:
         print(f"csvae fit: no --config given, so it trains the {source} ({config.model.name} on "
               f"{config.data.name}); `csvae presets` lists the others", file=sys.stderr)
-    fit_run(config, args.out, resume=args.resume, overwrite=args.overwrite)
+    try:
+        fit_run(config, args.out, resume=args.resume, overwrite=args.overwrite)
+    except RuntimeError as err:
+        from csvae.distributed import lost_peer
+
+        if not lost_peer(err):
+            raise
+        raise RuntimeError(f"another training process ended (killed, or out of memory), so this one stopped too "
+                           f"({str(err).splitlines()[0]}); continue the run from its last checkpoint with `csvae fit "
+                           f"--config {args.out}/config.yaml --out {args.out} --resume`") from None
     if rank_zero_only.rank == 0:  # with train.devices > 1 every process runs this command
         print(f"trained {config.model.name} on {config.data.name}: {args.out}")
 
@@ -106,6 +117,8 @@ def cmd_judge(args, overrides) -> None:
     from csvae.evaluate.judge import load_or_fit_judge
     from csvae.runfiles import accuracy_text
 
+    if os.path.exists(args.out) and not os.path.isdir(args.out):  # refused before minutes of work
+        raise ConfigError(f"--out {args.out} is a file; the judge cache is a folder")
     data = load_dataset(DataConfig(name=args.data, root=args.data_root, image_size=args.image_size,
                                    n_samples=args.n_samples))
     if data.x.ndim != 4:
@@ -135,7 +148,7 @@ def cmd_manipulate(args, overrides) -> None:
 
     out = manipulate_files(args.run, list_image_files(args.images), args.attribute, args.to, args.out, style=args.style,
                            samples=args.samples, seed=args.seed, current=args.current, judge=args.judge,
-                           scale=args.scale)
+                           scale=args.scale, pretrained=args.pretrained)
     print(f"manipulation grid: {out}")
 
 
@@ -143,7 +156,7 @@ def cmd_transfer(args, overrides) -> None:
     from csvae.apply import transfer_files
 
     out = transfer_files(args.run, args.content, args.style, args.attribute, args.out, judge=args.judge,
-                         scale=args.scale, current=args.current)
+                         scale=args.scale, current=args.current, pretrained=args.pretrained)
     print(f"transfer grid: {out}")
 
 
@@ -154,7 +167,7 @@ def cmd_explore(args, overrides) -> None:
 
     logging.basicConfig(level=logging.WARNING, format="csvae explore: %(levelname)s: %(message)s")
     serve(args.runs, args.images or (), judge=args.judge, host=args.host, port=args.port,
-          open_browser=args.open, max_upload_mb=args.max_upload_mb)
+          open_browser=args.open, max_upload_mb=args.max_upload_mb, pretrained=args.pretrained or ())
 
 
 def add_fit(sub) -> None:
@@ -220,7 +233,9 @@ def add_judge(sub) -> None:
 
 def add_apply(sub) -> None:
     man = sub.add_parser("manipulate", help="change an attribute of image files with a trained run")
-    man.add_argument("run", help="a finished run folder of image data")
+    man.add_argument("run", nargs="?", default=None, help="a finished run folder of image data (or --pretrained)")
+    man.add_argument("--pretrained", default=None, metavar="NAME",
+                     help="a shipped model instead of a run folder (csvae pretrained lists them)")
     man.add_argument("--images", nargs="+", required=True, metavar="FILE_OR_DIR",
                      help="image files, or folders whose image files (by name, not recursive) are taken")
     man.add_argument("--attribute", default=None, help="attribute name (leave out for a categorical label)")
@@ -236,7 +251,10 @@ def add_apply(sub) -> None:
     man.add_argument("--out", required=True, help="the grid to write: .png, .jpg or .jpeg (never an input)")
     man.set_defaults(handler=cmd_manipulate)
     tra = sub.add_parser("transfer", help="give a content image the attribute style of another (CSVAE, CCVAE)")
-    tra.add_argument("run", help="a finished CSVAE or CCVAE run folder of image data")
+    tra.add_argument("run", nargs="?", default=None,
+                     help="a finished CSVAE or CCVAE run folder of image data (or --pretrained)")
+    tra.add_argument("--pretrained", default=None, metavar="NAME",
+                     help="a shipped CSVAE or CCVAE model instead of a run folder (csvae pretrained lists them)")
     tra.add_argument("--content", required=True, help="the image whose attribute changes")
     tra.add_argument("--style", required=True, help="the image whose attribute style is taken")
     tra.add_argument("--attribute", default=None, help="attribute name (leave out for a categorical label: "
@@ -251,7 +269,9 @@ def add_apply(sub) -> None:
 
 def add_explore(sub) -> None:
     exp = sub.add_parser("explore", help="a latent explorer in the browser for finished runs (docs/explore.md)")
-    exp.add_argument("runs", nargs="+", metavar="RUN", help="run folders (several: compare models on one input)")
+    exp.add_argument("runs", nargs="*", metavar="RUN", help="run folders (several: compare models on one input)")
+    exp.add_argument("--pretrained", nargs="+", default=None, metavar="NAME",
+                     help="shipped models instead of run folders (csvae pretrained lists them)")
     exp.add_argument("--images", nargs="+", default=None, metavar="FILE_OR_DIR",
                      help="image files or folders to offer besides the runs' test images")
     exp.add_argument("--judge", default=None, help="a judge file whose probabilities the page shows (default: "
@@ -297,9 +317,18 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"csvae {__version__}",
                      help="print the version of csvae and exit")
     sub = top.add_subparsers(dest="command", required=True)
-    for add in (add_fit, add_evaluate, add_reproduce, add_judge, add_apply, add_explore, add_prepare_data):
+    for add in (add_fit, add_evaluate, add_reproduce, add_judge, add_apply, add_explore, add_pretrained,
+                add_prepare_data):
         add(sub)
     return top
+
+
+def quiet_stdout() -> None:
+    """Point stdout at /dev/null, so flushing it at exit does not fail on a closed pipe again."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # a stdout without a descriptor (captured, redirected in Python)
+        pass
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -308,6 +337,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser().error(f"unrecognized arguments: {' '.join(rest)}")
     try:
         args.handler(args, rest)
+    except BrokenPipeError:  # the reader of the output left (`csvae evaluate | head`): not an error
+        quiet_stdout()
+        return 0
     except (ConfigError, ValueError, RuntimeError, OSError) as err:
         print(f"csvae {args.command}: error: {err}", file=sys.stderr)
         return 1

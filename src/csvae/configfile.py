@@ -4,6 +4,7 @@ command line or an experiment). ``RunConfig`` and its checks are in ``csvae.conf
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -11,6 +12,10 @@ import yaml
 
 from csvae.config import ConfigError, RunConfig, config_from_dict, config_to_dict
 from csvae.fileio import atomic_write_bytes
+from csvae.safeio import read_bounded
+
+MAX_CONFIG_BYTES = 1 << 20
+"""Largest config file read."""
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -29,16 +34,30 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+# YAML 1.1 reads 1e-3 (no dot, or an exponent without a sign) as a string; these forms are floats too
+_UniqueKeyLoader.add_implicit_resolver("tag:yaml.org,2002:float",
+                                       re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+                                       list("-+0123456789."))
+
+
+def yaml_value(text: str):
+    """A value written in YAML (a ``--section.field`` override), read as config files are:
+    ``1e-3`` is a number."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)
+
+
 def load_config(path: str | os.PathLike) -> RunConfig:
     """The checked RunConfig of a YAML file; ConfigError naming the file when it is unreadable or wrong."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_bounded(path, MAX_CONFIG_BYTES, "config file").decode("utf-8-sig")
     except OSError as err:
         raise ConfigError(f"cannot read config file {path}: {err.strerror}") from err
     except UnicodeDecodeError as err:
         raise ConfigError(f"config file {path} is not UTF-8 text (byte {err.object[err.start]:#04x} at offset "
                           f"{err.start})") from err
+    except ValueError as err:  # not a regular file, or too large
+        raise ConfigError(str(err)) from None
     try:
         values = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as err:

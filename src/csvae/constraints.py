@@ -191,7 +191,9 @@ def coerce(where: str, value, annotation: str):
             raise ConfigError(f"{where} must be true or false, got {value!r}")
     elif ann == "str":
         if not isinstance(value, str):
-            raise ConfigError(f"{where} must be a string, got {value!r}")
+            hint = (" (YAML reads yes/no/on/off/true/false as booleans: quote the value, e.g. 'no')"
+                    if isinstance(value, bool) else "")
+            raise ConfigError(f"{where} must be a string, got {value!r}{hint}")
     elif ann.startswith("Literal["):
         OneOf(ast.literal_eval(f"({ann[len('Literal['):-1]},)")).check(where, value)
     elif ann.startswith("list["):

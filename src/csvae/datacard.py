@@ -27,6 +27,7 @@ from csvae.constraints import is_positive_integer
 from csvae.data.checks import DataError
 from csvae.data.dataset import SPLITS, Dataset, fingerprint
 from csvae.fileio import atomic_write_bytes
+from csvae.safeio import read_json
 
 VERSION = 2
 ARRAYS = "arrays"
@@ -152,9 +153,7 @@ def read_card(path: str | os.PathLike) -> DataCard:
     """The card in JSON file ``path``; DataError naming the file when missing or malformed."""
     path = Path(path)
     try:
-        values = json.loads(path.read_text(encoding="utf-8"))
+        values = read_json(path, "JSON data card")
     except FileNotFoundError:
         raise DataError(f"{path} is missing: the run has no data card (fit writes it)") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise DataError(f"{path} is not a JSON data card: {err}") from None
     return DataCard.from_dict(values, str(path))

@@ -216,3 +216,13 @@ def gather_rows(fabric: Fabric, values: torch.Tensor) -> torch.Tensor:
     rows = [torch.empty_like(local) for _ in range(fabric.world_size)]
     torch.distributed.all_gather(rows, local)
     return torch.stack(rows).to(values.device)
+
+
+LOST_PEER = ("Connection reset by peer", "Connection closed by peer", "Broken pipe", "Socket Timeout",
+             "NCCL communicator was aborted")
+"""What torch's collectives say when another training process went away."""
+
+
+def lost_peer(err: BaseException) -> bool:
+    """Whether ``err`` is a collective failing because another training process ended."""
+    return isinstance(err, RuntimeError) and any(text in str(err) for text in LOST_PEER)

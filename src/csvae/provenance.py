@@ -1,10 +1,11 @@
-"""Where a run came from: the versions of csvae, torch and Python, and the git commit of the
-clone csvae runs from (when it runs from one). ``fit`` writes them to RUN/versions.json,
+"""Where a run came from: the versions of csvae, torch and Python, the git commit of the
+clone csvae runs from (when it runs from one) and the hardware. ``fit`` writes them to RUN/versions.json,
 ``evaluate`` copies them into metrics.json, and the reports show them."""
 
 from __future__ import annotations
 
 import json
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -34,13 +35,32 @@ def git_commit(root: Path) -> Optional[str]:
     return f"{head}+changes" if dirty else head
 
 
+def hardware() -> str:
+    """The machine in one line: system, architecture, CPU model and cores, and the CUDA GPUs
+    torch sees ("Linux x86_64, AMD EPYC 7B13 (16 cores), 1 x NVIDIA H100 80GB HBM3")."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    text = f"{platform.system()} {platform.machine()}, {cpu} ({os.cpu_count()} cores)"
+    if torch.cuda.is_available():
+        gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        text += ", " + ", ".join(f"{gpus.count(g)} x {g}" for g in dict.fromkeys(gpus))
+    return text
+
+
 def versions() -> dict:
-    """{"csvae", "torch", "python", "commit"} of this process (commit None outside a clone)."""
+    """{"csvae", "torch", "python", "commit", "hardware"} of this process (commit None outside a
+    clone)."""
     import torch
 
     root = clone_root()
     return {"csvae": __version__, "torch": torch.__version__, "python": platform.python_version(),
-            "commit": git_commit(root) if root is not None else None}
+            "commit": git_commit(root) if root is not None else None, "hardware": hardware()}
 
 
 def write_versions(path: str | Path) -> None:

@@ -14,13 +14,20 @@ Every stage learns file names here, never from another stage's module.
 from __future__ import annotations
 
 import json
+import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 from csvae.fileio import atomic_write_bytes
 
 MANIFEST_FORMAT, MANIFEST_VERSION = "csvae-experiment", 1
+FIGURE_GRIDS = ("manipulate_*.png", "styles_*.png", "transfer_*.png")
+"""The grids ``csvae.figures`` draws in a run's figures/ folder."""
+STAGING = ".overwrite"
+"""The folder inside a run folder where ``fit --overwrite`` trains the new run; it replaces the
+old run's files only once complete (``RunDir.commit``)."""
 
 
 class ManifestError(ValueError):
@@ -29,9 +36,13 @@ class ManifestError(ValueError):
 
 @dataclass(frozen=True)
 class RunDir:
-    """The files of one run folder, by role."""
+    """The files of one run folder, by role. A staged run (``staged``) is written in ``root`` and
+    replaces the run in ``target`` when ``commit`` is called; ``lock`` is the run folder's
+    ``FolderLock`` while a fit writes it."""
 
     root: Path
+    target: Optional[Path] = None
+    lock: object = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
         object.__setattr__(self, "root", Path(self.root))
@@ -91,12 +102,46 @@ class RunDir:
         return [self.evaluation, self.arrays, self.latents_figure, self.reconstructions_figure, self.figures]
 
     def clear_evaluation(self) -> None:
-        """Remove the evaluation outputs (of a model about to be replaced)."""
+        """Remove the evaluation outputs (of a model about to be replaced): in figures/ only the
+        grids csvae draws (``FIGURE_GRIDS``), and the folder once empty; a user's own file stays."""
         for path in self.evaluation_outputs():
-            if path.is_dir():
-                shutil.rmtree(path)
-            else:
+            if path == self.figures and path.is_dir():
+                for grid in [p for pattern in FIGURE_GRIDS for p in path.glob(pattern)]:
+                    grid.unlink()
+                if not any(path.iterdir()):
+                    path.rmdir()
+            elif not path.is_dir():
                 path.unlink(missing_ok=True)
+
+    def training_files(self) -> list[Path]:
+        """What fit writes: config.yaml, data.json, metrics.csv, the checkpoint and model.pt (last)."""
+        return [self.config, self.data_card, self.metrics, self.checkpoint, self.final]
+
+    def staged(self, lock=None) -> "RunDir":
+        """A fresh staging folder (RUN/.overwrite, emptied of a failed overwrite's files) whose
+        files replace this run's on ``commit``: nothing of this run changes before."""
+        stage = self.root / STAGING
+        if stage.exists():
+            shutil.rmtree(stage)
+        stage.mkdir(parents=True)
+        return RunDir(stage, target=self.root, lock=lock)
+
+    def commit(self) -> None:
+        """A staged run, complete: its files replace those of the run in ``target`` (whose
+        evaluation outputs go, as they describe the old model), model.pt last; then the run
+        folder's lock is released."""
+        if self.target is not None:
+            old = RunDir(self.target)
+            old.clear_evaluation()
+            for new, path in zip(self.training_files(), old.training_files()):
+                if new.exists():
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(new, path)
+                else:
+                    path.unlink(missing_ok=True)
+            shutil.rmtree(self.root)
+        if self.lock is not None:
+            self.lock.release()
 
 
 def folder_name(label: str) -> str:
@@ -152,14 +197,16 @@ class ExperimentDir:
 
     def read_manifest(self) -> dict:
         """experiment.json, checked: ManifestError naming the file and what is wrong."""
+        from csvae.safeio import read_json
+
         path = self.manifest
         try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
+            manifest = read_json(path, "csvae experiment manifest")
         except FileNotFoundError:
             raise ManifestError(f"{path} is missing: {self.root} is not an experiment folder written by "
                                 f"`csvae reproduce`") from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise ManifestError(f"{path} is not valid JSON: {err}") from None
+        except ValueError as err:
+            raise ManifestError(str(err)) from None
         if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
             raise ManifestError(f"{path} is not a csvae experiment manifest (format {MANIFEST_FORMAT!r})")
         if manifest.get("version") != MANIFEST_VERSION:
@@ -178,6 +225,11 @@ class ExperimentDir:
         outside = [r for r in runs if not (_plain_name(r["data"]) and _plain_name(folder_name(r["variant"])))]
         if outside:
             raise ManifestError(f"{path}: run {outside[0]} does not name a folder inside {self.root / 'runs'}")
+        listed = {(p["data"], v) for p in parts for v in p["variants"]}
+        stray = [r for r in runs if (r["data"], r["variant"]) not in listed]
+        if stray:
+            raise ManifestError(f"{path}: its parts and runs disagree: run {stray[0]} (and {len(stray) - 1} more) is "
+                                f"in no part's variants, so no table would show it")
         return manifest
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Optional
 
@@ -20,6 +21,7 @@ import numpy as np
 
 from csvae.data.checks import DataError
 from csvae.fileio import atomic_write_bytes
+from csvae.safeio import check_regular
 
 
 def save_arrays(arrays: dict[str, np.ndarray], path: str | os.PathLike) -> None:
@@ -34,11 +36,12 @@ def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
     when it is missing or unreadable."""
     path = Path(path)
     try:
+        check_regular(path, "arrays file")  # a FIFO would block np.load
         with np.load(path, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
     except FileNotFoundError:
         raise DataError(f"{path} is missing: evaluate the run first (`csvae evaluate {path.parent}`)") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
         raise DataError(f"{path} is not a readable arrays file ({type(err).__name__}: {err}); evaluate the run "
                         f"again (`csvae evaluate {path.parent}`)") from None
 

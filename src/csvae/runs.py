@@ -25,14 +25,16 @@ from threadpoolctl import threadpool_limits
 
 from csvae.api import fit, load, model_from_config
 from csvae.config import ConfigError, DataConfig, RunConfig
-from csvae.data import Dataset, load_dataset
+from csvae.data import TOY_SETS, Dataset, load_dataset
 from csvae.data.cache import IMAGES, source_guard
+from csvae.data.images import check_relative_root
 from csvae.datacard import ARRAYS, card_of_dataset
 from csvae.evaluate.factor_scores import disentanglement_report
 from csvae.evaluate.vector import evaluate_model
 from csvae.fileio import atomic_write_bytes
 from csvae.provenance import versions
 from csvae.rundir import RunDir
+from csvae.safeio import FolderLock
 from csvae.train import training_threads
 
 log = logging.getLogger("csvae.runs")
@@ -46,10 +48,22 @@ def check_label_kind(config: RunConfig, data: Dataset) -> None:
 
 def absolute_paths(data: DataConfig) -> DataConfig:
     """``data`` with its root and cache folder made absolute (against the working directory), so
-    the run folder that records them can be read from any folder."""
+    the run folder that records them can be read from any folder. A relative root that does not
+    exist is refused (``check_relative_root``)."""
+    if data.root is not None and data.name not in TOY_SETS:
+        check_relative_root(data.root)
     paths = {name: str(Path(getattr(data, name)).resolve()) for name in ("root", "cache")
              if getattr(data, name) is not None}
     return dataclasses.replace(data, **paths) if paths else data
+
+
+def check_test_split(config: RunConfig, data: Dataset) -> None:
+    """Refuse data without test examples before training: ``evaluate`` would have none to score."""
+    counts = {name: len(data.indices(name)) for name in ("train", "valid", "test")}
+    if not counts["test"]:
+        sizes = ", ".join(f"{name} {n}" for name, n in counts.items())
+        raise ConfigError(f"data {config.data.name!r} has no test examples ({sizes}); evaluate needs some: give more "
+                          f"data, a larger data.holdout_fraction, or a split column that names test rows")
 
 
 def fit_run(config: RunConfig, out: str | os.PathLike, resume: bool = False, overwrite: bool = False):
@@ -58,6 +72,7 @@ def fit_run(config: RunConfig, out: str | os.PathLike, resume: bool = False, ove
     config = dataclasses.replace(config, data=absolute_paths(config.data))
     data = load_dataset(config.data)
     check_label_kind(config, data)
+    check_test_split(config, data)
     x, y = data.part_view("train")
     model = model_from_config(config.model, x.shape[1:], y.shape[1], seed=config.train.seed)
     options = {f.name: getattr(config.train, f.name) for f in dataclasses.fields(config.train)}
@@ -141,10 +156,17 @@ def evaluate_run(run_dir: str | os.PathLike, figures: bool = True, judges: str |
     ``image_evaluation``). ``precision``: that of the model's conv nets (None: the run's
     ``train.precision``, the one it trained at; "32-true" for float32); the judges always run in
     float32. ``data_root``: where the run's data are now, when they moved since training (else
-    its config's ``data.root``). Returns the metrics."""
+    its config's ``data.root``). The run folder's lock is held throughout (no fit or other
+    evaluate writes it meanwhile). Returns the metrics."""
+    run = RunDir(Path(run_dir))
+    with FolderLock(run.root, "run folder"):
+        return _evaluate_run(run, figures, judges, precision, data_root)
+
+
+def _evaluate_run(run: RunDir, figures: bool, judges, precision: Optional[str], data_root) -> dict:
+    """``evaluate_run`` in a locked run folder."""
     from csvae.runfiles import save_arrays
 
-    run = RunDir(Path(run_dir))
     model = load(run.root)
     config = model.run_config  # the exact config, stored with the finished model
     card = model.data_card

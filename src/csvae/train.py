@@ -50,6 +50,7 @@ from csvae.fileio import atomic_write_bytes
 from csvae.loader import DeviceBatches, StreamBatches, choose_loader
 from csvae.models.base import LatentModel
 from csvae.rundir import RunDir
+from csvae.safeio import read_bounded
 
 
 class NonFiniteLossError(RuntimeError):
@@ -79,7 +80,7 @@ class MetricsLog:
         self.first_step = start_step + 1
         self.last: dict[str, float] = {}
         if path is not None and path.exists():  # resuming: drop rows past the checkpoint
-            lines = path.read_text().splitlines(keepends=True)
+            lines = read_bounded(path, 1 << 30, "metrics.csv").decode().splitlines(keepends=True)
             if lines and not lines[-1].endswith("\n"):
                 lines.pop()  # a row a kill cut short
             rows = [r for r in csv.DictReader(lines) if int(r["step"]) <= start_step]

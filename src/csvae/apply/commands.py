@@ -9,7 +9,6 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from csvae.api import load
 from csvae.apply.labels import infer_labels, load_run_judge
 from csvae.apply.output import check_out, to_uint8, write_grid
 from csvae.apply.run import (
@@ -18,6 +17,7 @@ from csvae.apply.run import (
     attribute_index,
     attribute_names,
     is_categorical,
+    open_model,
     parse_label,
     read_images_like_run,
 )
@@ -36,10 +36,10 @@ def describe(y_row: np.ndarray, names: Sequence[str], categorical: bool) -> str:
 
 
 
-def manipulate_files(run: PathLike, images: Sequence[PathLike], attribute: Optional[str], to: Label,
+def manipulate_files(run: Optional[PathLike], images: Sequence[PathLike], attribute: Optional[str], to: Label,
                      out: PathLike, *, style: str = "sample", samples: int = 1, seed: int = 0,
                      current: Optional[Label] = None, judge: Optional[PathLike] = None,
-                     scale: int = 1) -> Path:
+                     scale: int = 1, pretrained: Optional[str] = None) -> Path:
     """``csvae manipulate``: change ``attribute`` of each image to ``to`` with the run's model and
     write a grid to ``out`` (atomically; PNG or JPEG by its suffix; never over an input or a file
     csvae did not write), one row per image: input, reconstruction, then ``samples``
@@ -51,7 +51,8 @@ def manipulate_files(run: PathLike, images: Sequence[PathLike], attribute: Optio
     baselines are deterministic). seed: seeds the draws. current: the inputs' current value of
     the attribute (or their class), else inferred (``infer_labels``; other attributes are
     always inferred). judge: a judge file trained on the run's data, used to infer labels.
-    scale: enlarge the grid this many times.
+    scale: enlarge the grid this many times. pretrained: the name of a shipped model
+    (``csvae.pretrained``) to use instead of a run folder (run None).
     A target equal to an image's current label is reported (warning naming the image and the
     attribute) and its row shows the unchanged reconstruction."""
     if style not in STYLES:
@@ -59,7 +60,7 @@ def manipulate_files(run: PathLike, images: Sequence[PathLike], attribute: Optio
     if not is_integer(samples) or samples < 1:
         raise DataError(f"--samples must be a positive integer, got {samples!r}")
     out = check_out(out, [*images, run, judge])
-    model = load(run)
+    model = open_model(run, pretrained)
     names = attribute_names(model)
     categorical = is_categorical(model)
     if categorical:
@@ -110,9 +111,9 @@ def manipulate_files(run: PathLike, images: Sequence[PathLike], attribute: Optio
     return write_grid(rows, out, scale)
 
 
-def transfer_files(run: PathLike, content: PathLike, style_image: PathLike, attribute: Optional[str],
+def transfer_files(run: Optional[PathLike], content: PathLike, style_image: PathLike, attribute: Optional[str],
                    out: PathLike, *, judge: Optional[PathLike] = None, scale: int = 1,
-                   current: Optional[Label] = None) -> Path:
+                   current: Optional[Label] = None, pretrained: Optional[str] = None) -> Path:
     """``csvae transfer`` (CSVAE runs only): decode the content image's z and w with the subspace
     W_attribute taken from the style image; write one row to ``out`` (as ``manipulate_files``):
     content, style, reconstruction of the content, transfer result. Returns ``out``.
@@ -120,12 +121,13 @@ def transfer_files(run: PathLike, content: PathLike, style_image: PathLike, attr
     attribute: an attribute name of the run; for a categorical label a class name (that class's
     subspace) or None (every subspace: the whole label). Labels of both images are inferred
     (``infer_labels``, or the ``judge`` file), except the content image's value of ``attribute``
-    (or its class) when ``current`` gives it."""
+    (or its class) when ``current`` gives it. pretrained: a shipped model's name instead of ``run``."""
     out = check_out(out, [content, style_image, run, judge])
-    model = load(run)
+    model = open_model(run, pretrained)
     if not model.has_subspaces:
-        raise DataError(f"transfer needs a CSVAE or CCVAE run: {run} holds a {model.config.name} model, which has no "
-                        f"attribute subspaces to swap; use `csvae manipulate` to change its attributes")
+        raise DataError(f"transfer needs a CSVAE or CCVAE run: {run or pretrained} holds a {model.config.name} "
+                        f"model, which has no attribute subspaces to swap; use `csvae manipulate` to change its "
+                        f"attributes")
     names = attribute_names(model)
     categorical = is_categorical(model)
     if attribute is None:

@@ -14,6 +14,7 @@ from csvae.apply.run import PathLike
 from csvae.constraints import is_integer
 from csvae.data.checks import DataError
 from csvae.fileio import atomic_write_bytes
+from csvae.safeio import check_regular
 
 
 def to_uint8(images) -> np.ndarray:
@@ -35,11 +36,12 @@ def written_by_csvae(path: Path) -> bool:
     from PIL import Image, UnidentifiedImageError
 
     try:
+        check_regular(path, "grid")  # a FIFO would block Image.open
         with Image.open(path) as image:
             comment = image.info.get("comment", b"")  # bytes in a JPEG, text in a PNG text chunk
             comment = comment.decode("latin-1") if isinstance(comment, bytes) else comment
             return MARK in (image.info.get("Software"), comment)
-    except (OSError, UnidentifiedImageError):
+    except (OSError, ValueError, UnidentifiedImageError):
         return False
 
 

@@ -10,8 +10,9 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
+from csvae.data.celeba import ALIGNED_SIZE
 from csvae.data.checks import DataError
-from csvae.data.imageio import decode_image
+from csvae.data.imageio import MAX_PIXELS, decode_image
 from csvae.datacard import ARRAYS, DataCard
 from csvae.models.base import LatentModel
 
@@ -19,6 +20,28 @@ log = logging.getLogger("csvae.apply")
 
 PathLike = Union[str, os.PathLike]
 Label = Union[int, str]
+
+
+def open_model(run: Optional[PathLike], pretrained: Optional[str]) -> LatentModel:
+    """The model of the run folder ``run`` or of the shipped model ``pretrained``
+    (``csvae.pretrained``): exactly one of them (DataError otherwise)."""
+    from csvae.api import load
+
+    check_one_source([run] if run is not None else [], [pretrained] if pretrained is not None else [])
+    if pretrained is not None:
+        from csvae import pretrained as shipped
+
+        return shipped.load(pretrained)
+    return load(run)
+
+
+def check_one_source(runs: Sequence, pretrained: Sequence) -> None:
+    """Refuse run folders given together with --pretrained names, and neither given."""
+    if runs and pretrained:
+        raise DataError(f"give run folders or --pretrained names, not both (runs: {', '.join(map(str, runs))}; "
+                        f"--pretrained: {', '.join(pretrained)})")
+    if not runs and not pretrained:
+        raise DataError("give a run folder or --pretrained NAME (csvae pretrained lists the names)")
 
 
 def data_card(model: LatentModel) -> DataCard:
@@ -108,8 +131,9 @@ def list_image_files(items: Sequence[PathLike]) -> list[Path]:
     exist or a folder that holds no image."""
     found: list[Path] = []
     for item in map(Path, items):
-        if item.is_dir():
-            files = sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if item.is_dir():  # regular image files, and no symlink that leaves the folder
+            files = sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                           and item.resolve() in p.resolve().parents)
             if not files:
                 raise DataError(f"--images {item}: the folder holds no image files ({', '.join(IMAGE_SUFFIXES)})")
             found.extend(files)
@@ -122,6 +146,35 @@ def list_image_files(items: Sequence[PathLike]) -> list[Path]:
     return found[:MAX_LISTED]
 
 
+def photo_crop(card: DataCard, width: int, height: int) -> Optional[int]:
+    """The crop for an image of width x height read like the run's data: the card's crop, except
+    that a CelebA run (crop cut from 178 x 218 aligned faces) cuts a photo of another size in the
+    same proportion (the centred square of crop / 178 of its width, at most its shorter side), so
+    a face photo that frames the face as CelebA does reads the same whatever its resolution."""
+    if card.crop is None or not card.name.startswith("celeba") or (width, height) == ALIGNED_SIZE:
+        return card.crop
+    return max(1, min(width, height, round(card.crop * width / ALIGNED_SIZE[0])))
+
+
+def decode_like_card(source, card: DataCard, x_shape: Sequence[int], max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """One image (a path or a binary file object) decoded as the run with ``card`` and ``x_shape``
+    (C, S, S) read its images: uint8 (C, S, S); DataError naming it when it cannot be (or when it
+    has more than ``max_pixels`` pixels, as ``decode_image`` refuses)."""
+    from PIL import Image, UnidentifiedImageError
+
+    channels, size, _ = x_shape
+    try:
+        with Image.open(source) as image:
+            crop = photo_crop(card, *image.size)
+    except FileNotFoundError:
+        raise DataError(f"image {source} does not exist") from None
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        crop = card.crop  # decode_image names what is wrong
+    if hasattr(source, "seek"):
+        source.seek(0)
+    return decode_image(source, size, crop, channels, max_pixels=max_pixels)
+
+
 def read_images_like_run(model: LatentModel, paths: Sequence[PathLike]) -> np.ndarray:
     """Decode image files with the run's crop, size and channels: uint8 (N, C, S, S).
 
@@ -130,10 +183,9 @@ def read_images_like_run(model: LatentModel, paths: Sequence[PathLike]) -> np.nd
     paths = [Path(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths)]
     if not paths:
         raise DataError("no images given")
-    channels, size, _ = model.x_shape
-    out = np.zeros((len(paths), channels, size, size), dtype=np.uint8)
+    out = np.zeros((len(paths), *model.x_shape), dtype=np.uint8)
     for i, path in enumerate(paths):
         if path.is_dir():
             raise DataError(f"image {path} is a folder, not an image file")
-        out[i] = decode_image(path, size, card.crop, channels)
+        out[i] = decode_like_card(path, card, model.x_shape)
     return out

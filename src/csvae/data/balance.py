@@ -80,22 +80,6 @@ def example_weights(y: torch.Tensor, table: Optional[torch.Tensor], label_kind: 
     return torch.where(index >= 0, table.to(y.device)[index.clamp_min(0)], torch.ones((), device=y.device))
 
 
-def check_learnable(y: np.ndarray, names: Sequence[str], label_kind: str, where: str = "the training labels") -> None:
-    """Refuse a binary attribute with no positive or no negative among the known rows of y (N, k),
-    or a categorical label with one class only: no model can learn it and no balance can weigh it."""
-    known = y[np.isfinite(y).all(1)]
-    if label_kind == "categorical":
-        if len(np.unique(known.argmax(1))) < 2:
-            raise DataError(f"{where}: every known row is of one class; a label needs rows of two classes to be learnt")
-        return
-    for j, name in enumerate(names):
-        values = np.unique(known[:, j])
-        if len(values) < 2:
-            raise DataError(f"{where}: attribute {name} has no {'positive' if values[0] == 0 else 'negative'} "
-                            f"(every known row has the value {int(values[0])}); an attribute needs rows of both "
-                            f"values to be learnt and balanced")
-
-
 def discard_rows(y: np.ndarray, seed: int, label_kind: str = "binary") -> np.ndarray:
     """Indices (ascending) of a balanced subset of the rows of y (N, k): every label combination
     present is subsampled, seeded, to the size of the smallest; unknown rows are kept."""

@@ -47,6 +47,8 @@ from csvae.data.imageio import (
 )
 
 DEFAULT_CROP = 148
+ALIGNED_SIZE = (178, 218)
+"""Width and height of CelebA's aligned images, which the crop is cut from."""
 DERIVED = {"facial_hair": "Goatee == 1 or Mustache == 1 or No_Beard == -1"}
 PRESETS = {
     "celeba-glasses": ("Eyeglasses",),

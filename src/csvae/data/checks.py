@@ -78,3 +78,27 @@ def check_xy(x, y, label_kind: str = "binary", allow_unknown: bool = False,
     if unknown.any():
         y[unknown] = np.nan
     return x, y
+
+
+def one_value(where: str, what: str, value: int, hint: str) -> DataError:
+    """The refusal of an attribute with one value only (no model can learn it, and a judge would
+    score it perfect), as the readers and ``fit`` give it."""
+    return DataError(f"{where}: {what} has the value {value}; an attribute needs rows of both values to be learnt "
+                     f"({hint})")
+
+
+def check_learnable(y: np.ndarray, label_kind: str) -> None:
+    """Refuse labels y (N, k; unknown rows NaN) with one class present among the known rows: a
+    binary column of one value, or a categorical label of one class."""
+    known = y[~np.isnan(y).any(1)]
+    if label_kind == "categorical":
+        present = np.flatnonzero(known.any(0))
+        if len(present) < 2:
+            raise DataError(f"y: every known row is class {int(present[0])}; a label needs rows of at least two "
+                            f"classes to be learnt (give rows of other classes)")
+        return
+    for j in range(y.shape[1]):
+        values = np.unique(known[:, j])
+        if len(values) < 2:
+            raise one_value(f"y, column {j}", "every known row", int(values[0]),
+                            "give rows of both values, or leave the column out")

@@ -33,13 +33,19 @@ from typing import Literal, Optional, Sequence
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from csvae.data.checks import DataError  # the package's one error for bad input
+from csvae.data.checks import DataError, one_value  # DataError: the package's one error for bad input
 from csvae.data.dataset import Dataset
+from csvae.safeio import check_regular, inside_root, read_bounded
 
 log = logging.getLogger("csvae.data")
 
 RESAMPLE = Image.Resampling.LANCZOS
 MIN_SIDE = 8
+MAX_PIXELS = 1 << 26
+"""Largest image (width x height, about 8200 x 8200) decoded; checked from the header, before any
+pixel is decoded (Pillow's own bound only warns below twice its 89M pixels)."""
+MAX_LABEL_FILE_BYTES = 1 << 30
+"""Largest label file (CSV, CelebA list) read."""
 """The smallest square (in pixels) an image may be cut to before it is resized."""
 SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N")
 SIXTEEN_BIT_I_FORMATS = ("PNG", "PPM")
@@ -131,16 +137,22 @@ def _eight_bit(image: Image.Image, path) -> Image.Image:
 
 
 def decode_image(path: str | os.PathLike, size: int, crop: Optional[int] = None,
-                 channels: int = 3) -> np.ndarray:
-    """Decode one image file to a (channels, size, size) uint8 array (crop rule and pixel modes:
-    module doc).
+                 channels: int = 3, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Decode one image file (or binary file object) to a (channels, size, size) uint8 array (crop
+    rule and pixel modes: module doc).
 
-    Raises DataError naming the file if it cannot be read, is corrupt, has a pixel mode that cannot
-    be converted, or is smaller than the crop or ``MIN_SIDE``.
+    Raises DataError naming the file if it is not a regular file, cannot be read, is corrupt, has
+    more than ``max_pixels`` pixels (read from its header: nothing is decoded), has a pixel mode
+    that cannot be converted, or is smaller than the crop or ``MIN_SIDE``.
     """
     try:
+        if not hasattr(path, "read"):
+            check_regular(path, "image")  # a FIFO would block Image.open
         with Image.open(path) as image:
             width, height = image.size
+            if width * height > max_pixels:
+                raise DataError(f"image {path}: {width} x {height} pixels, more than the {max_pixels} an "
+                                f"image may have")
             box = centre_box(width, height, crop)
             orientation = image.getexif().get(0x0112)
             side = box[2] - box[0]
@@ -197,9 +209,9 @@ def decode_rows(index: ImageIndex, start: int, stop: int, size: int, out: np.nda
                     out[row - start] = resize_array(index.pixels[row], size, index.crop)
                 except ValueError as err:
                     raise DataError(f"image row {row} of {index.base}: {err}") from err
-            else:
-                out[row - start] = decode_image(index.base / index.files[row], size, index.crop,
-                                                index.channels)
+            else:  # a symlink that leads outside the image folder is not followed
+                out[row - start] = decode_image(inside_root(index.base / index.files[row], index.base, "image"),
+                                                size, index.crop, index.channels)
         except DataError:
             if not skip_bad:
                 raise
@@ -226,8 +238,7 @@ def check_both_values(y: np.ndarray, split: np.ndarray, names: Sequence[str], wh
         for rows, what in ((slice(None), "every row"), (train, "every training row")):
             column = y[rows, j]
             if len(column) and (column == column[0]).all():
-                raise DataError(f"{where} {name}: {what} has the value {int(column[0])}; an attribute needs "
-                                f"rows of both values to be learnt ({hint})")
+                raise one_value(f"{where} {name}", what, int(column[0]), hint)
 
 
 def describe_bad(index: ImageIndex, bad: Sequence[int], limit: int = 10) -> dict:
@@ -258,7 +269,7 @@ def read_text(path: Path) -> str:
     """The text of a UTF-8 label file, without a byte-order mark; an unreadable file, or one that
     is not UTF-8, is a DataError naming it."""
     try:
-        return path.read_text(encoding="utf-8-sig")
+        return read_bounded(path, MAX_LABEL_FILE_BYTES, "label file").decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise DataError(f"cannot read {path}: it is not UTF-8 text (byte {err.object[err.start]:#04x} at "
                         f"offset {err.start}); save it as UTF-8") from err

@@ -18,6 +18,7 @@ settings, or of changed sources, is rebuilt (with a warning in the log), never r
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
@@ -91,12 +92,21 @@ def resolve_options(reader: str, **options) -> dict:
     return out
 
 
+def check_relative_root(root: str | os.PathLike) -> None:
+    """Refuse a relative data root that does not exist, saying that it is read from the working
+    directory (the usual surprise)."""
+    if not Path(root).is_absolute() and not Path(root).exists():
+        raise DataError(f"data root {str(root)!r} does not exist: it is relative, so it is read from the working "
+                        f"directory {os.getcwd()}; give an absolute path, or run from the folder it is relative to")
+
+
 def reader_settings(reader: str, root: str | os.PathLike, size: int, **options) -> dict:
     """What a cache is built from: reader, absolute root, size and every resolved option."""
     if not is_integer(size) or size <= 0:
         raise DataError(f"image size must be a positive integer, got {size!r}")
     if root is None:
         raise DataError(f"reader {reader} needs a root (data.root / --root)")
+    check_relative_root(root)
     options = resolve_options(reader, **options)
     if reader == "folder" and options["csv"] is not None:
         options["csv"] = str((Path(root) / options["csv"]).resolve())
@@ -191,8 +201,13 @@ def load_images(cfg) -> Dataset:
 
         return load_synthetic_faces(cfg)
     if cfg.name not in READERS:
-        raise DataError(f"data.name {cfg.name!r} is not an image data set; image data sets: "
-                        f"{', '.join(READERS + ('synthetic_faces',))}")
+        from csvae.data.toy import TOY_SETS
+
+        images = READERS + ("synthetic_faces",)
+        close = difflib.get_close_matches(cfg.name, (*TOY_SETS, *images), 1)
+        raise DataError(f"data.name {cfg.name!r} is not an image data set nor a toy one"
+                        + (f"; did you mean {close[0]!r}?" if close else "")
+                        + f" Toy data sets: {', '.join(TOY_SETS)}; image data sets: {', '.join(images)}")
     if cfg.name == "tfd" and cfg.attributes:
         raise DataError("data.attributes must be empty for tfd: its label is the expression "
                         f"(one of {', '.join(tfd.EXPRESSIONS)})")

@@ -14,28 +14,35 @@ import os
 import webbrowser
 from typing import Optional, Sequence
 
-from csvae.apply.run import list_image_files
+from csvae.apply.run import check_one_source, list_image_files
+from csvae.data.checks import DataError
 from csvae.explore.gallery import Gallery
 from csvae.explore.judges import run_judges
 from csvae.explore.server import LOOPBACK_HOSTS, ExploreServer
 from csvae.explore.session import Explorer
 from csvae.explore.views import RunRefused, RunView
+from csvae.pretrained.registry import shipped
 
 log = logging.getLogger("csvae.explore")
 
 DEFAULT_MAX_UPLOAD_MB = 4.0
+MAX_UPLOAD_MB = 1024
+"""The largest --max-upload-mb (an upload is held in memory)."""
 
 
 def open_explorer(runs: Sequence[str | os.PathLike], images: Sequence[str | os.PathLike] = (),
                   judge: Optional[str | os.PathLike] = None,
-                  max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> Explorer:
-    """The explorer of ``runs`` (refused with RunRefused naming a folder that cannot be shown;
-    image and vector runs are not mixed)."""
-    if not runs:
-        raise RunRefused("give at least one run folder")
-    if not max_upload_mb > 0:
-        raise ValueError(f"--max-upload-mb must be positive, got {max_upload_mb}")
-    views = [RunView(run) for run in runs]
+                  max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB, pretrained: Sequence[str] = ()) -> Explorer:
+    """The explorer of ``runs``, or of the shipped models named ``pretrained`` (``csvae.pretrained``;
+    not both), refused with RunRefused naming a folder that cannot be shown; image and vector runs
+    are not mixed."""
+    try:
+        check_one_source(runs, pretrained)
+    except DataError as err:
+        raise RunRefused(str(err)) from None
+    if not 0 < max_upload_mb <= MAX_UPLOAD_MB:
+        raise ValueError(f"--max-upload-mb must be a number of MB in (0, {MAX_UPLOAD_MB}], got {max_upload_mb}")
+    views = [RunView(run) for run in runs] + [RunView(entry.folder, entry.sha256) for entry in map(shipped, pretrained)]
     kinds = {view.kind for view in views}
     if len(kinds) > 1:
         raise RunRefused("the runs mix image and vector data (" + ", ".join(
@@ -48,9 +55,12 @@ def open_explorer(runs: Sequence[str | os.PathLike], images: Sequence[str | os.P
 
 def serve(runs: Sequence[str | os.PathLike], images: Sequence[str | os.PathLike] = (),
           judge: Optional[str | os.PathLike] = None, host: str = "127.0.0.1", port: int = 0,
-          open_browser: bool = False, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> None:
+          open_browser: bool = False, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
+          pretrained: Sequence[str] = ()) -> None:
     """``csvae explore``: start the server, print its address, serve until interrupted."""
-    explorer = open_explorer(runs, images, judge, max_upload_mb)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValueError(f"--port must be 0 (a free port) or a port number up to 65535, got {port}")
+    explorer = open_explorer(runs, images, judge, max_upload_mb, pretrained)
     server = ExploreServer(explorer, host, port)
     if host not in LOOPBACK_HOSTS:
         log.warning("listening on %s: anyone who can reach this address can use the page, which has "

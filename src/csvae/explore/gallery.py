@@ -21,10 +21,11 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from csvae.apply.run import decode_like_card
 from csvae.config import ConfigError
 from csvae.data import load_dataset
 from csvae.data.checks import DataError
-from csvae.data.imageio import decode_image, resize_array
+from csvae.data.imageio import resize_array
 from csvae.explore.views import RunView
 from csvae.runs import run_data
 
@@ -36,6 +37,11 @@ FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WebP", "TIFF", "PPM")
 MAX_UPLOADS = 64
 """Uploads kept in memory; the oldest is forgotten beyond this."""
 ID = re.compile(r"^(test|file|upload)-([0-9a-f]{1,32})$")
+MAX_UPLOAD_PIXELS = 1 << 24
+"""Largest upload decoded (width x height, 4096 x 4096), read from its header before decoding."""
+DECODES = 2
+"""Uploads decoded at once; more wait (up to ``DECODE_WAIT`` seconds, then are refused)."""
+DECODE_WAIT = 30.0
 
 
 class UploadError(ValueError):
@@ -122,7 +128,8 @@ def upload_reason(err: DataError) -> str:
         return "it has too many pixels to decode safely"
     if isinstance(cause, (OSError, SyntaxError, ValueError)):
         return f"it is damaged or truncated ({re.sub(r'<_io.BytesIO object at 0x[0-9a-f]+>', 'the file', str(cause))})"
-    return re.sub(r"image <_io.BytesIO object at 0x[0-9a-f]+> ", "it ", str(err))
+    text = re.sub(r"image <_io.BytesIO object at 0x[0-9a-f]+>: (\d+ x \d+ pixels)", r"it has \1", str(err))
+    return re.sub(r"image <_io.BytesIO object at 0x[0-9a-f]+> ", "it ", text)
 
 
 class Gallery:
@@ -133,6 +140,7 @@ class Gallery:
         self.entries: "OrderedDict[str, Entry]" = OrderedDict()
         self.uploads: "OrderedDict[str, Entry]" = OrderedDict()
         self._lock = threading.Lock()
+        self._decodes = threading.BoundedSemaphore(DECODES)
         seen = set()
         for view in self.views:  # runs of the same data share their test examples
             if view.card.fingerprint in seen:
@@ -152,8 +160,7 @@ class Gallery:
 
     def _file_loader(self, path: Path) -> Callable[[int], np.ndarray]:
         def load(r: int) -> np.ndarray:
-            channels, size, _ = self.views[r].model.x_shape
-            return decode_image(path, size, self.views[r].card.crop, channels)
+            return decode_like_card(path, self.views[r].card, self.views[r].model.x_shape)
         return load
 
     def listing(self) -> list[dict]:
@@ -168,6 +175,15 @@ class Gallery:
         with self._lock:
             return self.entries.get(image_id) or self.uploads.get(image_id)
 
+    @staticmethod
+    def _decode(data: bytes, name: str, view: RunView) -> np.ndarray:
+        """An upload as ``view``'s run reads images; UploadError when it cannot, or when it has more
+        than ``MAX_UPLOAD_PIXELS`` pixels (refused from its header, before decoding)."""
+        try:
+            return decode_like_card(io.BytesIO(data), view.card, view.model.x_shape, max_pixels=MAX_UPLOAD_PIXELS)
+        except DataError as err:
+            raise UploadError(f"{name} is not an image this run can read: {upload_reason(err)}") from None
+
     def add_upload(self, data: bytes, name: str) -> dict:
         """Keep an uploaded image in memory (decoded for every run now, so a bad file fails here)
         and return its listing ({"id", "name", "source"}); UploadError when it is not an image
@@ -176,13 +192,12 @@ class Gallery:
             raise UploadError("this explorer shows vector runs; uploads are images")
         if not data:
             raise UploadError(f"{name}: the upload is empty")
-        decoded = []
-        for view in self.views:
-            channels, size, _ = view.model.x_shape
-            try:
-                decoded.append(decode_image(io.BytesIO(data), size, view.card.crop, channels))
-            except DataError as err:
-                raise UploadError(f"{name} is not an image this run can read: {upload_reason(err)}") from None
+        if not self._decodes.acquire(timeout=DECODE_WAIT):
+            raise UploadError(f"{name}: the explorer is busy decoding other uploads; try again")
+        try:
+            decoded = [self._decode(data, name, view) for view in self.views]
+        finally:
+            self._decodes.release()
         key = f"upload-{secrets.token_hex(8)}"
         entry = Entry(f"{name} (upload)", lambda r: decoded[r], source=f"{name} (uploaded, {len(data)} bytes)")
         with self._lock:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -21,6 +22,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from csvae.data.checks import DataError
 from csvae.explore.session import ApiError, Explorer
+from csvae.safeio import parse_json
 
 log = logging.getLogger("csvae.explore")
 
@@ -84,7 +86,7 @@ class Handler(BaseHTTPRequestHandler):
             self._error(err.status, err.message)
         except DataError as err:  # e.g. a listed image file that cannot be read (the message names it)
             self._error(400, str(err))
-        except (BrokenPipeError, ConnectionResetError, socket.timeout):
+        except (ConnectionError, TimeoutError):  # the client went away (socket.timeout is a TimeoutError)
             self.close_connection = True
         except Exception as err:  # a bug must not kill the server; the page shows the message
             log.exception("explore: %s %s failed", self.command, self.path)
@@ -157,11 +159,10 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(404, "not found")
         if (self.headers.get("Content-Type") or "").split(";")[0].strip().lower() != "application/json":
             raise ApiError(415, "API requests are JSON (Content-Type: application/json)")
-        raw = self._body(MAX_JSON_BYTES)
         try:
-            body = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise ApiError(400, f"the request is not JSON: {err}") from None
+            body = parse_json(self._body(MAX_JSON_BYTES))
+        except ValueError as err:  # not JSON, too deep, a number of too many digits
+            raise ApiError(400, f"the request is not JSON this explorer reads: {err}") from None
         if not isinstance(body, dict):
             raise ApiError(400, "the request must be a JSON object")
         self._json(200, getattr(self.explorer, POSTS[path])(body))
@@ -179,6 +180,15 @@ class ExploreServer(ThreadingHTTPServer):
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.address_family = family
         super().__init__((host, port), Handler)
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that went away (reset, broken pipe, timeout) is logged in one debug line; any
+        other error as the standard library logs it, with its traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            log.debug("explore: client %s went away: %s", client_address, error)
+            return
+        super().handle_error(request, client_address)
 
     @property
     def url(self) -> str:

@@ -23,6 +23,7 @@ from csvae.checkpoint import CheckpointError
 from csvae.data.checks import DataError
 from csvae.datacard import ARRAYS
 from csvae.evaluate.figure_data import default_extent, to_uint8
+from csvae.models import MODEL_TITLES
 from csvae.rundir import RunDir
 from csvae.runfiles import load_arrays
 
@@ -30,8 +31,6 @@ SCATTER_POINTS = 300
 """Training codes drawn behind each W_i pad (from the run's arrays.npz)."""
 PAD_MARGIN = 0.1
 """Room around the training codes on a pad, as a share of their range."""
-MODEL_TITLES = {"vae": "VAE", "condvae": "CondVAE", "condvae_info": "CondVAE-info", "csvae": "CSVAE",
-                "ccvae": "CCVAE"}
 CCVAE_SLIDER_SIGMAS = 4.0
 """CCVAE slider range: mu^0 - 4 sigma^0 .. mu^1 + 4 sigma^1 of the conditional prior (revae-demo's +-4 sigma)."""
 
@@ -54,7 +53,9 @@ class Code:
 class RunView:
     """A finished run opened for exploring. ``lock`` serialises the model's work across requests."""
 
-    def __init__(self, path):
+    def __init__(self, path, sha256: Optional[str] = None):
+        """path: a run folder, or a shipped model's folder (``csvae.pretrained``) whose model.pt
+        must have the checksum ``sha256``."""
         self.run = RunDir(Path(path))
         root = self.run.root
         if not root.is_dir():
@@ -63,7 +64,7 @@ class RunView:
             raise RunRefused(f"{root} is not a finished run: it has no {self.run.final.name} (train it with "
                              f"`csvae fit`, or finish it with --resume)")
         try:
-            self.model = load(root)
+            self.model = load(root, sha256=sha256)
         except CheckpointError as err:
             raise RunRefused(f"{root} cannot be explored: {err}") from None
         card = self.model.data_card

@@ -11,5 +11,8 @@ from csvae.models.vae import VAE
 
 MODELS = dict(zip(MODEL_NAMES, (VAE, CondVAE, CondVAEInfo, CSVAE, CCVAE), strict=True))
 """Each of the registry's names (``csvae.config.MODEL_NAMES``) and its class."""
+MODEL_TITLES = dict(zip(MODEL_NAMES, ("VAE", "CondVAE", "CondVAE-info", "CSVAE", "CCVAE"), strict=True))
+"""How people write each model's name."""
 
-__all__ = ["LatentModel", "Objective", "Posterior", "VAE", "CondVAE", "CondVAEInfo", "CSVAE", "CCVAE", "MODELS"]
+__all__ = ["LatentModel", "Objective", "Posterior", "VAE", "CondVAE", "CondVAEInfo", "CSVAE", "CCVAE", "MODELS",
+           "MODEL_TITLES"]

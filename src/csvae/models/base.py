@@ -22,6 +22,7 @@ from torch import nn
 from csvae.config import ModelConfig
 from csvae.constraints import is_integer
 from csvae.data.balance import example_weights
+from csvae.models.labels import check_known
 from csvae.models.likelihoods import bits_per_dim, make_likelihood
 from csvae.models.objective import Objective, weighted_sum
 from csvae.models.parts import Gaussian, kl_standard_normal, reduce_dims
@@ -244,6 +245,12 @@ class LatentModel(nn.Module):
     def adversary_parameters(self) -> list[nn.Parameter]:
         return list(self.adversary.parameters()) if self.adversarial else []
 
+    @property
+    def predicts_labels(self) -> bool:
+        """Whether the model has its own label classifier, ``predict_labels(x)`` (CCVAE's q(y|z_c),
+        CSVAE's fitted label probe); ``csvae.apply.labels`` uses it to label new images."""
+        return False
+
     def set_label_balance(self, table: Optional[torch.Tensor]) -> None:
         """Weigh the terms that read labels by ``table`` (C,), a weight per label combination
         (``csvae.data.balance.weight_table``); None: unweighted. Called by ``csvae.fit``."""
@@ -293,17 +300,24 @@ class LatentModel(nn.Module):
         return torch.cat([fn(*[b.float() if b.dtype != torch.uint8 else b for b in batch]).cpu()
                           for batch in self._batches(*arrays, batch_size=batch_size)])
 
-    def latents(self, x, y, batch_size: int = 1024) -> dict[str, np.ndarray]:
-        """Posterior means: {"z": (N, z_dim)} and, for CSVAE, "w": (N, k * w_dim)."""
+    def labels_for(self, x, y):
+        """The labels y (N, k) of inputs x as this model reads them: checked known where it reads
+        them (``check_known``); where it does not, None stands for zeros."""
+        if y is None and not self.reads_labels:
+            return np.zeros((len(x), self.y_dim), np.float32)
         if self.reads_labels:
             check_known(y)
+        return y
+
+    def latents(self, x, y, batch_size: int = 1024) -> dict[str, np.ndarray]:
+        """Posterior means: {"z": (N, z_dim)} and, for CSVAE, "w": (N, k * w_dim)."""
+        y = self.labels_for(x, y)
         z = self.map_batches(lambda xb, yb: self.encode(xb, yb).z.mean, x, y, batch_size=batch_size)
         return {"z": z.numpy()}
 
     def reconstruct(self, x, y, batch_size: int = 1024):
         """Decoder mean from the posterior means, in data units; numpy in -> numpy out."""
-        if self.reads_labels:
-            check_known(y)
+        y = self.labels_for(x, y)
         out = self.map_batches(lambda xb, yb: self.to_data(self.decode_posterior_mean(xb, yb)), x, y,
                         batch_size=batch_size)
         return out if torch.is_tensor(x) else out.numpy()
@@ -336,64 +350,3 @@ class LatentModel(nn.Module):
         check_known(y)
         code = self.subspace_values(y, "sample", generator) if self.has_subspaces else y
         return self.to_data(self.decode(z, code)).cpu().numpy()
-
-
-def labelled_rows(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """For terms that need labels, on a batch y (B, k) whose unknown rows are all NaN:
-    (y with NaN read as 0, the indices of the known rows, weight 1.0). A batch with fewer than 2
-    known rows gives (y as 0, every row, weight 0.0): the terms stay in the graph and give no
-    gradient, and batch norm never sees a batch of one. A batch of one row is taken as it is."""
-    known = torch.isfinite(y).all(1)
-    filled = torch.nan_to_num(y, nan=0.0)
-    if int(known.sum()) >= min(2, len(y)):
-        return filled, known.nonzero().squeeze(1), 1.0
-    return filled, torch.arange(len(y), device=y.device), 0.0
-
-
-def label_shift(y: torch.Tensor, target_y: torch.Tensor, means_1: torch.Tensor, means_0: torch.Tensor,
-                label_kind: str) -> torch.Tensor:
-    """The latent shift that moves the class means of y to those of target_y, (B, d).
-
-    means_1[i] / means_0[i] (k, d) are the mean codes of examples with y_i = 1 / y_i = 0.
-    binary: sum over changed attributes of (m_i[target] - m_i[source]);
-    categorical: m[target class] - m[source class] (the paper's m_j - m_i)."""
-    delta = target_y - y
-    direction = means_1 if label_kind == "categorical" else means_1 - means_0
-    return delta @ direction
-
-
-def class_means(codes: torch.Tensor, y: torch.Tensor,
-                weights: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean code of the examples with y_i = 1 and with y_i = 0, each (k, d), weighted by
-    ``weights`` (N,) when given (the balance weights: each label combination then counts alike).
-
-    codes: (N, d), shared by all label columns, or (N, k, d), one code per column (CSVAE's w_i).
-    A column without examples of one value gets a mean of zeros."""
-    ones = y.float().to(codes.device)
-    zeros = 1.0 - ones
-    if weights is not None:
-        ones, zeros = ones * weights.to(codes.device)[:, None], zeros * weights.to(codes.device)[:, None]
-    if codes.dim() == 2:
-        codes = codes.unsqueeze(1).expand(-1, ones.shape[1], -1)
-    mean_1 = torch.einsum("nk,nkd->kd", ones, codes) / ones.sum(0).clamp_min(1e-12).unsqueeze(1)
-    mean_0 = torch.einsum("nk,nkd->kd", zeros, codes) / zeros.sum(0).clamp_min(1e-12).unsqueeze(1)
-    return mean_1, mean_0
-
-
-def check_target(y: torch.Tensor, target_y: torch.Tensor) -> None:
-    """A manipulation needs the source labels y and the targets (B, k) of one shape, all known."""
-    if target_y.shape != y.shape:
-        raise ValueError(f"target_y must have the shape of y {tuple(y.shape)}, got {tuple(target_y.shape)}")
-    check_known(y, "y")
-    check_known(target_y, "target_y")
-
-
-def check_known(y, name: str = "y") -> None:
-    """Refuse labels with unknown (NaN or infinite) entries where a model must read them: they are
-    never read as 0. Training is the one place unknown labels are allowed (``data.labelled_fraction``)."""
-    y = torch.as_tensor(y)
-    if y.is_floating_point() and not torch.isfinite(y).all():
-        rows = torch.nonzero(~torch.isfinite(y).all(-1)).flatten()[:5].tolist()
-        raise ValueError(f"{name} has unknown (NaN or infinite) labels (rows {rows}); this model reads the labels "
-                         f"here: give known labels, or infer them (csvae.apply.infer_labels)")
-

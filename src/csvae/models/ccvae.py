@@ -185,6 +185,8 @@ class CCVAE(SubspaceModel):
                 "kl_w": kl_gaussians(post.w, prior.mean, prior.logvar).sum(-1)}
 
     # ----- labels and interventions -------------------------------------------------------------
+    predicts_labels = True
+
     def predict_labels(self, x, batch_size: int = 1024):
         """q(y | mean of q(z_c|x)): p(y_i = 1) per label (binary) or class probabilities (one-hot),
         (N, k); numpy in -> numpy out."""

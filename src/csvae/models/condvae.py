@@ -7,7 +7,8 @@ from typing import NamedTuple
 import torch
 
 from csvae.config import ModelConfig
-from csvae.models.base import ArrayLike, LatentModel, Posterior, check_target, inference, labelled_rows
+from csvae.models.base import ArrayLike, LatentModel, Posterior, inference
+from csvae.models.labels import check_target, labelled_rows
 from csvae.models.objective import Objective
 from csvae.models.parts import Gaussian, GaussianHead
 

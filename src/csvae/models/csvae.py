@@ -10,8 +10,10 @@ import torch
 from torch import nn
 
 from csvae.config import ModelConfig
-from csvae.models.base import Posterior, labelled_rows
+from csvae.models.base import Posterior
 from csvae.models.independence import RemovesLabel
+from csvae.models.label_probe import LabelProbe
+from csvae.models.labels import labelled_rows
 from csvae.models.objective import Objective
 from csvae.models.parts import (
     Gaussian,
@@ -61,6 +63,31 @@ class CSVAE(RemovesLabel, SubspaceModel):
             self.discriminator = MLP(self.z_dim + y_dim * (c.w_dim + 1), c.adversary_hidden, 1)
         self.prior = SubspacePrior(y_dim, c.w_dim, c.prior_mean_0, c.prior_scale_0, c.prior_mean_1,
                                    c.prior_scale_1, c.prior_scale_is, c.prior_learned)
+        self.label_probe = LabelProbe(features, y_dim, c.label_kind)
+
+    @property
+    def predicts_labels(self) -> bool:
+        """Whether ``predict_labels`` can run: its probe was fitted (by ``finalize``)."""
+        return bool(self.label_probe.fitted)
+
+    def finalize(self, x, y):
+        """The class means of w (``SubspaceModel.finalize``) and the label probe: a balanced
+        logistic regression from the W encoder's features to y, on the rows whose label is known."""
+        super().finalize(x, y)
+        y = torch.as_tensor(y)
+        known = torch.isfinite(y).all(1)
+        features = self.map_batches(lambda xb, yb: self.w_encoder(self.to_model(xb)), x, y)[known]
+        labels = y[known].float()
+        self.label_probe.fit(features, labels, self.label_weights(labels.to(self.device)))
+
+    def predict_labels(self, x, batch_size: int = 1024):
+        """p(y_i = 1) per attribute (binary) or class probabilities (one-hot) read by the label
+        probe from the W encoder's features, (N, k); numpy in -> numpy out."""
+        if not self.predicts_labels:
+            raise ValueError("this CSVAE has no fitted label probe (saved before csvae fitted one); infer labels "
+                             "with a judge (--judge) or train it again")
+        out = self.map_batches(lambda xb: self.label_probe(self.w_encoder(self.to_model(xb))), x, batch_size=batch_size)
+        return out if torch.is_tensor(x) else out.numpy()
 
     # ----- inference and generation -------------------------------------------------------------
     def encode(self, x: torch.Tensor, y: torch.Tensor) -> Posterior:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from csvae.models.base import labelled_rows
+from csvae.models.labels import labelled_rows
 from csvae.models.parts import call_frozen, label_cross_entropy
 
 INDEPENDENCE = ("adversary", "hsic", "club")

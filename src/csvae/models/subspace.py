@@ -16,7 +16,8 @@ from typing import Sequence, Union
 
 import torch
 
-from csvae.models.base import ArrayLike, LatentModel, check_known, check_target, class_means, inference
+from csvae.models.base import ArrayLike, LatentModel, inference
+from csvae.models.labels import check_known, check_target, class_means
 
 Style = Union[str, torch.Tensor]
 STYLES = ("sample", "class_mean", "prior_mean")
@@ -39,8 +40,7 @@ class SubspaceModel(LatentModel):
 
     def latents(self, x, y, batch_size: int = 1024):
         """Posterior means: "z" (N, z_dim) and "w" (N, k * w_dim), block i for label column i."""
-        if self.reads_labels:
-            check_known(y)
+        y = self.labels_for(x, y)
         codes = self.map_batches(lambda xb, yb: torch.cat([m.mean for m in self.encode(xb, yb)], -1), x, y,
                           batch_size=batch_size)
         return {"z": codes[:, :self.z_dim].numpy(), "w": codes[:, self.z_dim:].numpy()}
@@ -103,7 +103,11 @@ class SubspaceModel(LatentModel):
                  attributes: Sequence[int]) -> ArrayLike:
         """x's z and x's w, except the blocks of ``attributes``, taken from reference_x; numpy in, numpy out.
 
-        reference_x broadcasts against x (one reference for the batch, or one per row)."""
+        reference_x broadcasts against x (one reference for the batch, or one per row). Unknown
+        (NaN) labels are refused where the model reads them."""
+        if self.reads_labels:
+            check_known(y, "y")
+            check_known(reference_y, "reference_y")
         post = self.encode(x, y)
         ref = self.encode(reference_x, reference_y).w.mean.expand_as(post.w.mean)
         mask = torch.zeros(self.n_subspaces, dtype=torch.bool, device=ref.device)

@@ -5,15 +5,8 @@ from __future__ import annotations
 import torch
 
 from csvae.config import ModelConfig
-from csvae.models.base import (
-    ArrayLike,
-    LatentModel,
-    Posterior,
-    check_target,
-    class_means,
-    inference,
-    label_shift,
-)
+from csvae.models.base import ArrayLike, LatentModel, Posterior, inference
+from csvae.models.labels import check_target, class_means, label_shift
 from csvae.models.objective import Objective
 from csvae.models.parts import GaussianHead
 

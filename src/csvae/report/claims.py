@@ -4,35 +4,49 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-
-import numpy as np
+from typing import Callable, Optional
 
 from csvae.config import BASELINES
 from csvae.report.tables import (
     DISTANCES,
+    NullMetric,
+    finite_mean,
     interval_text,
     leakage,
     mean_diversity,
     mean_manipulation,
+    number,
 )
 
 
 @dataclass(frozen=True)
 class Claim:
-    """One claim checked on one part: its statement, whether the numbers support it, and the
-    numbers (a short text)."""
+    """One claim checked on one part: its statement, whether the numbers support it (None: they
+    cannot judge it, e.g. a metric that was NaN; the evidence says why), and the numbers (a short
+    text)."""
 
     text: str
-    supported: bool
+    supported: Optional[bool]
     evidence: str
 
     @property
     def verdict(self) -> str:
+        if self.supported is None:
+            return "Cannot be judged"
         return "Supported" if self.supported else "Not supported"
 
     def line(self) -> str:
         """The claim as a Markdown list item."""
         return f"- {self.verdict}: *{self.text}* ({self.evidence})."
+
+
+def judged(text: str, check: Callable[..., Claim], *args) -> Claim:
+    """The claim ``check(*args)`` makes, or, when a number it needs is null or missing, the claim
+    ``text`` as one that cannot be judged, with the reason."""
+    try:
+        return check(*args)
+    except NullMetric as err:
+        return Claim(text, None, f"cannot be judged: {err}")
 
 
 def _summary_text(summary: dict | None) -> str:
@@ -45,7 +59,8 @@ def below_every_baseline(runs: dict[str, dict[int, dict]], scores, metric: str) 
 
     scores(variant, metrics) -> key -> {"pixel", "feature"} bootstrap summaries. A comparison holds
     when CSVAE's interval lies wholly below the baseline's. Returns (number of comparisons, key ->
-    texts of those that fail)."""
+    texts of those that fail; a summary of None, no inputs, fails). NullMetric when a compared
+    interval holds a null (a NaN or inf when evaluated)."""
     total, failures = 0, defaultdict(list)
     for variant in (v for v in BASELINES if v in runs):
         for seed in sorted(set(runs["csvae"]) & set(runs[variant])):
@@ -53,6 +68,9 @@ def below_every_baseline(runs: dict[str, dict[int, dict]], scores, metric: str) 
             for key, row in ours.items():
                 total += 1
                 a, b = row.get(metric), theirs.get(key, {}).get(metric)
+                if a is not None and b is not None and (number(a["ci_high"]) is None or number(b["ci_low"]) is None):
+                    raise NullMetric(f"{key}'s {DISTANCES[metric]} interval is null (NaN or infinite when evaluated) "
+                                     f"for CSVAE or {variant}, seed {seed}")
                 if a is None or b is None or not a["ci_high"] < b["ci_low"]:
                     failures[key].append(f"vs {variant}, seed {seed}: CSVAE {_summary_text(a)}, "
                                          f"{variant} {_summary_text(b)}")
@@ -69,6 +87,11 @@ def _separation_claim(text: str, what: str, metric: str, total: int, failures: d
                        for key, texts in failures.items())
     return Claim(text, False, f"fails in {fails} of {total} comparisons, in {len(failures)} of {keys} {what}: "
                               f"{detail}")
+
+
+def separation(runs: dict[str, dict[int, dict]], scores, text: str, what: str, metric: str, keys: int) -> Claim:
+    """The claim that CSVAE lies below every baseline in ``metric`` (``below_every_baseline``)."""
+    return _separation_claim(text, what, metric, *below_every_baseline(runs, scores, metric), keys)
 
 
 def counterfactual_claims(runs: dict[str, dict[int, dict]]) -> list[Claim]:
@@ -104,8 +127,7 @@ def counterfactual_claims(runs: dict[str, dict[int, dict]]) -> list[Claim]:
     lines = []
     for scores, text, what, keys in checks:
         for metric, label in DISTANCES.items():
-            total, failures = below_every_baseline(have, scores, metric)
-            lines.append(_separation_claim(text.format(label), what, metric, total, failures, keys))
+            lines.append(judged(text.format(label), separation, have, scores, text.format(label), what, metric, keys))
     return lines
 
 
@@ -117,12 +139,8 @@ def claims(runs: dict[str, dict[int, dict]], image: bool) -> list[Claim]:
     lines = []
     baselines = [v for v in BASELINES if v in runs]
     if image and all("manipulation" in m for s in runs.values() for m in s.values()):
-        ours = mean_manipulation(runs["csvae"])
-        best = max(baselines, key=lambda v: mean_manipulation(runs[v]), default=None)
-        if best:
-            ok = ours > mean_manipulation(runs[best])
-            lines.append(Claim("CSVAE has the highest manipulation accuracy", ok,
-                               f"CSVAE {ours:.3f}, best baseline {best} {mean_manipulation(runs[best]):.3f}"))
+        if baselines:
+            lines.append(judged("CSVAE has the highest manipulation accuracy", highest_accuracy, runs, baselines))
         div = mean_diversity(runs["csvae"])
         base_div = max((mean_diversity(runs[v]) for v in baselines), default=0.0)
         lines.append(Claim("CSVAE gives a larger variety of attribute styles", div > base_div,
@@ -130,23 +148,35 @@ def claims(runs: dict[str, dict[int, dict]], image: bool) -> list[Claim]:
     if image:
         lines += counterfactual_claims(runs)
     if "vae" in runs:
-        lines.append(leakage_claim("z is (more) label-free in CSVAE", runs, "vae", "VAE"))
+        text = "z is (more) label-free in CSVAE"
+        lines.append(judged(text, leakage_claim, text, runs, "vae", "VAE"))
     if "ccvae" in runs:
         lines += ccvae_comparison(runs, image)
     return lines
 
 
+def highest_accuracy(runs: dict[str, dict[int, dict]], baselines: list[str]) -> Claim:
+    """CSVAE's mean manipulation accuracy against the best baseline's."""
+    ours = mean_manipulation(runs["csvae"])
+    theirs = {v: mean_manipulation(runs[v]) for v in baselines}
+    best = max(theirs, key=theirs.get)
+    return Claim("CSVAE has the highest manipulation accuracy", ours > theirs[best],
+                 f"CSVAE {ours:.3f}, best baseline {best} {theirs[best]:.3f}")
+
+
 def leakage_claim(text: str, runs: dict[str, dict[int, dict]], other: str, name: str) -> Claim:
     """CSVAE's z against ``other``'s z (CCVAE: its style part) by the nonlinear probe: balanced
-    accuracy when the test split is imbalanced (majority rate above 0.6), else accuracy above chance."""
-    chance = max(m["label_chance"] for m in runs["csvae"].values())
+    accuracy when the test split is imbalanced (majority rate above 0.6), else accuracy above chance.
+    NullMetric when a number it needs is null or missing."""
+    chance = max(finite_mean([m.get("label_chance")], "label_chance") for m in runs["csvae"].values())
     if chance > 0.6:
-        ours, theirs = (np.mean([m["z_label_balanced_accuracy_nonlinear"] for m in runs[v].values()])
-                        for v in ("csvae", other))
+        key = "z_label_balanced_accuracy_nonlinear"
+        ours, theirs = (finite_mean([m.get(key) for m in runs[v].values()], f"{key} of {v}") for v in ("csvae", other))
         return Claim(text, ours < theirs, f"the test split is imbalanced, majority rate {chance:.3f}, so balanced "
                                           f"accuracy of the nonlinear probe, chance 0.5: CSVAE {ours:.3f}, {name} "
                                           f"{theirs:.3f}")
-    ours, theirs = (np.mean([leakage(m) for m in runs[v].values()]) for v in ("csvae", other))
+    ours, theirs = (finite_mean([leakage(m) for m in runs[v].values()], f"the nonlinear leakage of {v}")
+                    for v in ("csvae", other))
     return Claim(text, ours < theirs, f"nonlinear leakage above chance: CSVAE {ours:.3f}, {name} {theirs:.3f}")
 
 
@@ -156,10 +186,14 @@ def ccvae_comparison(runs: dict[str, dict[int, dict]], image: bool) -> list[Clai
     more diverse styles."""
     out = []
     if image and all("manipulation" in m for v in ("csvae", "ccvae") for m in runs[v].values()):
-        ours, theirs = mean_manipulation(runs["csvae"]), mean_manipulation(runs["ccvae"])
-        out.append(Claim("CSVAE manipulates more accurately than CCVAE", ours > theirs,
-                         f"mean manipulation accuracy CSVAE {ours:.3f}, CCVAE {theirs:.3f}"))
-    out.append(leakage_claim("CSVAE's z is freer of the label than CCVAE's style part", runs, "ccvae", "CCVAE"))
+        text = "CSVAE manipulates more accurately than CCVAE"
+
+        def accuracy() -> Claim:
+            ours, theirs = mean_manipulation(runs["csvae"]), mean_manipulation(runs["ccvae"])
+            return Claim(text, ours > theirs, f"mean manipulation accuracy CSVAE {ours:.3f}, CCVAE {theirs:.3f}")
+        out.append(judged(text, accuracy))
+    text = "CSVAE's z is freer of the label than CCVAE's style part"
+    out.append(judged(text, leakage_claim, text, runs, "ccvae", "CCVAE"))
     if image and all("manipulation" in m for v in ("csvae", "ccvae") for m in runs[v].values()):
         ours, theirs = mean_diversity(runs["csvae"]), mean_diversity(runs["ccvae"])
         out.append(Claim("CSVAE draws more diverse attribute styles than CCVAE", ours > theirs,

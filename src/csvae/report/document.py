@@ -3,7 +3,7 @@ metrics.json, data.json, config.yaml and arrays.npz (no model is loaded, no data
 
 from __future__ import annotations
 
-import json
+import hashlib
 import os
 from collections import defaultdict
 from pathlib import Path
@@ -16,7 +16,9 @@ from csvae.provenance import versions_text
 from csvae.report.attributes import attribute_section
 from csvae.report.claims import Claim, claims
 from csvae.report.html import markdown_to_html
+from csvae.report.inputs import check_renders, read_metrics, run_folder
 from csvae.report.tables import (
+    NULL_NOTE,
     VECTOR_METRICS,
     counterfactual_section,
     disentanglement_section,
@@ -28,28 +30,37 @@ from csvae.report.tables import (
 )
 from csvae.rundir import ExperimentDir
 from csvae.runfiles import accuracy_text
+from csvae.safeio import FolderLock, read_bounded
+
+MAX_REPORT_BYTES = 64 << 20
 
 Results = dict[str, dict[str, dict[int, dict]]]
 """data set -> variant -> seed -> metrics (a run's metrics.json)."""
 
 
-def collect(exp: ExperimentDir, manifest: dict) -> tuple[Results, list[str]]:
-    """The metrics of every run in the manifest, in the manifest's order of parts and variants,
-    and the folders of runs without a readable metrics.json (not evaluated yet)."""
+def collect(exp: ExperimentDir, manifest: dict) -> tuple[Results, list[str], list[str]]:
+    """The metrics of every run in the manifest, in the manifest's order of parts and variants;
+    the folders of runs without a metrics.json (not evaluated yet); and a line for each run left
+    out because its folder leaves the experiment folder or its metrics.json cannot be read or holds
+    a value of the wrong type (naming the file and key: one such run costs only its own rows)."""
     results: Results = defaultdict(dict)
     for part in manifest["parts"]:
         for variant in part["variants"]:
             results[part["data"]].setdefault(variant, {})
-    missing = []
+    missing, unread = [], []
     for run in manifest["runs"]:
-        folder = exp.run(run["data"], run["variant"], run["seed"])
         try:
-            metrics = json.loads(folder.evaluation.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            folder = run_folder(exp, run)
+            metrics = read_metrics(folder.evaluation)
+            check_renders(folder.evaluation, metrics, part_tables, run)
+        except FileNotFoundError:
             missing.append(folder.root.relative_to(exp.root).as_posix())
             continue
+        except (DataError, OSError) as err:
+            unread.append(str(err))
+            continue
         results[run["data"]].setdefault(run["variant"], {})[run["seed"]] = metrics
-    return {d: {v: s for v, s in runs.items() if s} for d, runs in results.items()}, missing
+    return {d: {v: s for v, s in runs.items() if s} for d, runs in results.items()}, missing, unread
 
 
 def part_figures(exp: ExperimentDir, data: str, runs: dict[str, dict[int, dict]], redraw: bool = True) -> list[str]:
@@ -82,14 +93,11 @@ def part_figures(exp: ExperimentDir, data: str, runs: dict[str, dict[int, dict]]
     return lines
 
 
-def part_section(exp: ExperimentDir, data: str, runs: dict[str, dict[int, dict]], part_claims: list[Claim],
-                 configs: list[dict], redraw: bool = True) -> list[str]:
-    """One data set's section. configs: the manifest's runs of this part ({"variant", "seed", ...});
-    redraw: as in ``part_figures``."""
-    lines = [f"## {data}", "",
-             "Test-set metrics, mean ± sd over seeds (a single value for one seed). Leakage probes predict the label "
-             "from z (linear: logistic regression; nonlinear: gradient boosting); near `label_chance` is the goal.",
-             ""]
+def part_tables(data: str, runs: dict[str, dict[int, dict]]) -> list[str]:
+    """The tables of one data set's runs (variant -> seed -> metrics), read from metrics alone."""
+    lines = ["Test-set metrics, mean ± sd over seeds (a single value for one seed). Leakage probes predict the label "
+             "from z (linear: logistic regression; nonlinear: gradient boosting); near `label_chance` is the goal. "
+             f"{NULL_NOTE}", ""]
     lines += table(["variant", *VECTOR_METRICS],
                    [[v, *[mean_sd([m.get(k) for m in s.values()]) for k in VECTOR_METRICS]] for v, s in runs.items()])
     lines += disentanglement_section(runs)
@@ -121,6 +129,14 @@ def part_section(exp: ExperimentDir, data: str, runs: dict[str, dict[int, dict]]
                        [row for v, s in runs.items() if "styles" in s[min(s)] for row in style_rows(v, s)])
     lines += counterfactual_section(runs)
     lines += attribute_section(runs)
+    return lines
+
+
+def part_section(exp: ExperimentDir, data: str, runs: dict[str, dict[int, dict]], part_claims: list[Claim],
+                 configs: list[dict], redraw: bool = True) -> list[str]:
+    """One data set's section. configs: the manifest's runs of this part ({"variant", "seed", ...});
+    redraw: as in ``part_figures``."""
+    lines = [f"## {data}", ""] + part_tables(data, runs)
     lines += ["", "### The paper's claims", ""] + ([c.line() for c in part_claims] or
                                                    ["- (no CSVAE/baseline pair here)"])
     lines += ["", "### Figures", ""] + part_figures(exp, data, runs, redraw)
@@ -160,8 +176,9 @@ def is_image_part(runs: dict[str, dict[int, dict]]) -> bool:
     return any("manipulation" in m for s in runs.values() for m in s.values())
 
 
-def summary(claims_by_part: dict[str, list[Claim]], missing: list[str]) -> list[str]:
-    """The report's opening: every claim of every data set with its verdict and numbers."""
+def summary(claims_by_part: dict[str, list[Claim]], missing: list[str], unread: list[str]) -> list[str]:
+    """The report's opening: every claim of every data set with its verdict and numbers, then the
+    runs not in any table (not evaluated yet; left out, with the reason)."""
     rows = [[data, c.text, f"**{c.verdict}**", c.evidence] for data, part in claims_by_part.items() for c in part]
     lines = ["## Summary", "",
              "The paper's claims (and ours), checked on each data set's runs; the sections below give the tables, "
@@ -169,6 +186,8 @@ def summary(claims_by_part: dict[str, list[Claim]], missing: list[str]) -> list[
     lines += table(["data set", "claim", "verdict", "numbers"], rows) if rows else ["(no CSVAE/baseline pair yet)"]
     if missing:
         lines += ["", f"Not evaluated yet, so not in any table: {', '.join(missing)}."]
+    if unread:
+        lines += ["", "Left out of every table, as their files cannot be read:", ""] + [f"- {line}" for line in unread]
     return lines + [""]
 
 
@@ -186,25 +205,83 @@ def versions_lines(results: Results) -> list[str]:
     return [f"Trained with {'; '.join(seen)}.", ""] if seen else []
 
 
+def part_lines(exp: ExperimentDir, manifest: dict, data: str, runs: dict[str, dict[int, dict]],
+               redraw: bool) -> tuple[list[Claim], list[str]]:
+    """The claims and the section of one part; a part whose runs' metrics disagree with each other
+    (each alone was readable) costs only its own section, which says why."""
+    configs = [r for r in manifest["runs"] if r["data"] == data and inside(exp, r)]
+    try:
+        part_claims = claims(runs, is_image_part(runs))
+        return part_claims, part_section(exp, data, runs, part_claims, configs, redraw)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+        return [], [f"## {data}", "", f"(this part cannot be reported: its runs' metrics.json files do not agree: "
+                                      f"{type(err).__name__}: {err})", ""]
+
+
+def inside(exp: ExperimentDir, run: dict) -> bool:
+    """Whether a manifest run's folder stays inside the experiment folder."""
+    try:
+        run_folder(exp, run)
+    except DataError:
+        return False
+    return True
+
+
 def build_report(out: str | os.PathLike, redraw_figures: bool = True) -> Path:
-    """Write DIR/report.md and DIR/report.html from the files of experiment folder ``out``;
-    returns the path of report.md. Each run's figures are drawn from its arrays.npz; with
-    ``redraw_figures`` False only those missing (``csvae reproduce`` draws them in its workers)."""
+    """Write DIR/report.md and DIR/report.html from the files of experiment folder ``out``, under
+    the folder's lock; returns the path of report.md. Each run's figures are drawn from its
+    arrays.npz; with ``redraw_figures`` False only those missing (``csvae reproduce`` draws them in
+    its workers). A report.md or report.html that csvae did not write, or that was edited since, is
+    refused, never replaced (``check_reports_replaceable``)."""
     exp = ExperimentDir(Path(out))
     manifest = exp.read_manifest()
-    results, missing = collect(exp, manifest)
-    claims_by_part, sections = {}, []
-    for part in manifest["parts"]:
-        runs = results.get(part["data"])
-        if not runs:
-            continue
-        claims_by_part[part["data"]] = claims(runs, is_image_part(runs))
-        configs = [r for r in manifest["runs"] if r["data"] == part["data"]]
-        sections += part_section(exp, part["data"], runs, claims_by_part[part["data"]], configs, redraw_figures)
-    lines = [f"# csvae reproduction: {manifest['name']}", "", manifest.get("description") or "", ""]
-    lines += versions_lines(results)
-    lines += summary(claims_by_part, missing) + sections
-    text = "\n".join(lines) + "\n"
-    atomic_write_bytes(exp.report, text.encode())
-    atomic_write_bytes(exp.report_html, markdown_to_html(text, f"csvae: {manifest['name']}").encode())
+    with FolderLock(exp.root, "experiment folder"):
+        check_reports_replaceable(exp)
+        results, missing, unread = collect(exp, manifest)
+        claims_by_part, sections = {}, []
+        for part in manifest["parts"]:
+            runs = results.get(part["data"])
+            if runs:
+                claims_by_part[part["data"]], section = part_lines(exp, manifest, part["data"], runs, redraw_figures)
+                sections += section
+        lines = [f"# csvae reproduction: {manifest['name']}", "", manifest.get("description") or "", ""]
+        lines += versions_lines(results)
+        lines += summary(claims_by_part, missing, unread) + sections
+        text = "\n".join(lines) + "\n"
+        atomic_write_bytes(exp.report, stamped(text).encode())
+        atomic_write_bytes(exp.report_html, stamped(markdown_to_html(text, f"csvae: {manifest['name']}")).encode())
     return exp.report
+
+
+STAMP = "<!-- written by csvae report, which replaces this file only while it is unchanged: sha256 {} -->"
+"""The last line of a report csvae wrote (an HTML comment, unseen in Markdown and HTML alike)."""
+STAMP_START = STAMP.split(":")[0]
+LEGACY_STARTS = {"report.md": "# csvae reproduction: ",
+                 "report.html": "<!doctype html><html><head><meta charset='utf-8'><title>csvae: "}
+"""How reports began before they carried the stamp."""
+
+
+def stamped(text: str) -> str:
+    """``text`` with the stamp of its own digest as its last line."""
+    return text + STAMP.format(hashlib.sha256(text.encode()).hexdigest()) + "\n"
+
+
+def written_by_csvae(path: Path) -> bool:
+    """Whether ``path`` is a report as csvae wrote it: a regular file whose stamp matches its
+    content (or an unstamped report of an older csvae)."""
+    if path.is_symlink():
+        return False
+    text = read_bounded(path, MAX_REPORT_BYTES, "report").decode("utf-8", "replace")
+    body, _, last = text[:-1].rpartition("\n")
+    if last.startswith(STAMP_START):
+        return stamped(body + "\n") == text
+    return text.startswith(LEGACY_STARTS[path.name]) and STAMP_START not in text
+
+
+def check_reports_replaceable(exp: ExperimentDir) -> None:
+    """ConfigError naming a report.md or report.html of ``exp`` that csvae did not write, or that
+    was edited since (a user's own file is never replaced)."""
+    for path in (exp.report, exp.report_html):
+        if (path.exists() or path.is_symlink()) and not written_by_csvae(path):
+            raise ConfigError(f"{path} is not a report csvae wrote, or it was edited since; it is not replaced: "
+                              f"move it away, or choose another folder")

@@ -3,6 +3,7 @@ truth, counterfactual distances and transfer fidelity, and the swiss-roll target
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
 import numpy as np
@@ -11,18 +12,65 @@ VECTOR_METRICS = ("recon_r2", "elbo", "bits_per_dim", "label_chance", "z_label_a
                   "z_label_accuracy_nonlinear", "w_label_accuracy")
 
 
+NULL_NOTE = ("– marks a value that is missing or null (evaluate writes a NaN or infinite metric as null); "
+             "\"(n of m)\" marks a mean over the n of m seeds that have one.")
+
+
+class NullMetric(ValueError):
+    """A number a claim needs is null (NaN or infinite when evaluated) or missing."""
+
+
+class MetricTypeError(TypeError):
+    """A value the report reads as a number is something else (a string, a boolean, a list, ...);
+    ``value`` is the object itself, so the reader of the file can name its key."""
+
+    def __init__(self, value):
+        super().__init__(f"{value!r:.60} where the report reads a number")
+        self.value = value
+
+
+def number(value) -> float | None:
+    """``value`` as a number, None for a null, missing or non-finite one; MetricTypeError for a
+    value of another type (a boolean is not a number)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise MetricTypeError(value)
+    return value if math.isfinite(value) else None
+
+
+def finite_mean(values, what: str) -> float:
+    """The mean of ``values``; NullMetric naming ``what`` when one is not a finite number."""
+    values = [number(v) for v in values]
+    bad = sum(v is None for v in values)
+    if bad or not values:
+        raise NullMetric(f"{what} is null or missing in {bad} of {len(values)} run(s) (a NaN or infinite metric "
+                         f"is written as null)")
+    return float(np.mean(values))
+
+
 def mean_sd(values: list[float]) -> str:
-    values = [v for v in values if v is not None]
-    if not values:
+    """Mean ± sd of the numbers among ``values`` ("–" when none is one; "(n of m)" added when only
+    some are)."""
+    numbers = [v for v in map(number, values) if v is not None]
+    if not numbers:
         return "–"
-    if len(values) == 1:
-        return f"{values[0]:.3f}"
-    return f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}"
+    some = f" ({len(numbers)} of {len(values)})" if len(numbers) < len(values) else ""
+    if len(numbers) == 1:
+        return f"{numbers[0]:.3f}{some}"
+    return f"{np.mean(numbers):.3f} ± {np.std(numbers, ddof=1):.3f}{some}"
 
 
-def leakage(metrics: dict) -> float:
-    """Nonlinear-probe accuracy of y from z above the majority rate."""
-    return metrics["z_label_accuracy_nonlinear"] - metrics["label_chance"]
+def number_text(value) -> str:
+    """A number with 3 decimals, "–" for a null or missing one."""
+    return "–" if number(value) is None else f"{value:.3f}"
+
+
+def leakage(metrics: dict) -> float | None:
+    """Nonlinear-probe accuracy of y from z above the majority rate (None when either is null or
+    missing)."""
+    probe, chance = number(metrics.get("z_label_accuracy_nonlinear")), number(metrics.get("label_chance"))
+    return probe - chance if probe is not None and chance is not None else None
 
 
 def table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -30,25 +78,29 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def toy_targets(runs: dict[str, dict[int, dict]]) -> list[str]:
-    """The core issue's swiss-roll targets, seed by seed (pass: at least 4 of 5 seeds)."""
+    """The core issue's swiss-roll targets, seed by seed (pass: at least 4 of 5 seeds; a seed whose
+    numbers are null does not pass, and is counted)."""
     csvae, vae, info = runs.get("csvae", {}), runs.get("vae", {}), runs.get("condvae_info", {})
-    rows, passes = [], defaultdict(int)
+    rows, passes, nulls = [], defaultdict(int), defaultdict(int)
     for s in sorted(csvae):
         c, v, i = csvae[s], vae.get(s), info.get(s)
         if not (v and i):
             continue
-        rows.append([str(s), f"{c['w_label_accuracy']:.3f}", f"{c['recon_r2']:.3f}", f"{leakage(c):.3f}",
-                     f"{leakage(v):.3f}", f"{leakage(i):.3f}"])
-        passes["w"] += c["w_label_accuracy"] >= 0.97
-        passes["r2"] += c["recon_r2"] >= 0.97
-        passes["half"] += leakage(c) <= 0.5 * leakage(v)
-        passes["info"] += leakage(i) < leakage(v)
+        w, r2, lc, lv, li = number(c.get("w_label_accuracy")), number(c.get("recon_r2")), *map(leakage, (c, v, i))
+        rows.append([str(s), *map(number_text, (w, r2, lc, lv, li))])
+        checks = {"w": w >= 0.97 if w is not None else None, "r2": r2 >= 0.97 if r2 is not None else None,
+                  "half": lc <= 0.5 * lv if lc is not None and lv is not None else None,
+                  "info": li < lv if li is not None and lv is not None else None}
+        for key, ok in checks.items():
+            passes[key] += bool(ok)
+            nulls[key] += ok is None
     n = len(rows)
     need = n - 1 if n >= 5 else n
 
     def verdict(key: str, text: str) -> str:
+        null = f"; {nulls[key]} seed(s) null, not passing" if nulls[key] else ""
         return (f"- {'PASS' if passes[key] >= need else 'MISS'}: {text}: {passes[key]} of {n} seeds "
-                f"(target: at least {need})")
+                f"(target: at least {need}{null})")
 
     return table(["seed", "CSVAE w acc", "CSVAE recon R²", "leakage CSVAE", "leakage VAE", "leakage CondVAE-info"],
                  rows) + ["", verdict("w", "CSVAE w_label_accuracy ≥ 0.97"), verdict("r2", "CSVAE recon_r2 ≥ 0.97"),
@@ -90,7 +142,8 @@ def manipulation_rows(variant: str, seeds: dict[int, dict]) -> list[list[str]]:
     for direction, row in first["directions"].items():
         accuracies = [m["manipulation"]["directions"][direction]["accuracy"] for m in seeds.values()]
         diversity = [m["manipulation"]["diversity"].get(direction, {}) for m in seeds.values()]
-        interval = f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]" if row["accuracy"] is not None else "–"
+        interval = (f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
+                    if number(row.get("ci_low")) is not None and number(row.get("ci_high")) is not None else "–")
         rows.append([variant, direction, mean_sd(accuracies), interval,
                      mean_sd([m["manipulation"]["directions"][direction]["preserved_accuracy"]
                               for m in seeds.values()]),
@@ -100,7 +153,8 @@ def manipulation_rows(variant: str, seeds: dict[int, dict]) -> list[list[str]]:
 
 
 def mean_manipulation(seeds: dict[int, dict]) -> float:
-    return float(np.mean([m["manipulation"]["mean_accuracy"] for m in seeds.values()]))
+    """The mean manipulation accuracy over seeds; NullMetric when a seed's is null."""
+    return finite_mean([m["manipulation"].get("mean_accuracy") for m in seeds.values()], "mean_accuracy")
 
 
 def mean_diversity(seeds: dict[int, dict]) -> float:
@@ -136,7 +190,9 @@ DISTANCES = {"pixel": "pixels", "feature": "judge features"}
 
 def interval_text(summary: dict | None) -> str:
     """A bootstrap summary {"mean", "ci_low", "ci_high"} as "[low, high]" ("–" for None)."""
-    return f"[{summary['ci_low']:.3f}, {summary['ci_high']:.3f}]" if summary else "–"
+    if not summary or number(summary["ci_low"]) is None or number(summary["ci_high"]) is None:
+        return "–"
+    return f"[{summary['ci_low']:.3f}, {summary['ci_high']:.3f}]"
 
 
 def per_direction(seeds: dict[int, dict], key: str):

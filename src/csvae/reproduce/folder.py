@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from csvae.config import ConfigError
+from csvae.report.document import check_reports_replaceable
 from csvae.reproduce.experiments import SHARED_DATA, Experiment
 from csvae.reproduce.planning import Job
 from csvae.rundir import ExperimentDir, ManifestError
@@ -14,7 +15,8 @@ from csvae.rundir import ExperimentDir, ManifestError
 
 def prepare_experiment_folder(out: Path, experiment: Experiment, jobs: list[Job]) -> ExperimentDir:
     """Make ``out`` and write its experiment.json, refusing a folder that holds another experiment
-    or a report.md that no reproduction wrote (a user's own file is never replaced)."""
+    or a report.md that csvae did not write or that was edited since (a user's own file is never
+    replaced)."""
     exp = ExperimentDir(out)
     if exp.root.exists() and not exp.root.is_dir():
         raise ConfigError(f"--out {exp.root} is a file; give a folder")
@@ -29,6 +31,7 @@ def prepare_experiment_folder(out: Path, experiment: Experiment, jobs: list[Job]
     elif any(p.exists() for p in (exp.report, exp.report_html)):
         raise ConfigError(f"--out {exp.root} holds a report.md or report.html that no `csvae reproduce` wrote there "
                           f"(no experiment.json); it is not replaced: choose another folder")
+    check_reports_replaceable(exp)
     exp.root.mkdir(parents=True, exist_ok=True)
     planned = {j.data_label for j in jobs}
     parts = [{"data": p.data, "variants": [v.label for v in p.variants]} for p in experiment.parts

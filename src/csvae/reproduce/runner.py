@@ -1,4 +1,5 @@
-"""``reproduce``: plan an experiment, set up its folder, run its tasks, write its report."""
+"""``reproduce``: plan an experiment, set up its folder (locked: one reproduce or report at a time),
+run its tasks (``run_experiment``), write its report."""
 
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from csvae.config import ConfigError
 from csvae.report import build_report
 from csvae.reproduce.experiments import EXPERIMENTS, quick_experiment
 from csvae.reproduce.folder import prepare_experiment_folder
-from csvae.reproduce.planning import expected_cost, plan
+from csvae.reproduce.planning import Job, expected_cost, plan
 from csvae.reproduce.scheduler import run_in_pool
 from csvae.reproduce.tasks import prepare_shared_data, run_job
+from csvae.rundir import ExperimentDir
+from csvae.safeio import FolderLock
 
 
 def reproduce(name: str, out: str | os.PathLike, seeds: Optional[int] = None, jobs: Optional[int] = None,
@@ -33,7 +36,13 @@ def reproduce(name: str, out: str | os.PathLike, seeds: Optional[int] = None, jo
     if jobs is not None and jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}")
     planned = plan(experiment, out, seeds, data_root)
-    exp = prepare_experiment_folder(out, experiment, planned)
+    with FolderLock(out, "experiment folder"):  # one reproduce (or report) at a time
+        return run_experiment(prepare_experiment_folder(out, experiment, planned), name, planned, jobs)
+
+
+def run_experiment(exp: ExperimentDir, name: str, planned: list[Job], jobs: Optional[int]) -> Path:
+    """Fit and evaluate the ``planned`` runs of experiment ``name`` in ``jobs`` worker processes,
+    then build the report of ``exp``; returns the path of report.md."""
     todo = sorted(planned, key=expected_cost, reverse=True)
     judged = prepare_shared_data(todo)
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))

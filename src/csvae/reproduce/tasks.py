@@ -21,6 +21,7 @@ from csvae.figures import run_figures
 from csvae.reproduce.planning import Job
 from csvae.rundir import RunDir
 from csvae.runs import evaluate_run, fit_run
+from csvae.safeio import read_json
 
 
 def fit_job(job: Job) -> bool:
@@ -62,7 +63,7 @@ def run_job(job: Job) -> dict:
     the run's metrics."""
     if fit_job(job):
         return evaluate_job(job)
-    return json.loads(RunDir(Path(job.out)).evaluation.read_text())
+    return read_json(RunDir(Path(job.out)).evaluation, "metrics.json")
 
 
 def prepare_shared_data(jobs: list[Job]) -> list[tuple]:

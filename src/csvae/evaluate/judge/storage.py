@@ -13,6 +13,7 @@ import torch
 from csvae.evaluate.judge.model import Judge
 from csvae.evaluate.judge.net import JudgeNet, JudgeSettings
 from csvae.fileio import atomic_write_bytes
+from csvae.safeio import check_regular
 
 FORMAT, VERSION = "csvae-judge", 1
 
@@ -40,6 +41,7 @@ def load_judge(path: str | os.PathLike, device: str = "cpu") -> Judge:
     """A judge written by ``save_judge``, loaded without pickle."""
     path = Path(path)
     try:
+        check_regular(path, "judge file")  # a FIFO would block the read
         state = torch.load(io.BytesIO(path.read_bytes()), map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise ValueError(f"judge file {path} does not exist") from None

@@ -1,0 +1,60 @@
+"""``csvae pretrained``: list the shipped models, show a card, print the cards' table, or export a
+run as a shipped model (docs/pretrained.md). Its parser is added to ``csvae.cli``'s."""
+
+from __future__ import annotations
+
+from csvae import pretrained
+from csvae.pretrained.export import export_run
+from csvae.pretrained.markdown import TABLE_HEAD, table_row
+from csvae.pretrained.registry import read_registry, shipped
+
+
+def cmd_pretrained(args, overrides) -> None:
+    """The ``csvae pretrained`` command and its sub-commands (show, table, export)."""
+    if args.pretrained_command == "export":
+        folder = export_run(args.run, args.name, root=args.to, data_root=args.data_root, command=args.command_line,
+                            hardware=args.hardware, limits=args.limit or (), overwrite=args.overwrite)
+        card = pretrained.card(args.name, args.to)
+        print(f"shipped {args.name}: {folder} ({card['weights']['bytes'] / 1e6:.1f} MB of weights, sha256 "
+              f"{card['weights']['sha256']}); registry: {folder.parent / 'registry.txt'}")
+    elif args.pretrained_command == "show":
+        print(shipped(args.name).card_md.read_text(encoding="utf-8"))
+    elif args.pretrained_command == "table":
+        entries = read_registry().values()
+        print("\n".join([TABLE_HEAD, *(table_row(pretrained.card(e.name)) for e in entries)]))
+        total = sum(p.stat().st_size for e in entries for p in e.folder.iterdir() if p.is_file())
+        print(f"\n{len(entries)} models, {total / 1e6:.1f} MB in all (weights, cards and explorer images)")
+    else:
+        found = pretrained.names()
+        if not found:
+            print("no pretrained model is shipped with this csvae (docs/pretrained.md)")
+        width = max(map(len, found), default=0)
+        for name in found:
+            print(f"{name:<{width}}  {pretrained.card(name)['summary']}")
+
+
+def add_pretrained(sub) -> None:
+    """Add ``csvae pretrained`` to the sub-commands ``sub`` of the csvae parser."""
+    pre = sub.add_parser("pretrained", help="list the shipped pretrained models, show a card, or export a run as "
+                         "one (docs/pretrained.md)", description="Without a sub-command: one line per shipped model.")
+    pre_sub = pre.add_subparsers(dest="pretrained_command")
+    show = pre_sub.add_parser("show", help="print a shipped model's card")
+    show.add_argument("name", help="a shipped model (csvae pretrained lists them)")
+    pre_sub.add_parser("table", help="the cards' numbers side by side (the table of docs/pretrained.md) and the "
+                       "shipped files' total size")
+    export = pre_sub.add_parser("export", help="make a shipped model (half-precision weights, card, registry line) "
+                                "from a finished, evaluated run folder")
+    export.add_argument("run", help="a finished run folder that csvae evaluate has evaluated")
+    export.add_argument("--name", required=True, help="the model's name: lower-case letters, digits and '-'")
+    export.add_argument("--to", default=None, metavar="DIR", help="the registry folder (default: "
+                        "$CSVAE_PRETRAINED_DIR, else the package's src/csvae/pretrained/models)")
+    export.add_argument("--data-root", default=None, metavar="DIR", help="where the run's data are now, when they "
+                        "moved since training (as csvae evaluate --data-root)")
+    export.add_argument("--command", dest="command_line", default=None, metavar="TEXT",
+                        help="the command that trained the run, for the card (default: csvae fit with its config)")
+    export.add_argument("--hardware", default=None, metavar="TEXT", help="the machine it trained on, for the card "
+                        "(default: versions.json's record, else unknown)")
+    export.add_argument("--limit", action="append", default=None, metavar="TEXT",
+                        help="a known limit for the card (repeat for several)")
+    export.add_argument("--overwrite", action="store_true", help="replace a shipped model of the same name")
+    pre.set_defaults(handler=cmd_pretrained)
