@@ -90,7 +90,7 @@ def test_two_processes_train_only_rank_zero_writes_and_a_killed_run_resumes_as_i
     assert "Traceback" not in log and "Exception ignored" not in log  # the process group's exit handler is clean
     assert log.count("trained csvae on swiss_roll") == 1  # printed by rank 0 alone
     run = RunDir(tmp_path / "whole")
-    written = ["checkpoints", "config.yaml", "data.json", "metrics.csv", "model.pt"]
+    written = ["checkpoints", "config.yaml", "data.json", "metrics.csv", "model.pt", "versions.json"]
     assert sorted(p.name for p in run.root.iterdir()) == written
     assert [p.name for p in run.checkpoint.parent.iterdir()] == ["last.pt"]  # no temporary files left
     assert [r[0] for r in rows(run.root)[1:]] == [str(s) for s in range(3, 28, 3)]  # each window written once
