@@ -23,14 +23,13 @@ combination.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 import torch
 
 from csvae.data.checks import DataError
 
-BALANCE = ("weight", "sample", "discard", "none")
 MAX_ATTRIBUTES = 8
 """Balance groups rows by label combination (2^k of them), so it is limited to this many binary
 attributes."""
@@ -54,14 +53,20 @@ def combination_count(k: int, label_kind: str) -> int:
     return k if label_kind == "categorical" else 2 ** k
 
 
-def weight_table(y: torch.Tensor, label_kind: str, names: Optional[Sequence[str]] = None) -> torch.Tensor:
+def check_combinations(k: int, label_kind: str) -> None:
+    """Refuse more than ``MAX_ATTRIBUTES`` binary attributes: their 2^k combinations cannot be
+    balanced."""
+    if label_kind == "binary" and k > MAX_ATTRIBUTES:
+        raise DataError(f"data.balance groups rows by label combination and works on at most {MAX_ATTRIBUTES} "
+                        f"binary attributes, got {k}; set data.balance: none")
+
+
+def weight_table(y: torch.Tensor, label_kind: str) -> torch.Tensor:
     """Per-combination weights (C,) float32 from the training labels y (N, k): N_known / (C_present
     * n_c) for each combination present, 0 for one absent. DataError for more than
     ``MAX_ATTRIBUTES`` binary attributes."""
     k = y.shape[1]
-    if label_kind == "binary" and k > MAX_ATTRIBUTES:
-        raise DataError(f"data.balance groups rows by label combination and works on at most {MAX_ATTRIBUTES} "
-                        f"binary attributes, got {k}; set data.balance: none")
+    check_combinations(k, label_kind)
     index = combinations(torch.as_tensor(y), label_kind)
     index = index[index >= 0]
     counts = torch.bincount(index, minlength=combination_count(k, label_kind)).float()
@@ -83,9 +88,8 @@ def example_weights(y: torch.Tensor, table: Optional[torch.Tensor], label_kind: 
 def discard_rows(y: np.ndarray, seed: int, label_kind: str = "binary") -> np.ndarray:
     """Indices (ascending) of a balanced subset of the rows of y (N, k): every label combination
     present is subsampled, seeded, to the size of the smallest; unknown rows are kept."""
+    check_combinations(y.shape[1], label_kind)
     index = combinations(torch.as_tensor(y), label_kind).numpy()
-    if label_kind == "binary" and y.shape[1] > MAX_ATTRIBUTES:
-        raise DataError(f"data.balance discard works on at most {MAX_ATTRIBUTES} attributes, got {y.shape[1]}")
     groups = [np.flatnonzero(index == c) for c in np.unique(index[index >= 0])]
     smallest = min(len(g) for g in groups)
     rng = np.random.default_rng([seed, 2])
