@@ -72,13 +72,19 @@ class CSVAE(RemovesLabel, SubspaceModel):
 
     def finalize(self, x, y):
         """The class means of w (``SubspaceModel.finalize``) and the label probe: a balanced
-        logistic regression from the W encoder's features to y, on the rows whose label is known."""
-        super().finalize(x, y)
+        logistic regression from the W encoder's features to y, on the rows whose label is known.
+        The W encoder runs once over the training data for both."""
+        def features_and_w(xb, yb):
+            h = self.w_encoder(self.to_model(xb))
+            return torch.cat([h, self.w_posterior(h, yb).mean], -1)
+
+        out = self.map_batches(features_and_w, x, y)
+        features, w = out[:, :self.w_encoder.out_dim], out[:, self.w_encoder.out_dim:]
+        self.set_class_means(w, y)
         y = torch.as_tensor(y)
         known = torch.isfinite(y).all(1)
-        features = self.map_batches(lambda xb, yb: self.w_encoder(self.to_model(xb)), x, y)[known]
         labels = y[known].float()
-        self.label_probe.fit(features, labels, self.label_weights(labels.to(self.device)))
+        self.label_probe.fit(features[known], labels, self.label_weights(labels.to(self.device)))
 
     def predict_labels(self, x, batch_size: int = 1024):
         """p(y_i = 1) per attribute (binary) or class probabilities (one-hot) read by the label
@@ -101,7 +107,10 @@ class CSVAE(RemovesLabel, SubspaceModel):
 
     def encode_w(self, x_model: torch.Tensor, y: torch.Tensor) -> Gaussian:
         """q(w|x,y) over (B, k * w_dim) from x in model units."""
-        h = self.w_encoder(x_model)
+        return self.w_posterior(self.w_encoder(x_model), y)
+
+    def w_posterior(self, h: torch.Tensor, y: torch.Tensor) -> Gaussian:
+        """q(w|x,y) over (B, k * w_dim) from the W encoder's features h (B, d) of x and y (B, k)."""
         y = y.to(h.dtype)
         if self.config.w_encoder == "shared":
             return self.w_heads[0](torch.cat([h, y], dim=-1))

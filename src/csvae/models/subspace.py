@@ -54,9 +54,13 @@ class SubspaceModel(LatentModel):
     def finalize(self, x, y):
         """Class means of w over the training examples whose label is known (rows without NaN),
         weighted by their balance weights (``data.balance``)."""
+        self.set_class_means(self.map_batches(lambda xb, yb: self.encode_subspaces(xb, yb).mean, x, y), y)
+
+    def set_class_means(self, w: torch.Tensor, y) -> None:
+        """w_means_1/0 from the posterior means w (N, k * w_dim) of the training rows and their
+        labels y (N, k), over the rows whose label is known, balance-weighted."""
         y = torch.as_tensor(y)
         known = torch.isfinite(y).all(1)
-        w = self.map_batches(lambda xb, yb: self.encode_subspaces(xb, yb).mean, x, y)
         w = w.view(-1, self.n_subspaces, self.w_dim)
         mean_1, mean_0 = class_means(w[known], y[known], self.label_weights(y[known].to(self.w_means_1.device)))
         self.w_means_1.copy_(mean_1)
