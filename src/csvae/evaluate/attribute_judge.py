@@ -81,13 +81,14 @@ def preservation(judge: Judge, x, edited, columns: Sequence[int]) -> np.ndarray:
     return (judge.classify(x)[:, columns] == judge.classify(edited)[:, columns]).mean(1)
 
 
-def realism(judge: Judge, real, generated, seed: int = 0) -> dict:
-    """{"frechet", "kernel"}: ``csvae.evaluate.realism``'s distances between the judge's features
-    of ``real`` and of ``generated`` images (None when either has fewer than 2 images)."""
+def realism(real: np.ndarray, generated: np.ndarray, seed: int = 0) -> dict:
+    """{"frechet", "kernel", "n"}: ``csvae.evaluate.realism``'s distances between the judge's
+    features of real images (N, d) and of generated ones (M, d) (None when either has fewer than
+    2 rows)."""
     if min(len(real), len(generated)) < 2:
         return {"frechet": None, "kernel": None, "n": int(len(generated))}
-    a, b = judge.features(real), judge.features(generated)
-    return {"frechet": frechet_distance(a, b), "kernel": kernel_distance(a, b, seed=seed), "n": int(len(generated))}
+    return {"frechet": frechet_distance(real, generated), "kernel": kernel_distance(real, generated, seed=seed),
+            "n": int(len(generated))}
 
 
 def attribute_report(model, judge: Judge, dataset: Dataset, *, style="sample", seed: int = 0, n_boot: int = 1000,
@@ -108,11 +109,17 @@ def attribute_report(model, judge: Judge, dataset: Dataset, *, style="sample", s
                             **bootstrap_summary(preservation(judge, x[rows], edited, columns), n_boot, seed)}
         pooled.append(edited)
     means = [r["mean"] for r in rows_out.values() if r is not None]
-    valid = dataset.part("valid")[0]
+    real = judge.features(x)  # the test photos' features, read once for the three comparisons
+    manipulated = features_of(judge, np.concatenate(pooled) if pooled else x[:0])
     return {"judge": {"dataset": judge.dataset_name, "hash": judge.data_hash,
                       "test_accuracy": judge.test_accuracy, "test_balanced_accuracy": judge.test_balanced_accuracy},
             "preserved_attributes": [judge.attribute_names[i] for i in columns],
             "preservation": rows_out, "mean_preservation": float(np.mean(means)) if means else None,
-            "realism": {"reconstruction": realism(judge, x, reconstruct(model, x, y), seed),
-                        "manipulation": realism(judge, x, np.concatenate(pooled) if pooled else x[:0], seed),
-                        "real_valid": realism(judge, x, valid, seed)}}
+            "realism": {"reconstruction": realism(real, judge.features(reconstruct(model, x, y)), seed),
+                        "manipulation": realism(real, manipulated, seed),
+                        "real_valid": realism(real, features_of(judge, dataset.part("valid")[0]), seed)}}
+
+
+def features_of(judge: Judge, images) -> np.ndarray:
+    """The judge's features of images (N, C, H, W), (N, d); (0, d) for no image."""
+    return judge.features(images) if len(images) else np.zeros((0, judge.net.encoder.out_dim), np.float32)
