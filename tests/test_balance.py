@@ -144,3 +144,12 @@ def test_on_a_rare_label_balance_makes_w_predict_it(balance):
     predicted = infer_labels(model, xt)
     recalls = [float((predicted[yt[:, 0] == c, 0] == c).mean()) for c in (0, 1)]
     assert min(recalls) > 0.9, recalls
+
+
+def test_more_attributes_than_balance_can_group_are_refused_before_the_folder(tmp_path):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 3)).astype(np.float32), (rng.random((40, 9)) > 0.5).astype(np.float32)
+    for balance in ("weight", "sample", "discard"):
+        with pytest.raises(DataError, match="at most 8 binary attributes, got 9; set data.balance: none"):
+            csvae.fit(csvae.build_model("vae", x_dim=3, y_dim=9), x, y, epochs=1, balance=balance, out=tmp_path / "r")
+        assert not (tmp_path / "r").exists()
