@@ -122,7 +122,7 @@ EXPERIMENTS = {
                                 Part("celeba-glasses", "celeba", needs_root=True, shared="celeba-20k",
                                      optional=True)), 1,
                        "the README's main job: the swiss roll (one seed; `reproduce toy` runs five, and three "
-                       "more toy sets), synthetic faces and the real CelebA subset"),
+                       "more toy sets), synthetic faces and real CelebA photos (celeba-20k at 32 px)"),
     "ablations": Experiment("ablations", (Part("swiss_roll", "toy", ablation_variants()),
                                           Part("synthetic_faces", "synthetic_faces", ablation_variants(),
                                                overrides=ABLATION_FACES)), 3,
