@@ -28,9 +28,12 @@ from csvae.constraints import (
     is_integer,
 )
 
-MODEL_NAMES = ("vae", "condvae", "condvae_info", "csvae", "ccvae")
+MODEL_NAMES = ("vae", "condvae", "condvae_info", "csvae", "ccvae", "msp", "guided_vae")
 """The registry of model names, in the order of tables and experiments; ``csvae.models.MODELS``
 maps each to its class."""
+PEERS = ("msp", "guided_vae")
+"""The peers of issue 28 (label-subspace models published after CSVAE): registered, but not yet in
+the experiments of ``csvae reproduce``."""
 BASELINES = ("vae", "condvae", "condvae_info")
 """The paper's baselines, which the report compares with CSVAE."""
 REMOVES_LABEL = ("csvae", "condvae_info")
@@ -135,6 +138,17 @@ class ModelConfig:
     w_independence: float = 0.0
     """CSVAE, our extension beyond the paper (0: off): weight of a discriminator's estimate of the
     total correlation between z and the subspaces W_i given y (``csvae.models.swaps``)."""
+    msp_weight: Optional[float] = None
+    """MSP: the weight of its projection loss (both terms). None: the official code's
+    betas.recon * D / (k + d) (D the input's size, k the labels', d z's) with ``reduction`` sum,
+    betas.recon with mean."""
+    msp_rest: Literal["null_space", "label"] = "null_space"
+    """MSP, the term on the part of z outside the label subspace: the paper's ||s||^2 = ||N z||^2,
+    N an orthonormal basis of the complement of M's row space (null_space; needs no label, so it
+    covers unlabelled rows too), or the official code's ||z - M^T y||^2 (label)."""
+    guided_excitation: float = 10.0
+    """Guided-VAE: the weight of the excitation term, each excited coordinate's classifier
+    -log q(y_i | z_i) (the official code weighs it as the inhibition, betas.entropy's default)."""
     backbone: Literal["mlp", "conv"] = "mlp"
     hidden: list[int] = field(default_factory=lambda: [64, 64])
     """MLP backbones: widths of the hidden layers of encoders and decoder."""
@@ -157,6 +171,7 @@ class ModelConfig:
         check_section(self, "model", MODEL_CONSTRAINTS)
         if self.w_dim is None:
             self.w_dim = 1 if self.name == "ccvae" else 2
+        self._check_own_fields()
         self._check_ccvae()
         self._check_backbone()
         for f in dataclasses.fields(self):
@@ -182,13 +197,17 @@ class ModelConfig:
                 raise ConfigError(f"model.{f.name} is a setting of model.backbone {other!r}, and model.backbone is "
                                   f"{self.backbone!r}: remove it (or set model.backbone: {other})")
 
+    def _check_own_fields(self) -> None:
+        """A field of one model (its prefix in ``OWN_FIELDS``) is left at its default by the others."""
+        for f in dataclasses.fields(self):
+            owner = next((m for prefix, m in OWN_FIELDS.items() if f.name.startswith(prefix)), self.name)
+            if owner != self.name and getattr(self, f.name) != field_default(f):
+                raise ConfigError(f"model.{f.name} is a setting of model.name {owner!r}, not of {self.name!r}; "
+                                  f"remove it")
+
     def _check_ccvae(self) -> None:
-        """The CCVAE fields (``model.ccvae_*``): checked for ccvae, left at their defaults by the others."""
+        """The CCVAE fields (``model.ccvae_*``): their ranges, and CCVAE's reduction."""
         if self.name != "ccvae":
-            for f in dataclasses.fields(self):
-                if f.name.startswith("ccvae_") and getattr(self, f.name) != field_default(f):
-                    raise ConfigError(f"model.{f.name} is a setting of model.name 'ccvae', not of {self.name!r}; "
-                                      f"remove it")
             return
         for name, rule in CCVAE_CONSTRAINTS.items():
             rule.check(f"model.{name}", getattr(self, name))
@@ -202,11 +221,14 @@ MODEL_CONSTRAINTS = {
     **dict.fromkeys(("z_dim", "w_dim", "gaussian_std", "laplace_scale", "head_hidden", "conv_dense",
                      "prior_scale_0", "prior_scale_1"), Positive()),
     **dict.fromkeys(("prior_mean_0", "prior_mean_1"), Finite()),
-    **dict.fromkeys(("swap_cycle", "w_independence"), NON_NEGATIVE),
+    **dict.fromkeys(("swap_cycle", "w_independence", "guided_excitation"), NON_NEGATIVE),
+    "msp_weight": NON_NEGATIVE,
     **dict.fromkeys(("hidden", "adversary_hidden", "conv_channels"), Each(Positive())),
     "conv_kernel": Integer(lambda v: 3 <= v <= 7, "an integer in 3..7"),
 }
 """The types and ranges of ``ModelConfig``'s fields beyond their annotations."""
+OWN_FIELDS = {"ccvae_": "ccvae", "msp_": "msp", "guided_": "guided_vae"}
+"""The prefix of the fields of one model, and that model: the others refuse them set."""
 CCVAE_CONSTRAINTS = {
     "ccvae_k": Integer(lambda v: v >= 1, "an integer >= 1", note=" (samples for log q(y|x))"),
     "ccvae_prior_init": Finite(),

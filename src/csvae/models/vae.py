@@ -8,13 +8,12 @@ from csvae.config import ModelConfig
 from csvae.models.base import ArrayLike, LatentModel, Posterior, inference
 from csvae.models.labels import check_target, class_means, label_shift
 from csvae.models.objective import Objective
-from csvae.models.parts import GaussianHead
+from csvae.models.parts import Gaussian, GaussianHead
 
 
-class VAE(LatentModel):
-    """Loss: beta1 * -log p(x|z) + beta3 * KL(q(z|x) || N(0, I)), on every row (y is not used);
-    the class means of ``manipulate`` come from the rows whose label is known (weighted by their
-    balance weights, ``data.balance``)."""
+class PlainVAE(LatentModel):
+    """q(z|x), p(x|z) and the ELBO's terms on every row, y unread: the part the VAE shares with the
+    models that add label terms on the same z (MSP, Guided-VAE)."""
 
     reads_labels = False
 
@@ -23,9 +22,6 @@ class VAE(LatentModel):
         self.encoder = self.make_encoder()
         self.z_head = GaussianHead(self.encoder.out_dim, self.z_dim, config.head_hidden)
         self.decoder = self.make_decoder(self.z_dim)
-        # Class means of mu(x) over the training data, (k, z_dim); set by finalize().
-        self.register_buffer("z_means_1", torch.zeros(y_dim, self.z_dim))
-        self.register_buffer("z_means_0", torch.zeros(y_dim, self.z_dim))
 
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> Posterior:
         return Posterior(self.z_head(self.encoder(self.to_model(x))))
@@ -33,10 +29,18 @@ class VAE(LatentModel):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z)
 
-    def _terms(self, x, y, reduction, density=False):
+    def elbo_sample(self, x: torch.Tensor, reduction: str,
+                    density: bool = False) -> tuple[dict[str, torch.Tensor], Gaussian, torch.Tensor]:
+        """{"recon", "kl_z"} per example (B,), the posterior q(z|x) and the sample z (B, z_dim)
+        the reconstruction was decoded from."""
         q = self.encode(x).z
-        return {"recon": self.recon_nll(self.to_model(x), self.decode(q.sample()), reduction, density),
-                "kl_z": self.kl_z(q, reduction)}
+        z = q.sample()
+        terms = {"recon": self.recon_nll(self.to_model(x), self.decode(z), reduction, density),
+                 "kl_z": self.kl_z(q, reduction)}
+        return terms, q, z
+
+    def _terms(self, x, y, reduction, density=False):
+        return self.elbo_sample(x, reduction, density)[0]
 
     def objective(self):
         b = self.config.betas
@@ -44,6 +48,18 @@ class VAE(LatentModel):
 
     def decode_posterior_mean(self, x, y):
         return self.decode(self.encode(x).z.mean)
+
+
+class VAE(PlainVAE):
+    """Loss: beta1 * -log p(x|z) + beta3 * KL(q(z|x) || N(0, I)), on every row (y is not used);
+    the class means of ``manipulate`` come from the rows whose label is known (weighted by their
+    balance weights, ``data.balance``)."""
+
+    def __init__(self, config: ModelConfig, x_shape: tuple[int, ...], y_dim: int):
+        super().__init__(config, x_shape, y_dim)
+        # Class means of mu(x) over the training data, (k, z_dim); set by finalize().
+        self.register_buffer("z_means_1", torch.zeros(y_dim, self.z_dim))
+        self.register_buffer("z_means_0", torch.zeros(y_dim, self.z_dim))
 
     @inference
     def finalize(self, x, y):
