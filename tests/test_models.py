@@ -9,7 +9,8 @@ from csvae.config import ConfigError, DataConfig, ModelConfig, TrainConfig
 from csvae.models.labels import class_means, label_shift
 from csvae.models.objective import weighted_sum
 
-NAMES = ["vae", "condvae", "condvae_info", "csvae"]
+NAMES = ["vae", "condvae", "condvae_info", "csvae", "msp", "guided_vae"]
+ADVERSARIAL = ("condvae_info", "csvae", "guided_vae")
 
 
 def tiny(name, y_dim=1, **options):
@@ -30,7 +31,7 @@ def test_interface(name):
     x, y = batch(k=2)
     terms = model.losses(x, y)
     assert terms["model"].dim() == 0 and torch.isfinite(terms["model"])
-    assert ("adversary" in terms) == (name in ("condvae_info", "csvae"))
+    assert ("adversary" in terms) == (name in ADVERSARIAL)
     lat = model.latents(x.numpy(), y.numpy())
     assert isinstance(lat["z"], np.ndarray)
     if name == "csvae":
@@ -53,7 +54,7 @@ def test_categorical_label(name):
     assert model.manipulate(x, y, target).shape == (12, 3)
 
 
-@pytest.mark.parametrize("name", ["condvae_info", "csvae"])
+@pytest.mark.parametrize("name", ADVERSARIAL)
 def test_alternation_touches_only_its_own_parameters(name):
     """The model step leaves the adversary without gradient, the adversary step the rest."""
     model = tiny(name)
@@ -237,7 +238,7 @@ def test_losses_are_the_declared_weighted_sums_of_the_terms(name):
         if weights:
             expected = sum(weight * terms[term] for term, weight in weights.items())
             torch.testing.assert_close(terms[which], expected)
-    assert model.adversarial == ("adversary" in terms) == (name in ("condvae_info", "csvae"))
+    assert model.adversarial == ("adversary" in terms) == (name in ADVERSARIAL)
     assert objective.model.get("recon") == (2.0 if name != "ccvae" else None)
     if name == "condvae_info":  # its encoder maximises the adversary's cross-entropy
         assert objective.model["encoder_ce"] == -5.0 and objective.adversary == {"adversary_ce": 7.0}
