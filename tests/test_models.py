@@ -212,9 +212,10 @@ def test_configs_store_an_integer_given_for_a_float_as_a_float():
     assert isinstance(TrainConfig(lr=1).lr, float) and isinstance(ModelConfig(betas={"kl_w": 8}).betas.kl_w, float)
 
 
-def test_build_model_rejects_unknown_name():
-    with pytest.raises(ConfigError, match="model.name must be one of"):
+def test_build_model_rejects_unknown_name_listing_every_model():
+    with pytest.raises(ConfigError, match="model.name must be one of") as refused:
         csvae.build_model("gan", x_dim=3)
+    assert all(repr(name) in str(refused.value) for name in csvae.config.MODEL_NAMES)
 
 
 @pytest.mark.parametrize("w_encoder", ["shared", "per_subspace"])
@@ -263,3 +264,18 @@ def test_elbo_with_a_density_leaves_the_training_terms_unchanged():
     model.elbo(x, y, density=True)
     torch.manual_seed(0)
     torch.testing.assert_close(model._terms(x, y, "sum")["recon"], plain["recon"], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name", ["msp", "guided_vae"])
+def test_peers_train_on_the_conv_backbone_in_bf16(name):
+    """A tiny conv fit under bf16 autocast (the image presets' precision), then the edits and labels."""
+    g = np.random.default_rng(0)
+    y = (g.random((32, 2)) > 0.5).astype(np.float32)
+    x = (g.random((32, 3, 32, 32)) * 255).astype(np.uint8)
+    model = csvae.build_model(name, x_shape=(3, 32, 32), y_dim=2, seed=0, z_dim=4, conv_channels=[8, 16],
+                              conv_dense=32, head_hidden=16, conv_kernel=3, adversary_hidden=[8])
+    model = csvae.fit(model, x, y, epochs=2, batch_size=16, precision="bf16-mixed")
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert model.predict_labels(x).shape == (32, 2)
+    moved = model.manipulate(torch.from_numpy(x[:4]), torch.from_numpy(y[:4]), torch.from_numpy(1 - y[:4]))
+    assert moved.shape == (4, 3, 32, 32) and torch.isfinite(moved).all()

@@ -84,11 +84,13 @@ class MSP(PlainVAE):
         y, rows, weight = labelled_rows(y)
         terms, _, z = self.elbo_sample(x, reduction, density)
         t, labelled = signed(y[rows]), weight * balance[rows]
-        terms["label_fit"] = labelled * label_fit(z[rows], self.M, t, reduction)
-        if self.config.msp_rest == "null_space":
-            terms["rest"] = balance * rest_null_space(z, self.M, reduction)
-        else:
-            terms["rest"] = labelled * rest_label(z[rows], self.M, t, reduction)
+        with torch.autocast(z.device.type, enabled=False):  # in float32: torch.linalg.pinv has no bf16
+            z = z.float()
+            terms["label_fit"] = labelled * label_fit(z[rows], self.M, t, reduction)
+            if self.config.msp_rest == "null_space":
+                terms["rest"] = balance * rest_null_space(z, self.M, reduction)
+            else:
+                terms["rest"] = labelled * rest_label(z[rows], self.M, t, reduction)
         return terms
 
     def objective(self):
