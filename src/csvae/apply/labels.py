@@ -28,7 +28,9 @@ image best, i.e. the highest ELBO at the posterior means with unit weights:
 uniform p(y); a CSVAE trained by this version reads them with its label probe instead
 (``csvae.models.label_probe``: a balanced logistic regression from the W encoder's features, fitted
 at the end of training; p > 0.5 per attribute, or the most probable class). CCVAE: its own
-classifier q(y | z_c) at the posterior mean of z_c (``predict_labels``, read the same way). VAE:
+classifier q(y | z_c) at the posterior mean of z_c (``predict_labels``, read the same way); MSP its
+label code M mu(x) (above 0 per attribute, or the largest), Guided-VAE its excitation classifier on
+the excited coordinates of mu(x) (``predict_labels``, read the same way). VAE:
 per attribute, the nearer of the training class means of mu_z (z_means_0/1; categorical: the
 nearest class mean)."""
 
@@ -127,7 +129,7 @@ def infer_labels(model: LatentModel, x: np.ndarray, fixed: Optional[dict[int, in
     was_training = model.training
     model.eval()
     try:
-        if model.predicts_labels:  # a model with its own classifier (CCVAE, CSVAE's label probe)
+        if model.predicts_labels:  # a model with its own classifier (CCVAE, CSVAE's probe, MSP, Guided-VAE)
             p = np.asarray(model.predict_labels(np.ascontiguousarray(x)), dtype=np.float32)
             y = np.eye(model.y_dim, dtype=np.float32)[p.argmax(1)] if categorical else (p > 0.5).astype(np.float32)
             return _with_fixed(y, fixed, categorical)

@@ -51,6 +51,7 @@ class GuidedVAE(RemovesLabel, VAE):
     the excitation and the adversary the rows with a known label."""
 
     adversary_term = "inhibition"
+    predicts_labels = True
 
     def __init__(self, config: ModelConfig, x_shape: tuple[int, ...], y_dim: int):
         super().__init__(config, x_shape, y_dim)
@@ -84,10 +85,6 @@ class GuidedVAE(RemovesLabel, VAE):
         return Objective(model={"recon": b.recon, "kl_z": b.kl_z, "excitation": self.config.guided_excitation,
                                 "inhibition": b.entropy},
                          adversary={"adversary_ce": b.adversary})
-
-    @property
-    def predicts_labels(self) -> bool:
-        return True
 
     def predict_labels(self, x, batch_size: int = 1024):
         """The excitation classifier at the posterior mean, q(y | mu(x)[:, :k]): p(y_i = 1) per

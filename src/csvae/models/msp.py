@@ -62,6 +62,8 @@ class MSP(PlainVAE):
     ``model.msp_weight``. recon and kl_z cover every row; ||M z - t||^2 the rows with a known label,
     and L2 too when it reads t (label), every row when it does not (null_space)."""
 
+    predicts_labels = True
+
     def __init__(self, config: ModelConfig, x_shape: tuple[int, ...], y_dim: int):
         super().__init__(config, x_shape, y_dim)
         if self.z_dim < y_dim:
@@ -100,10 +102,6 @@ class MSP(PlainVAE):
     def label_part(self, z: torch.Tensor) -> torch.Tensor:
         """y_hat = M z (B, k), the label code (about +1 where y_i = 1, -1 where 0)."""
         return z @ self.M.T
-
-    @property
-    def predicts_labels(self) -> bool:
-        return True
 
     def predict_labels(self, x, batch_size: int = 1024):
         """From y_hat = M mu(x): (clamp(y_hat, -1, 1) + 1) / 2 per attribute (binary), or the softmax
