@@ -141,6 +141,17 @@ def test_two_processes_stream_tiny_images_from_the_cache(tmp_path):
     assert len(rows(run.root)) - 1 == 2 * (train_rows // 4)  # one row a step, 2 epochs
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["msp", "guided_vae"])
+def test_the_peers_train_on_two_processes(tmp_path, name):
+    """MSP's matrix M and Guided-VAE's excitation classifier are reached by the model loss on every
+    rank (DDP has no find_unused_parameters), and Guided-VAE's adversary is averaged by hand."""
+    rc, log = fit(tmp_path, tmp_path / "run", *TOY, config=f"configs/toy/{name}.yaml")
+    assert rc == 0, log
+    model = csvae.load(tmp_path / "run")
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
 def test_the_exit_handler_destroys_the_process_group_once(tmp_path):
     from csvae.distributed import destroy_process_group
 
