@@ -1,4 +1,5 @@
-"""Guided-VAE, supervised form (Ding, Xu, Tu, Zhang, Xu, CVPR 2020; official code mlpc-ucsd/Guided-VAE).
+"""Guided-VAE, supervised form (Ding, Xu, Xu, Parmar, Yang, Welling, Tu, CVPR 2020; official code
+mlpc-ucsd/Guided-VAE).
 
 A VAE whose latent z (B, d) gives each of the k labels one "excited" coordinate, z[:, i] for label
 i, which a classifier reads the label from (excitation). The rest of z, z[:, k:], is "inhibited":
