@@ -46,7 +46,8 @@ class Betas:
     Every model uses ``recon`` and ``kl_z``, so the reconstruction/KL balance is the same for all
     of them. CSVAE adds ``kl_w``, ``entropy`` (the encoder's M2 weight) and ``adversary`` (N).
     CondVAE-info uses ``entropy`` as the weight of the encoder's adversarial term and
-    ``adversary`` for its adversary's cross-entropy. With ``model.independence`` hsic or club,
+    ``adversary`` for its adversary's cross-entropy, Guided-VAE for its inhibition and its
+    adversary's cross-entropy. With ``model.independence`` hsic or club,
     ``entropy`` weighs that penalty instead.
     """
 

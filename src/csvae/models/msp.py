@@ -12,6 +12,8 @@ implemented (docs/models.md).
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -78,7 +80,7 @@ class MSP(PlainVAE):
         c = self.config
         if c.msp_weight is not None:
             return c.msp_weight
-        ratio = self.x_shift.numel() / (self.y_dim + self.z_dim) if c.reduction == "sum" else 1.0
+        ratio = math.prod(self.x_shape) / (self.y_dim + self.z_dim) if c.reduction == "sum" else 1.0
         return c.betas.recon * ratio
 
     def _terms(self, x, y, reduction, density=False):
