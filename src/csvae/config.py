@@ -98,6 +98,12 @@ class ModelConfig:
     w_encoder: Literal["shared", "per_subspace"] = "shared"
     """shared: one head emits all w dimensions from features of (x, y); per_subspace: one head per
     subspace W_i, seeing y_i only."""
+    w_posterior: Literal["direct", "prior_offset"] = "direct"
+    """CSVAE: what the W head gives. direct (the paper): the mean and log-variance of q(w|x,y);
+    prior_offset (ours): their offsets from those of p(w|y), so that q starts at the prior and a
+    step of the optimiser moves it as far wherever the prior lies. With direct, Adam moves the
+    head's output by about lr a step, so a short fit cannot reach a prior mean far from 0
+    (docs/models.md, "Where q(w|x,y) starts")."""
     encoder_objective: Literal["entropy", "cross_entropy"] = "entropy"
     """What CSVAE's encoder does to the adversary: maximise its entropy (paper, M2) or its
     cross-entropy (as CondVAE-info does)."""
@@ -164,8 +170,8 @@ class ModelConfig:
                     and self.name not in REMOVES_LABEL):
                 raise ConfigError(f"model.{f.name} is a setting of model.name 'csvae' and 'condvae_info' (the models "
                                   f"that remove y from z), not of {self.name!r}; remove it")
-        for name in ("swap_cycle", "w_independence"):
-            if getattr(self, name) and self.name != "csvae":
+        for name in ("swap_cycle", "w_independence", "w_posterior"):
+            if getattr(self, name) not in (0.0, "direct") and self.name != "csvae":
                 raise ConfigError(f"model.{name} is a CSVAE term; model.name is {self.name!r}")
         if not isinstance(self.betas, Betas):
             check_keys(Betas, self.betas, "model.betas")
