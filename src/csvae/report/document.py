@@ -195,6 +195,13 @@ def summary(claims_by_part: dict[str, list[Claim]], missing: list[str], unread: 
 def versions_lines(results: Results) -> list[str]:
     """"Trained with" and the distinct versions (csvae, torch, Python, commit) the runs' metrics
     record, one line each; [] when none records them (runs from before versions.json)."""
+    seen = trained_versions(results)
+    return [f"Trained with {'; '.join(seen)}.", ""] if seen else []
+
+
+def trained_versions(results: Results) -> list[str]:
+    """The distinct versions the runs were trained with (from versions.json, as evaluate copies it
+    into metrics.json), each as one line of text, in the order first met."""
     seen = []
     for variants in results.values():
         for seeds in variants.values():
@@ -203,7 +210,7 @@ def versions_lines(results: Results) -> list[str]:
                 text = versions_text(recorded) if isinstance(recorded, dict) else None
                 if text and text not in seen:
                     seen.append(text)
-    return [f"Trained with {'; '.join(seen)}.", ""] if seen else []
+    return seen
 
 
 def part_lines(exp: ExperimentDir, manifest: dict, data: str, runs: dict[str, dict[int, dict]],
