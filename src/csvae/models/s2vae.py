@@ -66,8 +66,8 @@ class S2VAE(VAE):
                               f"its {self.z_dim} latent coordinates (model.z_dim {config.z_dim} with "
                               f"model.match_latent_size false): set model.z_dim to at least {y_dim}, or "
                               f"model.match_latent_size: true")
-        if config.s2vae_loss == "l2":
-            self.label_scale = nn.Parameter(torch.ones(()))
+        # l2's learned scale b of the label coordinates (xent has none)
+        self.label_scale = nn.Parameter(torch.ones(())) if config.s2vae_loss == "l2" else None
         # Training progress t = step / total (``set_progress``); 1 outside a training loop.
         self.register_buffer("progress", torch.ones(()))
 
@@ -87,7 +87,7 @@ class S2VAE(VAE):
         terms = self._elbo_terms(x, q, reduction, density)
         y, rows, weight = labelled_rows(y)
         codes = q.mean[rows, :self.y_dim].float()
-        loss = supervised_loss(codes, y[rows], c.s2vae_loss, c.label_kind, getattr(self, "label_scale", None))
+        loss = supervised_loss(codes, y[rows], c.s2vae_loss, c.label_kind, self.label_scale)
         terms["supervised"] = weight * self.label_weights(y[rows]) * loss
         return terms
 
