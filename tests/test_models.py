@@ -9,7 +9,7 @@ from csvae.config import ConfigError, DataConfig, ModelConfig, TrainConfig
 from csvae.models.labels import class_means, label_shift
 from csvae.models.objective import weighted_sum
 
-NAMES = ["vae", "condvae", "condvae_info", "csvae"]
+NAMES = ["vae", "condvae", "condvae_info", "csvae", "s2vae"]
 
 
 def tiny(name, y_dim=1, **options):
@@ -35,6 +35,8 @@ def test_interface(name):
     assert isinstance(lat["z"], np.ndarray)
     if name == "csvae":
         assert lat["z"].shape == (16, 2) and lat["w"].shape == (16, 4)
+    elif name == "s2vae":  # one label coordinate per label beside z
+        assert lat["z"].shape == (16, 2) and lat["w"].shape == (16, 2)
     else:  # same total latent size as the CSVAE: 2 + 2 * 2
         assert lat["z"].shape == (16, 6) and "w" not in lat
     assert model.reconstruct(x.numpy(), y.numpy()).shape == (16, 3)

@@ -39,7 +39,7 @@ from csvae.train import check_fabric, train, training_threads
 
 def build_model(name: str, x_dim: Optional[int] = None, y_dim: int = 1, *, x_shape: Optional[Sequence[int]] = None,
                 seed: Optional[int] = None, **options) -> LatentModel:
-    """A fresh model: "vae" | "condvae" | "condvae_info" | "csvae" | "ccvae".
+    """A fresh model: "vae" | "condvae" | "condvae_info" | "csvae" | "ccvae" | "s2vae".
 
     x_dim: size of vector data (or x_shape=(C, H, W) for images; the backbone is then "conv"
     unless given). y_dim: number of label columns k. options: any ModelConfig field, e.g.

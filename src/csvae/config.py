@@ -28,9 +28,11 @@ from csvae.constraints import (
     is_integer,
 )
 
-MODEL_NAMES = ("vae", "condvae", "condvae_info", "csvae", "ccvae")
+MODEL_NAMES = ("vae", "condvae", "condvae_info", "csvae", "ccvae", "s2vae")
 """The registry of model names, in the order of tables and experiments; ``csvae.models.MODELS``
 maps each to its class."""
+PEERS = ("s2vae",)
+"""The peer models of issue 28: registered, but not yet run by the experiments of ``csvae reproduce``."""
 BASELINES = ("vae", "condvae", "condvae_info")
 """The paper's baselines, which the report compares with CSVAE."""
 REMOVES_LABEL = ("csvae", "condvae_info")
@@ -68,7 +70,8 @@ class ModelConfig:
     (``match_latent_size``) so that all models have the same total latent size."""
     w_dim: Optional[int] = None
     """Size of each label's block of the characteristic code: CSVAE's subspace W_i (the paper: 2),
-    CCVAE's z_c,i (the paper: 1; more is our generalisation). None: 1 for ccvae, else 2."""
+    CCVAE's z_c,i (the paper: 1; more is our generalisation), S²-VAE's label coordinate (1, the
+    only size it takes). None: 1 for ccvae and s2vae, else 2."""
     match_latent_size: bool = True
     label_kind: Literal["binary", "categorical"] = "binary"
     """binary: y in {0,1}^k, k independent attributes; categorical: y one-hot over C classes."""
@@ -134,6 +137,19 @@ class ModelConfig:
     """CCVAE: how many times faster than the networks the conditional prior's means and scales
     learn (1: both official versions). Adam moves each parameter by about lr per step, so with
     few steps a prior of 1 learns too slowly to follow the encoder (docs/models.md)."""
+    s2vae_loss: Literal["xent", "l2"] = "xent"
+    """S²-VAE: the supervised loss R_s tying latent coordinate i to label column i on the labelled
+    rows (disentanglement_lib's): xent, the sigmoid cross-entropy of the coordinate read as a logit
+    (a softmax over the class coordinates for a categorical label), or l2, (b * mu_i - y_i)^2 with a
+    learned scale b (docs/models.md)."""
+    s2vae_gamma: float = 4.0
+    """S²-VAE: gamma_sup, the weight of R_s (averaged over the labelled rows of a batch)."""
+    s2vae_anneal: Literal["linear", "fine_tune", "none"] = "linear"
+    """S²-VAE: how gamma_sup is reached over the run (disentanglement_lib's annealers): linear from 0
+    to gamma over the first ``s2vae_anneal_fraction`` of the steps, fine_tune (0, then gamma after
+    that fraction) or none (gamma from the first step)."""
+    s2vae_anneal_fraction: float = 0.1
+    """S²-VAE: the share of the training steps over which ``s2vae_anneal`` reaches gamma_sup."""
     swap_cycle: float = 0.0
     """CSVAE, our extension beyond the paper (0: off): weight of the swap cycle, which decodes each
     example with one subspace W_i of another example and asks the encoders to read back the codes
@@ -162,7 +178,8 @@ class ModelConfig:
     def __post_init__(self):
         check_section(self, "model", MODEL_CONSTRAINTS)
         if self.w_dim is None:
-            self.w_dim = 1 if self.name == "ccvae" else 2
+            self.w_dim = 1 if self.name in ("ccvae", "s2vae") else 2
+        self._check_own_fields()
         self._check_ccvae()
         self._check_backbone()
         for f in dataclasses.fields(self):
@@ -188,16 +205,26 @@ class ModelConfig:
                 raise ConfigError(f"model.{f.name} is a setting of model.backbone {other!r}, and model.backbone is "
                                   f"{self.backbone!r}: remove it (or set model.backbone: {other})")
 
-    def _check_ccvae(self) -> None:
-        """The CCVAE fields (``model.ccvae_*``): checked for ccvae, left at their defaults by the others."""
-        if self.name != "ccvae":
+    def _check_own_fields(self) -> None:
+        """The fields of one model (``model.ccvae_*``, ``model.s2vae_*``; ``OWN_FIELDS``): checked
+        against their model's table for that model, left at their defaults by the others."""
+        for owner, constraints in OWN_FIELDS.items():
+            if self.name == owner:
+                for name, rule in constraints.items():
+                    rule.check(f"model.{name}", getattr(self, name))
+                continue
             for f in dataclasses.fields(self):
-                if f.name.startswith("ccvae_") and getattr(self, f.name) != field_default(f):
-                    raise ConfigError(f"model.{f.name} is a setting of model.name 'ccvae', not of {self.name!r}; "
+                if f.name.startswith(f"{owner}_") and getattr(self, f.name) != field_default(f):
+                    raise ConfigError(f"model.{f.name} is a setting of model.name {owner!r}, not of {self.name!r}; "
                                       f"remove it")
+        if self.name == "s2vae" and self.w_dim != 1:
+            raise ConfigError(f"model.w_dim must be 1 for s2vae (it ties one latent coordinate to each label), "
+                              f"got {self.w_dim}")
+
+    def _check_ccvae(self) -> None:
+        """Rules of ccvae between its fields and the shared ones."""
+        if self.name != "ccvae":
             return
-        for name, rule in CCVAE_CONSTRAINTS.items():
-            rule.check(f"model.{name}", getattr(self, name))
         if self.reduction != "sum":
             raise ConfigError("model.reduction must be 'sum' for ccvae: its weight q(y|z_c)/q(y|x) multiplies "
                               f"log-densities of whole examples, got {self.reduction!r}")
@@ -219,6 +246,13 @@ CCVAE_CONSTRAINTS = {
     "ccvae_prior_rate": Positive(),
 }
 """The ranges of the CCVAE fields, checked for ccvae (the other models keep their defaults)."""
+S2VAE_CONSTRAINTS = {
+    "s2vae_gamma": NON_NEGATIVE,
+    "s2vae_anneal_fraction": Interval("(", 0, 1, "]", finite=True),
+}
+"""The ranges of the S²-VAE fields, checked for s2vae (the other models keep their defaults)."""
+OWN_FIELDS = {"ccvae": CCVAE_CONSTRAINTS, "s2vae": S2VAE_CONSTRAINTS}
+"""Each model with fields of its own (named ``model.<name>_*``) and the table of their ranges."""
 
 
 @dataclass

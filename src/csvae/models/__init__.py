@@ -1,4 +1,4 @@
-"""The five models, all plain ``torch.nn.Module``s with one interface (see ``LatentModel``)."""
+"""The models, all plain ``torch.nn.Module``s with one interface (see ``LatentModel``)."""
 
 from csvae.config import MODEL_NAMES
 from csvae.models.base import LatentModel, Posterior
@@ -7,12 +7,14 @@ from csvae.models.condvae import CondVAE
 from csvae.models.condvae_info import CondVAEInfo
 from csvae.models.csvae import CSVAE
 from csvae.models.objective import Objective
+from csvae.models.s2vae import S2VAE
 from csvae.models.vae import VAE
 
-MODELS = dict(zip(MODEL_NAMES, (VAE, CondVAE, CondVAEInfo, CSVAE, CCVAE), strict=True))
+MODELS = dict(zip(MODEL_NAMES, (VAE, CondVAE, CondVAEInfo, CSVAE, CCVAE, S2VAE), strict=True))
 """Each of the registry's names (``csvae.config.MODEL_NAMES``) and its class."""
-MODEL_TITLES = dict(zip(MODEL_NAMES, ("VAE", "CondVAE", "CondVAE-info", "CSVAE", "CCVAE"), strict=True))
+MODEL_TITLES = dict(zip(MODEL_NAMES, ("VAE", "CondVAE", "CondVAE-info", "CSVAE", "CCVAE", "S2-VAE"),
+                    strict=True))
 """How people write each model's name."""
 
-__all__ = ["LatentModel", "Objective", "Posterior", "VAE", "CondVAE", "CondVAEInfo", "CSVAE", "CCVAE", "MODELS",
-           "MODEL_TITLES"]
+__all__ = ["LatentModel", "Objective", "Posterior", "VAE", "CondVAE", "CondVAEInfo", "CSVAE", "CCVAE", "S2VAE",
+           "MODELS", "MODEL_TITLES"]

@@ -261,6 +261,10 @@ class LatentModel(nn.Module):
         every row when no table is set)."""
         return example_weights(y, self.balance_table, self.config.label_kind)
 
+    def set_progress(self, step: int, total: int) -> None:
+        """See the training loop's step (0-based) of ``total`` before each step; a model whose
+        objective follows a schedule (S²-VAE's annealed gamma) reads it. Called by ``csvae.train``."""
+
     def observe_labels(self, y: torch.Tensor) -> None:
         """See the training labels (N, k) before training (NaN: unknown); CCVAE takes p(y) from
         them. Called by ``csvae.fit``."""

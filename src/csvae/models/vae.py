@@ -8,7 +8,7 @@ from csvae.config import ModelConfig
 from csvae.models.base import ArrayLike, LatentModel, Posterior, inference
 from csvae.models.labels import check_target, class_means, label_shift
 from csvae.models.objective import Objective
-from csvae.models.parts import GaussianHead
+from csvae.models.parts import Gaussian, GaussianHead
 
 
 class VAE(LatentModel):
@@ -34,7 +34,11 @@ class VAE(LatentModel):
         return self.decoder(z)
 
     def _terms(self, x, y, reduction, density=False):
-        q = self.encode(x).z
+        return self._elbo_terms(x, self.encode(x).z, reduction, density)
+
+    def _elbo_terms(self, x: torch.Tensor, q: Gaussian, reduction: str, density: bool = False):
+        """recon (-log p(x|z) at a sample of q) and kl_z (KL(q || N(0, I))) of x, each (B,);
+        q: the posterior q(z|x) over (B, z_dim)."""
         return {"recon": self.recon_nll(self.to_model(x), self.decode(q.sample()), reduction, density),
                 "kl_z": self.kl_z(q, reduction)}
 

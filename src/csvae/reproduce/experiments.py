@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from csvae.config import MODEL_NAMES, ConfigError
+from csvae.config import MODEL_NAMES, PEERS, ConfigError
 from csvae.presets import presets_dir
 
 
@@ -25,7 +25,8 @@ class Variant:
     """Seeds of this variant (None: the part's)."""
 
 
-MODEL_VARIANTS = tuple(Variant(m, m) for m in MODEL_NAMES)
+MODEL_VARIANTS = tuple(Variant(m, m) for m in MODEL_NAMES if m not in PEERS)
+"""The five models of the experiments (the peers join them later, issue 28)."""
 
 
 @dataclass(frozen=True)
