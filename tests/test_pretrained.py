@@ -15,7 +15,7 @@ from csvae import pretrained
 from csvae.api import load as load_run
 from csvae.apply import manipulate_files, read_images_like_run
 from csvae.apply.run import photo_crop
-from csvae.checkpoint import CheckpointError, load_checkpoint
+from csvae.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from csvae.cli import main
 from csvae.data.checks import DataError
 from csvae.datacard import DataCard
@@ -99,6 +99,38 @@ def test_half_state_refuses_a_weight_beyond_float16(tmp_path):
     state = {"config": {}, "x_shape": [2], "y_dim": 1, "step": -1, "model": {"w": torch.tensor([1e6])}}
     with pytest.raises(PretrainedError, match="the weight w does not fit float16"):
         half_state(state, {"w"}, tmp_path / "model.pt")
+
+
+def test_the_training_only_adversaries_are_left_out_and_rebuilt(run, registry):
+    shipped, trained = load_checkpoint(registry / NAME / "model.pt"), load_run(run)
+    left_out = trained.training_only_keys()
+    assert {key.split(".")[0] for key in left_out} == {"adversary", "discriminator"}
+    assert shipped["omitted"] == sorted(left_out) and not set(left_out) & set(shipped["model"])
+    model = pretrained.load(NAME, registry)
+    assert [n for n, _ in model.named_parameters()] == [n for n, _ in trained.named_parameters()]
+    arrays = np.load(registry / NAME / "arrays.npz")
+    x, y = torch.as_tensor(arrays["inputs"][:4]), torch.as_tensor(arrays["input_labels"][:4])
+    elbos = []
+    for adversaries in ("rebuilt", "trained"):  # what inference computes does not read them
+        if adversaries == "trained":
+            model.load_state_dict({k: v for k, v in trained.state_dict().items() if k in left_out}, strict=False)
+        torch.manual_seed(0)
+        with torch.no_grad():
+            elbos.append(model.elbo(x, y))
+    assert torch.equal(*elbos)
+
+
+@pytest.mark.parametrize("drop, message", [("decoder", "leaves out weights that inference needs"),
+                                           ("both", "does not hold the weights of its model")])
+def test_a_file_leaving_out_weights_inference_needs_is_refused(registry, tmp_path, drop, message):
+    state = load_checkpoint(registry / NAME / "model.pt")
+    decoder = next(k for k in state["model"] if k.startswith("decoder."))
+    del state["model"][decoder]
+    if drop == "decoder":
+        state["omitted"] = [*state["omitted"], decoder]
+    save_checkpoint({k: v for k, v in state.items() if k not in ("format", "version")}, tmp_path / "model.pt")
+    with pytest.raises(CheckpointError, match=message):
+        load_run(tmp_path / "model.pt")
 
 
 def test_load_gives_a_float32_cpu_model_fast_and_close_to_the_run(run, registry):

@@ -3,7 +3,8 @@ model. Writes NAME/ in the registry's folder (``registry.models_dir``) with
 
 - ``model.pt``: the run's model.pt with every floating-point parameter in float16 (buffers, such
   as the standardisation, class means and counts, kept exactly as trained), refused if a weight
-  does not fit float16;
+  does not fit float16, and without the parameters only training reads (the adversaries:
+  ``LatentModel.training_only_keys``, listed in its ``omitted``; ``load`` rebuilds them);
 - ``arrays.npz``: what the explorer shows without the data: 16 test inputs holding both classes
   of every attribute and the codes of 300 training images for the pads;
 - ``card.json`` and ``card.md`` (``csvae.pretrained.card``), with the slice metrics of
@@ -43,11 +44,15 @@ SCATTER = 300
 """Codes kept for the explorer's pads."""
 
 
-def half_state(state: dict, parameters: Sequence[str], source: Path) -> dict:
+def half_state(state: dict, parameters: Sequence[str], source: Path, omit: Sequence[str] = ()) -> dict:
     """``state`` (a finished model.pt) with its floating-point parameters (names ``parameters``) in
-    float16; PretrainedError naming the tensor when one is not finite in float16."""
+    float16, less the training-only ones ``omit`` (``LatentModel.training_only_keys``; listed in
+    the state's ``omitted`` for ``csvae.api.load``); PretrainedError naming the tensor when one is
+    not finite in float16."""
     weights = {}
     for key, value in state["model"].items():
+        if key in omit:
+            continue
         if key in parameters and value.is_floating_point():
             value = value.to(torch.float16)
             if not torch.isfinite(value).all():
@@ -55,7 +60,8 @@ def half_state(state: dict, parameters: Sequence[str], source: Path) -> dict:
                                       f"{float(state['model'][key].abs().max()):.3g}); it cannot be shipped at half "
                                       f"precision")
         weights[key] = value
-    return {**{k: state[k] for k in KEPT if k in state}, "model": weights}
+    return {**{k: state[k] for k in KEPT if k in state}, "model": weights,
+            **({"omitted": sorted(omit)} if omit else {})}
 
 
 def explorer_arrays(model, data) -> dict:
@@ -95,7 +101,8 @@ def export_run(run_dir: str | os.PathLike, name: str, *, root: Optional[str | os
     source = load(run.root)
     if not source.data_card.is_image:
         raise PretrainedError(f"{run.root} is a vector run; shipped models are image models")
-    state = half_state(load_checkpoint(run.final), {n for n, _ in source.named_parameters()}, run.final)
+    state = half_state(load_checkpoint(run.final), {n for n, _ in source.named_parameters()}, run.final,
+                       source.training_only_keys())
     data = load_dataset(run_data(source.run_config, run.root, data_root))
     source.data_card.check_data(data, f"export {run.root}")
     staging = folder.parent / f".{name}.{uuid.uuid4().hex[:12]}.tmp"
@@ -109,7 +116,8 @@ def export_run(run_dir: str | os.PathLike, name: str, *, root: Optional[str | os
                  "tolerance": dict(TOLERANCE), "metrics": slice_metrics(half, data),
                  "float32_metrics": slice_metrics(source, data)}
         card = card_of_run(run.root, name, check, {"file": "model.pt", "sha256": sha256, "bytes": len(weights),
-                                                   "dtype": "float16 parameters; buffers as trained"},
+                                                   "dtype": "float16 parameters; buffers as trained",
+                                                   "omitted": state.get("omitted", [])},
                            command=command, hardware=hardware, limits=limits)
         save_arrays(explorer_arrays(half, data), staging / "arrays.npz")
         atomic_write_bytes(staging / "card.json", (json.dumps(card, indent=1) + "\n").encode())

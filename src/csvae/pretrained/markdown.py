@@ -12,6 +12,15 @@ def _number(value) -> str:
     return "–" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+def _omitted(keys) -> str:
+    """The sentence on the training-only parameters a shipped model.pt leaves out ('' for none)."""
+    if not keys:
+        return ""
+    modules = sorted({key.split(".")[0] for key in keys})
+    return (f". Left out, as only training reads them: the parameters of {', '.join(modules)} ({len(keys)} tensors); "
+            f"loading rebuilds them at their initial values")
+
+
 def card_markdown(card: dict) -> str:
     """The card as Markdown: the same data as card.json, for people."""
     data, train, metrics, check = card["data"], card["training"], card["metrics"], card["check"]
@@ -55,7 +64,7 @@ def card_markdown(card: dict) -> str:
               f"float32 ones gave {_number(check['float32_metrics']['recon_r2'])}.", "",
               "## Weights", "",
               f"`{card['weights']['file']}`, {card['weights']['bytes']} bytes, {card['weights']['dtype']}, sha256 "
-              f"`{card['weights']['sha256']}`", "",
+              f"`{card['weights']['sha256']}`" + _omitted(card['weights'].get("omitted")), "",
               "## Known limits", "", *[f"- {text}" for text in card["limits"]], "",
               "## Licence", "", card["licence"], "",
               "## Config", "", "```json", json.dumps(train["config"], indent=1), "```", ""]
