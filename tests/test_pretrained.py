@@ -1,6 +1,7 @@
 """csvae.pretrained: a tiny trained run exported into a temporary registry, then loaded, checked,
 refused when tampered with, applied to a photo, listed and served; cards complete."""
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -21,7 +22,7 @@ from csvae.data.checks import DataError
 from csvae.datacard import DataCard
 from csvae.explore import RunRefused, open_explorer
 from csvae.pretrained.card import CardError, check_card, command_of, licence_note, training_time
-from csvae.pretrained.check import compare
+from csvae.pretrained.check import compare, read_slice, slice_config
 from csvae.pretrained.export import export_run, half_state
 from csvae.pretrained.registry import ENV, PretrainedError, add_to_registry, read_registry
 from csvae.rundir import ExperimentDir, RunDir
@@ -223,10 +224,36 @@ def test_training_time_from_metrics_csv(tmp_path):
 
 
 def test_check_compare_flags_a_changed_model():
-    stored = {"recon_r2": 0.8, "edit_rms": {"a: 0->1": 0.1, "a: 1->0": None}}
-    assert compare(stored, {"recon_r2": 0.801, "edit_rms": {"a: 0->1": 0.102, "a: 1->0": None}}) == []
-    problems = compare(stored, {"recon_r2": 0.7, "edit_rms": {"a: 0->1": 0.2, "a: 1->0": None}})
-    assert len(problems) == 2 and "recon_r2 0.7000" in problems[0]
+    stored = {"slice_labels": "ab", "recon_r2": 0.8, "edit_rms": {"a: 0->1": 0.1, "a: 1->0": None},
+              "label_accuracy": {"a": 0.9}}
+    same = {"rows": 4, "slice_labels": "ab", "recon_r2": 0.801, "edit_rms": {"a: 0->1": 0.102, "a: 1->0": None},
+            "label_accuracy": {"a": 0.91}}
+    assert compare(stored, same) == []
+    problems = compare(stored, {**same, "recon_r2": 0.7, "edit_rms": {"a: 0->1": 0.2, "a: 1->0": None},
+                                "label_accuracy": {"a": 0.8}})
+    assert len(problems) == 3 and "recon_r2 0.7000" in problems[0] and "label accuracy of a" in problems[2]
+    assert "not the one the card was measured on" in compare(stored, {**same, "slice_labels": "cd"})[0]
+
+
+def test_the_check_slice_of_celeba_is_read_alone_as_training_reads_it(tmp_path, monkeypatch):
+    from csvae.config import DataConfig
+    from csvae.data import load_dataset
+
+    from fixtures_images import make_celeba
+
+    monkeypatch.setenv("CSVAE_CACHE_DIR", str(tmp_path / "cache"))
+    tree = make_celeba(tmp_path / "celeba", n=40, partition=[(0, 0, 1, 2)[i % 4] for i in range(40)])
+    config = DataConfig(name="celeba-glasses", root=str(tree["root"]), image_size=16, balance="weight")
+    part = read_slice(config, rows=5)
+    assert not (tmp_path / "cache").exists()  # no cache built for the slice
+    x, y = load_dataset(config).part("test")
+    assert part.x.shape == (5, 3, 16, 16) and np.array_equal(part.x, x[:5]) and np.array_equal(part.y, y[:5])
+    moved = dataclasses.replace(config, root=str(tmp_path / "gone" / "celeba-20k"))
+    monkeypatch.setenv("CSVAE_CELEBA_20K", str(tree["root"]))
+    assert slice_config(moved)[0].root == str(tree["root"])  # the shared copy
+    monkeypatch.setenv("CSVAE_CELEBA_20K", str(tmp_path / "nowhere"))
+    found, places = slice_config(moved)
+    assert found is None and "CSVAE_CELEBA_20K" in places[-1]
 
 
 def test_manipulate_a_photo_with_a_pretrained_model(installed, photo, tmp_path):

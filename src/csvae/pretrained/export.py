@@ -8,7 +8,8 @@ model. Writes NAME/ in the registry's folder (``registry.models_dir``) with
 - ``arrays.npz``: what the explorer shows without the data: 16 test inputs holding both classes
   of every attribute and the codes of 300 training images for the pads;
 - ``card.json`` and ``card.md`` (``csvae.pretrained.card``), with the slice metrics of
-  ``csvae.pretrained.check`` measured on the half-precision weights;
+  ``csvae.pretrained.check`` measured on the half-precision weights (and the float32 ones), on the
+  slice read alone as the test reads it (refused unless it equals the data set's first rows);
 
 then writes the line ``NAME SHA256`` into registry.txt. The folder is written beside and renamed
 into place; an existing NAME/ is replaced only with ``overwrite``.
@@ -31,7 +32,7 @@ from csvae.checkpoint import load_checkpoint, save_checkpoint, sha256_of
 from csvae.data import load_dataset
 from csvae.fileio import atomic_write_bytes
 from csvae.pretrained.card import CardError, card_of_run
-from csvae.pretrained.check import ROWS, TOLERANCE, slice_metrics
+from csvae.pretrained.check import ROWS, TOLERANCE, Slice, read_slice, slice_metrics
 from csvae.pretrained.markdown import card_markdown
 from csvae.pretrained.registry import NAME, PretrainedError, add_to_registry, models_dir
 from csvae.rundir import RunDir
@@ -81,6 +82,17 @@ def explorer_arrays(model, data) -> dict:
     return {**out, "labels": labels, **{f"latent_{name}": value for name, value in latents.items()}}
 
 
+def checked_slice(config, data) -> Slice:
+    """The check's slice (``read_slice``), refused unless it is the first rows of the test split of
+    ``data``, the data set as training read it (the test reads the slice alone)."""
+    part = read_slice(config)
+    x, y = data.part("test")
+    if not (np.array_equal(part.x, x[:ROWS]) and np.array_equal(part.y, np.asarray(y[:ROWS], np.float32))):
+        raise PretrainedError(f"the first {ROWS} test examples of {config.name} read alone differ from the data "
+                              f"set's; the check could not read its slice")
+    return part
+
+
 def export_run(run_dir: str | os.PathLike, name: str, *, root: Optional[str | os.PathLike] = None,
                data_root: Optional[str | os.PathLike] = None, command: Optional[str] = None,
                hardware: Optional[str] = None, limits: Sequence[str] = (), overwrite: bool = False) -> Path:
@@ -103,8 +115,10 @@ def export_run(run_dir: str | os.PathLike, name: str, *, root: Optional[str | os
         raise PretrainedError(f"{run.root} is a vector run; shipped models are image models")
     state = half_state(load_checkpoint(run.final), {n for n, _ in source.named_parameters()}, run.final,
                        source.training_only_keys())
-    data = load_dataset(run_data(source.run_config, run.root, data_root))
+    config = run_data(source.run_config, run.root, data_root)
+    data = load_dataset(config)
     source.data_card.check_data(data, f"export {run.root}")
+    part = checked_slice(config, data)
     staging = folder.parent / f".{name}.{uuid.uuid4().hex[:12]}.tmp"
     staging.mkdir(parents=True)
     try:
@@ -112,9 +126,8 @@ def export_run(run_dir: str | os.PathLike, name: str, *, root: Optional[str | os
         weights = (staging / "model.pt").read_bytes()
         sha256 = sha256_of(weights)
         half = load(staging / "model.pt", sha256=sha256)
-        check = {"split": "test", "rows": min(ROWS, source.data_card.split_sizes["test"]),
-                 "tolerance": dict(TOLERANCE), "metrics": slice_metrics(half, data),
-                 "float32_metrics": slice_metrics(source, data)}
+        check = {"split": "test", "rows": len(part.y), "tolerance": dict(TOLERANCE),
+                 "metrics": slice_metrics(half, part), "float32_metrics": slice_metrics(source, part)}
         card = card_of_run(run.root, name, check, {"file": "model.pt", "sha256": sha256, "bytes": len(weights),
                                                    "dtype": "float16 parameters; buffers as trained",
                                                    "omitted": state.get("omitted", [])},
