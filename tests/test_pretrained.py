@@ -24,6 +24,7 @@ from csvae.explore import RunRefused, open_explorer
 from csvae.pretrained.card import CardError, check_card, command_of, licence_note, training_time
 from csvae.pretrained.check import compare, read_slice, slice_config
 from csvae.pretrained.export import export_run, half_state
+from csvae.pretrained.markdown import TABLE_END, TABLE_HEAD, TABLE_START
 from csvae.pretrained.registry import ENV, PretrainedError, add_to_registry, read_registry
 from csvae.rundir import ExperimentDir, RunDir
 
@@ -307,6 +308,29 @@ def test_cli_lists_and_shows_the_models(installed, capsys):
     table = capsys.readouterr().out
     assert f"| {NAME} | CSVAE | synthetic_faces | 32 px | glasses, facial_hair, smile | glasses: 0->1 0.500, " in table
     assert "1 models, 0.3 MB in all" in table
+
+
+def test_cli_table_rewrites_the_docs_table_between_its_markers(installed, tmp_path, capsys):
+    docs = tmp_path / "pretrained.md"
+    docs.write_text(f"intro\n{TABLE_START}\nold table\n{TABLE_END}\nrest\n")
+    assert main(["pretrained", "table", "--docs", str(docs)]) == 0
+    text = docs.read_text()
+    assert text.startswith(f"intro\n{TABLE_START}\n{TABLE_HEAD}\n| {NAME} | CSVAE |")
+    assert text.endswith(f"{TABLE_END}\nrest\n")
+    assert "old table" not in text and f"wrote the table into {docs}" in capsys.readouterr().out
+    docs.write_text("no markers\n")
+    assert main(["pretrained", "table", "--docs", str(docs)]) == 1
+    assert "must hold the lines" in capsys.readouterr().err and docs.read_text() == "no markers\n"
+
+
+def test_cli_figure_draws_edits_and_a_transfer_from_shipped_models(installed, tmp_path, capsys):
+    assert main(["pretrained", "figure", NAME, "--attribute", "smile", "--images", "2", "--out", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.count("wrote ") == 2
+    for name in ("pretrained_edit.png", "pretrained_transfer.png"):
+        with Image.open(tmp_path / name) as picture:
+            assert picture.width > 100 and picture.height > 100
+    assert main(["pretrained", "figure", NAME, "--images", "500", "--out", str(tmp_path)]) == 1
+    assert "fewer than 500 of each class of glasses" in capsys.readouterr().err
 
 
 def test_pretrained_with_a_run_folder_is_refused(installed, run, photo, tmp_path, capsys):

@@ -22,6 +22,11 @@ def cmd_pretrained(args, overrides) -> None:
               f"{card['weights']['sha256']}); registry: {folder.parent / 'registry.txt'}")
     elif args.pretrained_command == "show":
         print(shipped(args.name).card_md.read_text(encoding="utf-8"))
+    elif args.pretrained_command == "figure":
+        from csvae.pretrained.figure import pretrained_figures
+
+        for path in pretrained_figures(args.names, args.out, args.attribute, args.images):
+            print(f"wrote {path}")
     elif args.pretrained_command == "table":
         table_command(args.docs)
     else:
@@ -65,6 +70,14 @@ def add_pretrained(sub) -> None:
                                "and the shipped files' total size")
     table.add_argument("--docs", default=None, metavar="FILE", help="also rewrite the table in FILE (e.g. "
                        "docs/pretrained.md) between its csvae pretrained table start and end lines")
+    figure = pre_sub.add_parser("figure", help="the README's pictures: test photos with an attribute added and "
+                                "removed by each model, and a style transfer")
+    figure.add_argument("names", nargs="+", help="shipped models of one data set (the first also reconstructs and, "
+                        "when it has attribute subspaces, transfers)")
+    figure.add_argument("--out", required=True, metavar="DIR", help="the folder for pretrained_edit.png and "
+                        "pretrained_transfer.png")
+    figure.add_argument("--attribute", default=None, help="the attribute to change (default: the first model's first)")
+    figure.add_argument("--images", type=int, default=4, metavar="N", help="test photos of each class (default 4)")
     export = pre_sub.add_parser("export", help="make a shipped model (half-precision weights, card, registry line) "
                                 "from a finished, evaluated run folder")
     export.add_argument("run", help="a finished run folder that csvae evaluate has evaluated")
