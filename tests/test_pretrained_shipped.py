@@ -1,7 +1,7 @@
 """Every model the package ships (``csvae.pretrained.names()``; $CSVAE_PRETRAINED_DIR names another
 registry, to check models before shipping them): it loads, its checksum matches, one manipulation
 runs on its shipped test inputs, its card is complete, and its card's check metrics match a fresh
-measurement on the first 128 rows of its test split (``csvae.pretrained.check``: the same rows by
+measurement on the first 64 rows of its test split (``csvae.pretrained.check``: the same rows by
 their labels' sha256, recon R² within 0.005, each direction's edit size within 5 %, each
 attribute's inferred-label accuracy within 0.02); and docs/pretrained.md shows its card's numbers
 (``csvae pretrained table``).
@@ -11,7 +11,7 @@ none), never a test that passes without checking a model. The fresh measurement 
 data: generated data (synthetic faces) are drawn again; CelebA is read from the card's data root,
 else from the shared copy (``$CSVAE_CELEBA_20K`` or <clone>/../shared/data/celeba-20k), only the
 slice's images decoded (no cache built), and the case skips, saying where it looked, when they are
-nowhere. About 1-3 s a model on a busy 2-core machine, so not marked slow: a change that breaks a
+nowhere. About 1.5-3 s a model on a busy 2-core machine, so not marked slow: a change that breaks a
 shipped model fails the fast suite.
 """
 
