@@ -2,7 +2,9 @@
 # Ship the pretrained models (docs/pretrained.md): each is a finished, evaluated run exported by
 # `csvae pretrained export` into src/csvae/pretrained/models (or $CSVAE_PRETRAINED_DIR), which
 # writes its half-precision weights, card (with the check metrics of its test slice) and registry
-# line; then docs/pretrained.md's table is rewritten from the cards and the total size printed.
+# line; then the figures of docs/pretrained/ are drawn from the shipped models (`csvae pretrained
+# figure`: CelebA's are the README's opening pictures), docs/pretrained.md's table is rewritten from
+# the cards and the total size printed.
 #
 #   scripts/train_pretrained.sh synthetic [DIR]   # synthetic-faces-csvae and -ccvae. DIR a folder of
 #       `csvae reproduce demo --out DIR` (it holds experiment.json): its synthetic-face runs, which are
@@ -16,7 +18,7 @@
 # Runs are only read (export writes nothing into a run folder); the export replaces a shipped model
 # of the same name. Then check and commit:
 #   .venv/bin/python -m pytest tests/test_pretrained_shipped.py
-#   git add src/csvae/pretrained/models docs/pretrained.md
+#   git add src/csvae/pretrained/models docs/pretrained.md docs/pretrained
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CSVAE=${CSVAE:-.venv/bin/csvae}
@@ -35,7 +37,9 @@ case "${1:-}" in
         [ -f "$run/metrics.json" ] || "$CSVAE" evaluate "$run"
         ship "$run" "synthetic-faces-$model" "csvae fit --config synthetic_faces/$model --out $run"
       fi
-    done ;;
+    done
+    "$CSVAE" pretrained figure synthetic-faces-csvae synthetic-faces-ccvae --attribute glasses \
+      --out docs/pretrained/synthetic-faces ;;
   celeba)
     EXP=${2:?give the folder of csvae reproduce celeba --out EXP}
     RUNS="celeba-glasses/csvae celeba-glasses/ccvae celeba-facialhair/csvae celeba-glasses-facialhair/csvae
@@ -50,7 +54,10 @@ case "${1:-}" in
     fi
     for run in $RUNS; do  # celeba-glasses/csvae -> celeba-glasses-csvae
       ship "$EXP/runs/$run/seed0" "${run/\//-}"
-    done ;;
+    done
+    # the README's opening pictures: real test photos of celeba-20k, glasses added and removed, a transfer
+    "$CSVAE" pretrained figure celeba-glasses-csvae celeba-glasses-ccvae --attribute Eyeglasses \
+      --out docs/pretrained/celeba-glasses ;;
   *)
     echo "usage: scripts/train_pretrained.sh synthetic [DIR] | celeba EXP" >&2
     exit 2 ;;
