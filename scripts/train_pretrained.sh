@@ -57,7 +57,8 @@ case "${1:-}" in
     done
     # the README's opening pictures: real test photos of celeba-20k, glasses added and removed, a transfer
     "$CSVAE" pretrained figure celeba-glasses-csvae celeba-glasses-ccvae --attribute Eyeglasses \
-      --out docs/pretrained/celeba-glasses ;;
+      --out docs/pretrained/celeba-glasses
+    echo "README.md: open with docs/pretrained/celeba-glasses/pretrained_edit.png and pretrained_transfer.png" ;;
   *)
     echo "usage: scripts/train_pretrained.sh synthetic [DIR] | celeba EXP" >&2
     exit 2 ;;
