@@ -245,6 +245,15 @@ class LatentModel(nn.Module):
     def adversary_parameters(self) -> list[nn.Parameter]:
         return list(self.adversary.parameters()) if self.adversarial else []
 
+    def training_only_keys(self) -> list[str]:
+        """The state-dict keys that only the training objective reads: the adversaries' parameters
+        (``adversary_parameters``: CSVAE's adversary and W-independence discriminator, CondVAE-info's
+        adversary). Encoding, decoding, manipulation, transfer, label prediction and the ELBO do not
+        depend on their values, so a shipped model leaves them out (``csvae.pretrained.export``) and
+        ``csvae.api.load`` rebuilds them at their initial values."""
+        adversary = set(map(id, self.adversary_parameters()))
+        return [name for name, p in self.named_parameters() if id(p) in adversary]
+
     @property
     def predicts_labels(self) -> bool:
         """Whether the model has its own label classifier, ``predict_labels(x)`` (CCVAE's q(y|z_c),
