@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# Train, evaluate and ship the pretrained models (docs/pretrained.md): each is a finished,
-# evaluated run exported by `csvae pretrained export` into src/csvae/pretrained/models (or
-# $CSVAE_PRETRAINED_DIR), which writes its half-precision weights, card and registry line.
+# Ship the pretrained models (docs/pretrained.md): each is a finished, evaluated run exported by
+# `csvae pretrained export` into src/csvae/pretrained/models (or $CSVAE_PRETRAINED_DIR), which
+# writes its half-precision weights, card (with the check metrics of its test slice) and registry
+# line; then the figures of docs/pretrained/ are drawn from the shipped models (`csvae pretrained
+# figure`: CelebA's are the README's opening pictures), docs/pretrained.md's table is rewritten from
+# the cards and the total size printed.
 #
-#   scripts/train_pretrained.sh synthetic [RUNS]   # synthetic-faces-csvae and -ccvae (the presets;
-#                                                  # about 1 h each on 2 CPU cores), runs in RUNS
-#   scripts/train_pretrained.sh celeba EXP         # the CelebA models from the runs of
-#                                                  # `csvae reproduce celeba --out EXP` (evaluated there)
+#   scripts/train_pretrained.sh synthetic [DIR]   # synthetic-faces-csvae and -ccvae. DIR a folder of
+#       `csvae reproduce demo --out DIR` (it holds experiment.json): its synthetic-face runs, which are
+#       the presets synthetic_faces/{csvae,ccvae} unchanged (the shipped ones: the demo's, about 4 min
+#       each on 2 CPU cores); any other DIR (default runs/pretrained): the presets trained there by
+#       `csvae fit` and evaluated, where missing.
+#   scripts/train_pretrained.sh celeba EXP        # the five CelebA models from the evaluated runs of
+#       `csvae reproduce celeba --out EXP` (the 64 px presets on celeba-20k); nothing is exported
+#       unless all five are evaluated.
 #
-# A finished run is not trained again, nor an evaluated one evaluated again; the export replaces
-# a shipped model of the same name. Check the result with
-#   .venv/bin/python -m pytest tests/test_pretrained_shipped.py -m "slow or not slow"
+# Runs are only read (export writes nothing into a run folder); the export replaces a shipped model
+# of the same name. Then check and commit:
+#   .venv/bin/python -m pytest tests/test_pretrained_shipped.py
+#   git add src/csvae/pretrained/models docs/pretrained.md docs/pretrained
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CSVAE=${CSVAE:-.venv/bin/csvae}
@@ -19,23 +27,40 @@ ship() {  # RUN NAME [COMMAND]
 }
 case "${1:-}" in
   synthetic)
-    RUNS=${2:-runs/pretrained}
+    DIR=${2:-runs/pretrained}
     for model in csvae ccvae; do
-      run="$RUNS/synthetic-faces-$model"
-      [ -f "$run/model.pt" ] || "$CSVAE" fit --config "synthetic_faces/$model" --out "$run"
-      [ -f "$run/metrics.json" ] || "$CSVAE" evaluate "$run"
-      ship "$run" "synthetic-faces-$model" "csvae fit --config synthetic_faces/$model --out $run"
-    done ;;
+      if [ -f "$DIR/experiment.json" ]; then  # the card says: csvae reproduce demo --out DIR
+        ship "$DIR/runs/synthetic_faces/$model/seed0" "synthetic-faces-$model"
+      else
+        run="$DIR/synthetic-faces-$model"
+        [ -f "$run/model.pt" ] || "$CSVAE" fit --config "synthetic_faces/$model" --out "$run"
+        [ -f "$run/metrics.json" ] || "$CSVAE" evaluate "$run"
+        ship "$run" "synthetic-faces-$model" "csvae fit --config synthetic_faces/$model --out $run"
+      fi
+    done
+    "$CSVAE" pretrained figure synthetic-faces-csvae synthetic-faces-ccvae --attribute glasses \
+      --out docs/pretrained/synthetic-faces ;;
   celeba)
     EXP=${2:?give the folder of csvae reproduce celeba --out EXP}
-    ship "$EXP/runs/celeba-glasses/csvae/seed0" celeba-glasses-csvae
-    ship "$EXP/runs/celeba-glasses/ccvae/seed0" celeba-glasses-ccvae
-    ship "$EXP/runs/celeba-facialhair/csvae/seed0" celeba-facialhair-csvae
-    ship "$EXP/runs/celeba-glasses-facialhair/csvae/seed0" celeba-glasses-facialhair-csvae
-    ship "$EXP/runs/celeba-smiling/csvae/seed0" celeba-smiling-csvae ;;
+    RUNS="celeba-glasses/csvae celeba-glasses/ccvae celeba-facialhair/csvae celeba-glasses-facialhair/csvae
+          celeba-smiling/csvae"
+    missing=""
+    for run in $RUNS; do
+      [ -f "$EXP/runs/$run/seed0/metrics.json" ] || missing="$missing $EXP/runs/$run/seed0"
+    done
+    if [ -n "$missing" ]; then
+      echo "not evaluated yet (no metrics.json):$missing; nothing exported" >&2
+      exit 1
+    fi
+    for run in $RUNS; do  # celeba-glasses/csvae -> celeba-glasses-csvae
+      ship "$EXP/runs/$run/seed0" "${run/\//-}"
+    done
+    # the README's opening pictures: real test photos of celeba-20k, glasses added and removed, a transfer
+    "$CSVAE" pretrained figure celeba-glasses-csvae celeba-glasses-ccvae --attribute Eyeglasses \
+      --out docs/pretrained/celeba-glasses
+    echo "README.md: open with docs/pretrained/celeba-glasses/pretrained_edit.png and pretrained_transfer.png" ;;
   *)
-    echo "usage: scripts/train_pretrained.sh synthetic [RUNS] | celeba EXP" >&2
+    echo "usage: scripts/train_pretrained.sh synthetic [DIR] | celeba EXP" >&2
     exit 2 ;;
 esac
-MODELS=${CSVAE_PRETRAINED_DIR:-src/csvae/pretrained/models}
-du -ch "$MODELS"/*/model.pt "$MODELS"/*/arrays.npz 2>/dev/null | tail -1
+"$CSVAE" pretrained table --docs docs/pretrained.md

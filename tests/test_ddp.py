@@ -110,6 +110,17 @@ def test_two_processes_train_only_rank_zero_writes_and_a_killed_run_resumes_as_i
 
 
 @pytest.mark.slow
+def test_two_processes_train_s2vae(tmp_path):
+    """S²-VAE's annealed γ_sup reads the step that the loop sets on every rank."""
+    rc, log = fit(tmp_path, tmp_path / "run", *TOY, config="configs/toy/s2vae.yaml")
+    assert rc == 0, log
+    assert log.count("trained s2vae on swiss_roll") == 1
+    model = csvae.load(tmp_path / "run")
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert float(model.progress) == pytest.approx(26 / 27)  # the last of the 27 steps
+
+
+@pytest.mark.slow
 def test_a_nan_on_rank_one_stops_both_ranks(tmp_path):
     rc, log = fit(tmp_path, tmp_path / "run", *TOY, fault=("nan", 14))
     assert rc != 0
@@ -148,6 +159,7 @@ def test_the_peers_train_on_two_processes(tmp_path, name):
     rank (DDP has no find_unused_parameters), and Guided-VAE's adversary is averaged by hand."""
     rc, log = fit(tmp_path, tmp_path / "run", *TOY, config=f"configs/toy/{name}.yaml")
     assert rc == 0, log
+    assert log.count(f"trained {name} on swiss_roll") == 1
     model = csvae.load(tmp_path / "run")
     assert all(torch.isfinite(p).all() for p in model.parameters())
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-FILE_READERS = ("csvae.report", "csvae.figures")
-"""Stages that draw and write from a run's files alone."""
+FILE_READERS = ("csvae.report", "csvae.figures", "csvae.results")
+"""Stages that draw and write from a run's files alone (the results page too)."""
 
 
 def module_files() -> dict[str, Path]:

@@ -9,7 +9,7 @@ from csvae.config import ConfigError, DataConfig, ModelConfig, TrainConfig
 from csvae.models.labels import class_means, label_shift
 from csvae.models.objective import weighted_sum
 
-NAMES = ["vae", "condvae", "condvae_info", "csvae", "msp", "guided_vae"]
+NAMES = ["vae", "condvae", "condvae_info", "csvae", "msp", "guided_vae", "s2vae"]
 ADVERSARIAL = ("condvae_info", "csvae", "guided_vae")
 
 
@@ -36,6 +36,8 @@ def test_interface(name):
     assert isinstance(lat["z"], np.ndarray)
     if name == "csvae":
         assert lat["z"].shape == (16, 2) and lat["w"].shape == (16, 4)
+    elif name in ("msp", "guided_vae", "s2vae"):  # one label coordinate per label beside z
+        assert lat["z"].shape == (16, 2) and lat["w"].shape == (16, 2)
     else:  # same total latent size as the CSVAE: 2 + 2 * 2
         assert lat["z"].shape == (16, 6) and "w" not in lat
     assert model.reconstruct(x.numpy(), y.numpy()).shape == (16, 3)
@@ -226,6 +228,33 @@ def test_csvae_encodes_its_subspaces_alone_as_in_the_whole_posterior(w_encoder):
     whole, alone = model.encode(x, y).w, model.encode_subspaces(x, y)
     torch.testing.assert_close(alone.mean, whole.mean)
     torch.testing.assert_close(alone.logvar, whole.logvar)
+
+
+@pytest.mark.parametrize("w_encoder", ["shared", "per_subspace"])
+def test_csvae_prior_offset_posterior_is_the_head_plus_the_prior(w_encoder):
+    """w_posterior: prior_offset adds p(w|y)'s mean and log-variance to the direct head's output,
+    so a head that outputs zeros gives q(w|x,y) = p(w|y) (and kl_w 0) wherever the prior lies."""
+    direct = csvae.build_model("csvae", x_dim=3, y_dim=2, seed=0, w_encoder=w_encoder, prior_mean_1=5.0).eval()
+    offset = csvae.build_model("csvae", x_dim=3, y_dim=2, seed=0, w_encoder=w_encoder, prior_mean_1=5.0,
+                               w_posterior="prior_offset").eval()
+    x, y = torch.randn(16, 3), torch.randint(0, 2, (16, 2)).float()
+    prior = offset.prior(y)
+    q_direct, q_offset = direct.encode_subspaces(x, y), offset.encode_subspaces(x, y)
+    torch.testing.assert_close(q_offset.mean, q_direct.mean + prior.mean)
+    torch.testing.assert_close(q_offset.logvar, q_direct.logvar + prior.logvar)
+    with torch.no_grad():
+        for head in offset.w_heads:
+            for p in head.parameters():
+                p.zero_()
+    q = offset.encode_subspaces(x, y)
+    torch.testing.assert_close(q.mean, prior.mean)
+    torch.testing.assert_close(q.logvar, prior.logvar)
+    assert offset.losses(x, y)["kl_w"].item() == pytest.approx(0.0, abs=1e-5)
+
+
+def test_prior_offset_is_refused_for_a_model_without_subspaces():
+    with pytest.raises(ConfigError, match="model.w_posterior is a CSVAE"):
+        ModelConfig(name="condvae", w_posterior="prior_offset")
 
 
 @pytest.mark.parametrize("name", [*NAMES, "ccvae"])

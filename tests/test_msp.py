@@ -91,8 +91,8 @@ def test_label_terms_take_the_balance_weights():
 
 
 def test_projection_weight_defaults_to_the_official_ratio():
-    """None: beta1 * D / (k + d) (x_dim 3, k 2, d 2 + 2 * 2), as the official numel(x) / (numel(y) + numel(z))."""
-    assert tiny().projection_weight == pytest.approx(20.0 * 3 / (2 + 6))
+    """None: beta1 * D / (k + d) (x_dim 3, k 2, d 2 + 2), as the official numel(x) / (numel(y) + numel(z))."""
+    assert tiny().projection_weight == pytest.approx(20.0 * 3 / (2 + 4))
     assert tiny(reduction="mean").projection_weight == pytest.approx(20.0)
     assert tiny(msp_weight=5.0).objective().model == {"recon": 20.0, "kl_z": 0.2, "label_fit": 5.0, "rest": 5.0}
 
@@ -134,6 +134,22 @@ def test_predict_labels_reads_the_label_code():
     categorical = tiny(y_dim=3, label_kind="categorical")
     p = categorical.predict_labels(x.numpy())
     np.testing.assert_allclose(p.sum(1), 1.0, rtol=1e-6)
+
+
+def test_latents_are_the_posterior_mean_in_the_basis_u():
+    """"w" is y_hat = M mu, "z" is s = N mu with [M; N] orthogonal when M's rows are orthonormal:
+    together they keep mu's norm."""
+    model = tiny(y_dim=2)
+    M, _ = orthonormal_rows(2, model.z_dim, seed=2)
+    with torch.no_grad():
+        model.M.copy_(M)
+    x = torch.randn(6, 3)
+    latents = model.latents(x.numpy(), None)
+    mu = model.encode(x).z.mean.detach()
+    np.testing.assert_allclose(latents["w"], (mu @ M.T).numpy(), rtol=1e-5, atol=1e-6)
+    assert latents["z"].shape == (6, model.z_dim - 2)
+    norms = (latents["w"] ** 2).sum(1) + (latents["z"] ** 2).sum(1)
+    np.testing.assert_allclose(norms, (mu ** 2).sum(1).numpy(), rtol=1e-5)
 
 
 # ----- bad input --------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """csvae.pretrained: a tiny trained run exported into a temporary registry, then loaded, checked,
 refused when tampered with, applied to a photo, listed and served; cards complete."""
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -15,14 +16,15 @@ from csvae import pretrained
 from csvae.api import load as load_run
 from csvae.apply import manipulate_files, read_images_like_run
 from csvae.apply.run import photo_crop
-from csvae.checkpoint import CheckpointError, load_checkpoint
+from csvae.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from csvae.cli import main
 from csvae.data.checks import DataError
 from csvae.datacard import DataCard
 from csvae.explore import RunRefused, open_explorer
 from csvae.pretrained.card import CardError, check_card, command_of, licence_note, training_time
-from csvae.pretrained.check import compare
+from csvae.pretrained.check import compare, read_slice, slice_config
 from csvae.pretrained.export import export_run, half_state
+from csvae.pretrained.markdown import TABLE_END, TABLE_HEAD, TABLE_START
 from csvae.pretrained.registry import ENV, PretrainedError, add_to_registry, read_registry
 from csvae.rundir import ExperimentDir, RunDir
 
@@ -101,6 +103,38 @@ def test_half_state_refuses_a_weight_beyond_float16(tmp_path):
         half_state(state, {"w"}, tmp_path / "model.pt")
 
 
+def test_the_training_only_adversaries_are_left_out_and_rebuilt(run, registry):
+    shipped, trained = load_checkpoint(registry / NAME / "model.pt"), load_run(run)
+    left_out = trained.training_only_keys()
+    assert {key.split(".")[0] for key in left_out} == {"adversary", "discriminator"}
+    assert shipped["omitted"] == sorted(left_out) and not set(left_out) & set(shipped["model"])
+    model = pretrained.load(NAME, registry)
+    assert [n for n, _ in model.named_parameters()] == [n for n, _ in trained.named_parameters()]
+    arrays = np.load(registry / NAME / "arrays.npz")
+    x, y = torch.as_tensor(arrays["inputs"][:4]), torch.as_tensor(arrays["input_labels"][:4])
+    elbos = []
+    for adversaries in ("rebuilt", "trained"):  # what inference computes does not read them
+        if adversaries == "trained":
+            model.load_state_dict({k: v for k, v in trained.state_dict().items() if k in left_out}, strict=False)
+        torch.manual_seed(0)
+        with torch.no_grad():
+            elbos.append(model.elbo(x, y))
+    assert torch.equal(*elbos)
+
+
+@pytest.mark.parametrize("drop, message", [("decoder", "leaves out weights that inference needs"),
+                                           ("both", "does not hold the weights of its model")])
+def test_a_file_leaving_out_weights_inference_needs_is_refused(registry, tmp_path, drop, message):
+    state = load_checkpoint(registry / NAME / "model.pt")
+    decoder = next(k for k in state["model"] if k.startswith("decoder."))
+    del state["model"][decoder]
+    if drop == "decoder":
+        state["omitted"] = [*state["omitted"], decoder]
+    save_checkpoint({k: v for k, v in state.items() if k not in ("format", "version")}, tmp_path / "model.pt")
+    with pytest.raises(CheckpointError, match=message):
+        load_run(tmp_path / "model.pt")
+
+
 def test_load_gives_a_float32_cpu_model_fast_and_close_to_the_run(run, registry):
     start = time.perf_counter()
     model = pretrained.load(NAME, registry)
@@ -160,7 +194,7 @@ def test_card_is_complete_and_says_where_it_came_from(run, registry):
     assert "a test model: one epoch on 300 faces" in card["limits"]
     assert "MIT" in card["licence"]
     assert set(card["check"]["metrics"]["edit_rms"]) == set(card["metrics"]["manipulation"])
-    assert card["check"]["rows"] == 60  # the whole test split of 300 faces: under the 128 checked
+    assert card["check"]["rows"] == 60  # the whole test split of 300 faces: under the 64 checked
     assert card["check"]["float32_metrics"]["recon_r2"] == pytest.approx(card["check"]["metrics"]["recon_r2"], abs=0.01)
     markdown = (registry / NAME / "card.md").read_text()
     for text in ("# tiny-faces-csvae", "glasses: 0->1", card["weights"]["sha256"], "## Licence", "## Known limits"):
@@ -191,10 +225,36 @@ def test_training_time_from_metrics_csv(tmp_path):
 
 
 def test_check_compare_flags_a_changed_model():
-    stored = {"recon_r2": 0.8, "edit_rms": {"a: 0->1": 0.1, "a: 1->0": None}}
-    assert compare(stored, {"recon_r2": 0.801, "edit_rms": {"a: 0->1": 0.102, "a: 1->0": None}}) == []
-    problems = compare(stored, {"recon_r2": 0.7, "edit_rms": {"a: 0->1": 0.2, "a: 1->0": None}})
-    assert len(problems) == 2 and "recon_r2 0.7000" in problems[0]
+    stored = {"slice_labels": "ab", "recon_r2": 0.8, "edit_rms": {"a: 0->1": 0.1, "a: 1->0": None},
+              "label_accuracy": {"a": 0.9}}
+    same = {"rows": 4, "slice_labels": "ab", "recon_r2": 0.801, "edit_rms": {"a: 0->1": 0.102, "a: 1->0": None},
+            "label_accuracy": {"a": 0.91}}
+    assert compare(stored, same) == []
+    problems = compare(stored, {**same, "recon_r2": 0.7, "edit_rms": {"a: 0->1": 0.2, "a: 1->0": None},
+                                "label_accuracy": {"a": 0.8}})
+    assert len(problems) == 3 and "recon_r2 0.7000" in problems[0] and "label accuracy of a" in problems[2]
+    assert "not the one the card was measured on" in compare(stored, {**same, "slice_labels": "cd"})[0]
+
+
+def test_the_check_slice_of_celeba_is_read_alone_as_training_reads_it(tmp_path, monkeypatch):
+    from csvae.config import DataConfig
+    from csvae.data import load_dataset
+
+    from fixtures_images import make_celeba
+
+    monkeypatch.setenv("CSVAE_CACHE_DIR", str(tmp_path / "cache"))
+    tree = make_celeba(tmp_path / "celeba", n=40, partition=[(0, 0, 1, 2)[i % 4] for i in range(40)])
+    config = DataConfig(name="celeba-glasses", root=str(tree["root"]), image_size=16, balance="weight")
+    part = read_slice(config, rows=5)
+    assert not (tmp_path / "cache").exists()  # no cache built for the slice
+    x, y = load_dataset(config).part("test")
+    assert part.x.shape == (5, 3, 16, 16) and np.array_equal(part.x, x[:5]) and np.array_equal(part.y, y[:5])
+    moved = dataclasses.replace(config, root=str(tmp_path / "gone" / "celeba-20k"))
+    monkeypatch.setenv("CSVAE_CELEBA_20K", str(tree["root"]))
+    assert slice_config(moved)[0].root == str(tree["root"])  # the shared copy
+    monkeypatch.setenv("CSVAE_CELEBA_20K", str(tmp_path / "nowhere"))
+    found, places = slice_config(moved)
+    assert found is None and "CSVAE_CELEBA_20K" in places[-1]
 
 
 def test_manipulate_a_photo_with_a_pretrained_model(installed, photo, tmp_path):
@@ -248,6 +308,29 @@ def test_cli_lists_and_shows_the_models(installed, capsys):
     table = capsys.readouterr().out
     assert f"| {NAME} | CSVAE | synthetic_faces | 32 px | glasses, facial_hair, smile | glasses: 0->1 0.500, " in table
     assert "1 models, 0.3 MB in all" in table
+
+
+def test_cli_table_rewrites_the_docs_table_between_its_markers(installed, tmp_path, capsys):
+    docs = tmp_path / "pretrained.md"
+    docs.write_text(f"intro\n{TABLE_START}\nold table\n{TABLE_END}\nrest\n")
+    assert main(["pretrained", "table", "--docs", str(docs)]) == 0
+    text = docs.read_text()
+    assert text.startswith(f"intro\n{TABLE_START}\n{TABLE_HEAD}\n| {NAME} | CSVAE |")
+    assert text.endswith(f"{TABLE_END}\nrest\n")
+    assert "old table" not in text and f"wrote the table into {docs}" in capsys.readouterr().out
+    docs.write_text("no markers\n")
+    assert main(["pretrained", "table", "--docs", str(docs)]) == 1
+    assert "must hold the lines" in capsys.readouterr().err and docs.read_text() == "no markers\n"
+
+
+def test_cli_figure_draws_edits_and_a_transfer_from_shipped_models(installed, tmp_path, capsys):
+    assert main(["pretrained", "figure", NAME, "--attribute", "smile", "--images", "2", "--out", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.count("wrote ") == 2
+    for name in ("pretrained_edit.png", "pretrained_transfer.png"):
+        with Image.open(tmp_path / name) as picture:
+            assert picture.width > 100 and picture.height > 100
+    assert main(["pretrained", "figure", NAME, "--images", "500", "--out", str(tmp_path)]) == 1
+    assert "fewer than 500 of each class of glasses" in capsys.readouterr().err
 
 
 def test_pretrained_with_a_run_folder_is_refused(installed, run, photo, tmp_path, capsys):

@@ -1,5 +1,6 @@
-"""`csvae explore --pretrained NAME` in a real browser: the command serves a shipped model (a tiny
-one exported into a temporary registry) with its shipped test images, and a pad drag edits."""
+"""`csvae explore --pretrained NAME` in a real browser: the command serves a shipped model (the
+package's synthetic-faces-csvae, or where it is not shipped a tiny one exported into a temporary
+registry) with its shipped test images, and a pad drag edits."""
 
 import os
 import re
@@ -16,7 +17,9 @@ from pretrained_helpers import tiny_registry
 playwright_api = pytest.importorskip("playwright.sync_api",
                                      reason="playwright is not installed (pip install -e .[dev])")
 
-NAME = "tiny-faces-csvae"
+from csvae.pretrained.registry import read_registry  # noqa: E402
+
+NAME = "synthetic-faces-csvae" if "synthetic-faces-csvae" in read_registry() else "tiny-faces-csvae"
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +27,9 @@ def served(request, tmp_path_factory):
     """`csvae explore --pretrained NAME` running as a command; yields (url, seconds to serve)."""
     tmp = tmp_path_factory.mktemp("pretrained-browser")
     env = {**os.environ, "CSVAE_CACHE_DIR": str(tmp / "cache"), "OMP_NUM_THREADS": "1"}
-    registry, _ = tiny_registry(request.config.rootpath, tmp, NAME)
-    env["CSVAE_PRETRAINED_DIR"] = str(registry)
+    if NAME == "tiny-faces-csvae":
+        registry, _ = tiny_registry(request.config.rootpath, tmp, NAME)
+        env["CSVAE_PRETRAINED_DIR"] = str(registry)
     start = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "csvae.cli", "explore", "--pretrained", NAME],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)

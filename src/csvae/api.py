@@ -39,7 +39,7 @@ from csvae.train import check_fabric, train, training_threads
 
 def build_model(name: str, x_dim: Optional[int] = None, y_dim: int = 1, *, x_shape: Optional[Sequence[int]] = None,
                 seed: Optional[int] = None, **options) -> LatentModel:
-    """A fresh model: "vae" | "condvae" | "condvae_info" | "csvae" | "ccvae".
+    """A fresh model: "vae" | "condvae" | "condvae_info" | "csvae" | "ccvae" | "s2vae".
 
     x_dim: size of vector data (or x_shape=(C, H, W) for images; the backbone is then "conv"
     unless given). y_dim: number of label columns k. options: any ModelConfig field, e.g.
@@ -250,6 +250,25 @@ def save_final(model: LatentModel, config: RunConfig, run: RunDir) -> None:
     run.commit()
 
 
+def load_weights(model: LatentModel, state: dict, path: Path) -> None:
+    """``state["model"]`` into ``model``, every key matched. A shipped model (``csvae pretrained
+    export``) lists in ``state["omitted"]`` the training-only parameters it left out
+    (``LatentModel.training_only_keys``): exactly those may be missing, and keep the values the
+    model was built with. A checkpoint that leaves out anything else is refused (CheckpointError)."""
+    omitted = state.get("omitted") or []
+    if not omitted:
+        model.load_state_dict(state["model"])
+        return
+    allowed = set(model.training_only_keys())
+    if not isinstance(omitted, list) or not set(omitted) <= allowed:
+        raise CheckpointError(f"{path} leaves out weights that inference needs ({omitted!r}); only the "
+                              f"training-only ones may be left out: {sorted(allowed)}")
+    missing, unexpected = model.load_state_dict(state["model"], strict=False)
+    if set(missing) != set(omitted) or unexpected:
+        raise CheckpointError(f"{path} does not hold the weights of its model: missing {sorted(missing)} (it "
+                              f"says it left out {sorted(omitted)}), unexpected {sorted(unexpected)}")
+
+
 def load(path: str | os.PathLike, device: str = "cpu", sha256: Optional[str] = None) -> LatentModel:
     """A trained model from a run folder (its model.pt) or a checkpoint file, loaded without pickle.
     sha256: the checkpoint file's expected checksum, checked before it is read (``load_checkpoint``)."""
@@ -270,7 +289,7 @@ def load(path: str | os.PathLike, device: str = "cpu", sha256: Optional[str] = N
     try:
         config = config_from_dict(state["config"]) if state["config"] else RunConfig()
         model = model_from_config(config.model, shape, y_dim)
-        model.load_state_dict(state["model"])
+        load_weights(model, state, path)
     except (ConfigError, RuntimeError, KeyError, TypeError) as err:
         raise CheckpointError(f"{path} does not hold a model this csvae can rebuild: {err}") from err
     bad = next((name for name, p in model.named_parameters() if not torch.isfinite(p).all()), None)

@@ -4,6 +4,8 @@ A checkpoint is a dict of tensors and plain values:
 ``{"format": "csvae", "version": 2, "config": RunConfig as a dict, "x_shape": [...], "y_dim": k,
 "model": state dict, "step": int, "total_steps": int, "finished": bool, ...training state}``.
 A finished model (model.pt, ``finished`` true) also holds its data card (``data_card``).
+A shipped model (``csvae pretrained export``) may leave out the parameters only training reads and
+lists their keys in ``omitted`` (``csvae.api.load_weights``).
 
 Versions: 2 (this csvae): a finished model always holds its data card, and the optimiser states of
 a training checkpoint have their parameters' memory layout (4-D conv weights channels_last).

@@ -17,6 +17,7 @@ import yaml
 from csvae.config import ConfigError, RunConfig
 from csvae.configfile import with_overrides, yaml_value
 from csvae.pretrained.command import add_pretrained
+from csvae.results.command import add_results
 
 
 def apply_overrides(config: RunConfig, pairs: Sequence[str]) -> RunConfig:
@@ -317,8 +318,8 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"csvae {__version__}",
                      help="print the version of csvae and exit")
     sub = top.add_subparsers(dest="command", required=True)
-    for add in (add_fit, add_evaluate, add_reproduce, add_judge, add_apply, add_explore, add_pretrained,
-                add_prepare_data):
+    for add in (add_fit, add_evaluate, add_reproduce, add_results, add_judge, add_apply, add_explore,
+                add_pretrained, add_prepare_data):
         add(sub)
     return top
 

@@ -28,16 +28,18 @@ from csvae.constraints import (
     is_integer,
 )
 
-MODEL_NAMES = ("vae", "condvae", "condvae_info", "csvae", "ccvae", "msp", "guided_vae")
+MODEL_NAMES = ("vae", "condvae", "condvae_info", "csvae", "ccvae", "msp", "guided_vae", "s2vae")
 """The registry of model names, in the order of tables and experiments; ``csvae.models.MODELS``
 maps each to its class."""
-PEERS = ("msp", "guided_vae")
-"""The peers of issue 28 (label-subspace models published after CSVAE): registered, but not yet in
-the experiments of ``csvae reproduce``."""
+PEERS = ("msp", "guided_vae", "s2vae")
+"""The peer models of issue 28: registered, but not yet run by the experiments of ``csvae reproduce``."""
 BASELINES = ("vae", "condvae", "condvae_info")
 """The paper's baselines, which the report compares with CSVAE."""
 REMOVES_LABEL = ("csvae", "condvae_info")
 """The models whose encoder removes y from z (``model.independence``)."""
+LABEL_COORDINATES = ("msp", "guided_vae", "s2vae")
+"""The models with one latent coordinate for each label (``model.w_dim`` 1): MSP's label code M z,
+Guided-VAE's excited coordinates, S²-VAE's label coordinates."""
 
 @dataclass
 class Betas:
@@ -72,7 +74,8 @@ class ModelConfig:
     (``match_latent_size``) so that all models have the same total latent size."""
     w_dim: Optional[int] = None
     """Size of each label's block of the characteristic code: CSVAE's subspace W_i (the paper: 2),
-    CCVAE's z_c,i (the paper: 1; more is our generalisation). None: 1 for ccvae, else 2."""
+    CCVAE's z_c,i (the paper: 1; more is our generalisation), the label coordinate of MSP,
+    Guided-VAE and S²-VAE (1, the only size they take). None: 1 for those and ccvae, else 2."""
     match_latent_size: bool = True
     label_kind: Literal["binary", "categorical"] = "binary"
     """binary: y in {0,1}^k, k independent attributes; categorical: y one-hot over C classes."""
@@ -102,6 +105,12 @@ class ModelConfig:
     w_encoder: Literal["shared", "per_subspace"] = "shared"
     """shared: one head emits all w dimensions from features of (x, y); per_subspace: one head per
     subspace W_i, seeing y_i only."""
+    w_posterior: Literal["direct", "prior_offset"] = "direct"
+    """CSVAE: what the W head gives. direct (the paper): the mean and log-variance of q(w|x,y);
+    prior_offset (ours): their offsets from those of p(w|y), so that q starts at the prior and a
+    step of the optimiser moves it as far wherever the prior lies. With direct, Adam moves the
+    head's output by about lr a step, so a short fit cannot reach a prior mean far from 0
+    (docs/models.md, "Where q(w|x,y) starts")."""
     encoder_objective: Literal["entropy", "cross_entropy"] = "entropy"
     """What CSVAE's encoder does to the adversary: maximise its entropy (paper, M2) or its
     cross-entropy (as CondVAE-info does)."""
@@ -132,6 +141,19 @@ class ModelConfig:
     """CCVAE: how many times faster than the networks the conditional prior's means and scales
     learn (1: both official versions). Adam moves each parameter by about lr per step, so with
     few steps a prior of 1 learns too slowly to follow the encoder (docs/models.md)."""
+    s2vae_loss: Literal["xent", "l2"] = "xent"
+    """S²-VAE: the supervised loss R_s tying latent coordinate i to label column i on the labelled
+    rows (disentanglement_lib's): xent, the sigmoid cross-entropy of the coordinate read as a logit
+    (a softmax over the class coordinates for a categorical label), or l2, (b * mu_i - y_i)^2 with a
+    learned scale b (docs/models.md)."""
+    s2vae_gamma: float = 4.0
+    """S²-VAE: gamma_sup, the weight of R_s (averaged over the labelled rows of a batch)."""
+    s2vae_anneal: Literal["linear", "fine_tune", "none"] = "linear"
+    """S²-VAE: how gamma_sup is reached over the run (disentanglement_lib's annealers): linear from 0
+    to gamma over the first ``s2vae_anneal_fraction`` of the steps, fine_tune (0, then gamma after
+    that fraction) or none (gamma from the first step)."""
+    s2vae_anneal_fraction: float = 0.1
+    """S²-VAE: the share of the training steps over which ``s2vae_anneal`` reaches gamma_sup."""
     swap_cycle: float = 0.0
     """CSVAE, our extension beyond the paper (0: off): weight of the swap cycle, which decodes each
     example with one subspace W_i of another example and asks the encoders to read back the codes
@@ -147,7 +169,7 @@ class ModelConfig:
     """MSP, the term on the part of z outside the label subspace: the paper's ||s||^2 = ||N z||^2,
     N an orthonormal basis of the complement of M's row space (null_space; needs no label, so it
     covers unlabelled rows too), or the official code's ||z - M^T y||^2 (label)."""
-    guided_excitation: float = 10.0
+    guided_vae_excitation: float = 10.0
     """Guided-VAE: the weight of the excitation term, each excited coordinate's classifier
     -log q(y_i | z_i) (the official code weighs it as the inhibition, betas.entropy's default)."""
     backbone: Literal["mlp", "conv"] = "mlp"
@@ -171,7 +193,7 @@ class ModelConfig:
     def __post_init__(self):
         check_section(self, "model", MODEL_CONSTRAINTS)
         if self.w_dim is None:
-            self.w_dim = 1 if self.name == "ccvae" else 2
+            self.w_dim = 1 if self.name in ("ccvae", *LABEL_COORDINATES) else 2
         self._check_own_fields()
         self._check_ccvae()
         self._check_backbone()
@@ -180,8 +202,8 @@ class ModelConfig:
                     and self.name not in REMOVES_LABEL):
                 raise ConfigError(f"model.{f.name} is a setting of model.name 'csvae' and 'condvae_info' (the models "
                                   f"that remove y from z), not of {self.name!r}; remove it")
-        for name in ("swap_cycle", "w_independence"):
-            if getattr(self, name) and self.name != "csvae":
+        for name in ("swap_cycle", "w_independence", "w_posterior"):
+            if getattr(self, name) not in (0.0, "direct") and self.name != "csvae":
                 raise ConfigError(f"model.{name} is a CSVAE term; model.name is {self.name!r}")
         if not isinstance(self.betas, Betas):
             check_keys(Betas, self.betas, "model.betas")
@@ -199,19 +221,26 @@ class ModelConfig:
                                   f"{self.backbone!r}: remove it (or set model.backbone: {other})")
 
     def _check_own_fields(self) -> None:
-        """A field of one model (its prefix in ``OWN_FIELDS``) is left at its default by the others."""
-        for f in dataclasses.fields(self):
-            owner = next((m for prefix, m in OWN_FIELDS.items() if f.name.startswith(prefix)), self.name)
-            if owner != self.name and getattr(self, f.name) != field_default(f):
-                raise ConfigError(f"model.{f.name} is a setting of model.name {owner!r}, not of {self.name!r}; "
-                                  f"remove it")
+        """The fields of one model (``model.ccvae_*``, ``model.msp_*``, ...; ``OWN_FIELDS``): checked
+        against their model's table for that model (when set), left at their defaults by the others."""
+        for owner, constraints in OWN_FIELDS.items():
+            if self.name == owner:
+                for name, rule in constraints.items():
+                    if getattr(self, name) is not None:
+                        rule.check(f"model.{name}", getattr(self, name))
+                continue
+            for f in dataclasses.fields(self):
+                if f.name.startswith(f"{owner}_") and getattr(self, f.name) != field_default(f):
+                    raise ConfigError(f"model.{f.name} is a setting of model.name {owner!r}, not of {self.name!r}; "
+                                      f"remove it")
+        if self.name in LABEL_COORDINATES and self.w_dim != 1:
+            raise ConfigError(f"model.w_dim must be 1 for {self.name} (one latent coordinate for each label), "
+                              f"got {self.w_dim}")
 
     def _check_ccvae(self) -> None:
-        """The CCVAE fields (``model.ccvae_*``): their ranges, and CCVAE's reduction."""
+        """Rules of ccvae between its fields and the shared ones."""
         if self.name != "ccvae":
             return
-        for name, rule in CCVAE_CONSTRAINTS.items():
-            rule.check(f"model.{name}", getattr(self, name))
         if self.reduction != "sum":
             raise ConfigError("model.reduction must be 'sum' for ccvae: its weight q(y|z_c)/q(y|x) multiplies "
                               f"log-densities of whole examples, got {self.reduction!r}")
@@ -222,20 +251,29 @@ MODEL_CONSTRAINTS = {
     **dict.fromkeys(("z_dim", "w_dim", "gaussian_std", "laplace_scale", "head_hidden", "conv_dense",
                      "prior_scale_0", "prior_scale_1"), Positive()),
     **dict.fromkeys(("prior_mean_0", "prior_mean_1"), Finite()),
-    **dict.fromkeys(("swap_cycle", "w_independence", "guided_excitation"), NON_NEGATIVE),
-    "msp_weight": NON_NEGATIVE,
+    **dict.fromkeys(("swap_cycle", "w_independence"), NON_NEGATIVE),
     **dict.fromkeys(("hidden", "adversary_hidden", "conv_channels"), Each(Positive())),
     "conv_kernel": Integer(lambda v: 3 <= v <= 7, "an integer in 3..7"),
 }
 """The types and ranges of ``ModelConfig``'s fields beyond their annotations."""
-OWN_FIELDS = {"ccvae_": "ccvae", "msp_": "msp", "guided_": "guided_vae"}
-"""The prefix of the fields of one model, and that model: the others refuse them set."""
 CCVAE_CONSTRAINTS = {
     "ccvae_k": Integer(lambda v: v >= 1, "an integer >= 1", note=" (samples for log q(y|x))"),
     "ccvae_prior_init": Finite(),
     "ccvae_prior_rate": Positive(),
 }
 """The ranges of the CCVAE fields, checked for ccvae (the other models keep their defaults)."""
+S2VAE_CONSTRAINTS = {
+    "s2vae_gamma": NON_NEGATIVE,
+    "s2vae_anneal_fraction": Interval("(", 0, 1, "]", finite=True),
+}
+"""The ranges of the S²-VAE fields, checked for s2vae (the other models keep their defaults)."""
+MSP_CONSTRAINTS = {"msp_weight": NON_NEGATIVE}
+"""The ranges of the MSP fields, checked for msp (the other models keep their defaults)."""
+GUIDED_VAE_CONSTRAINTS = {"guided_vae_excitation": NON_NEGATIVE}
+"""The ranges of the Guided-VAE fields, checked for guided_vae (the other models keep their defaults)."""
+OWN_FIELDS = {"ccvae": CCVAE_CONSTRAINTS, "msp": MSP_CONSTRAINTS, "guided_vae": GUIDED_VAE_CONSTRAINTS,
+              "s2vae": S2VAE_CONSTRAINTS}
+"""Each model with fields of its own (named ``model.<name>_*``) and the table of their ranges."""
 
 
 @dataclass

@@ -28,7 +28,7 @@ from csvae.configfile import load_config  # noqa: E402
 from csvae.data.checks import DataError  # noqa: E402
 from csvae.datacard import read_card  # noqa: E402
 from csvae.plots import plot_latents, save_figure  # noqa: E402
-from csvae.rundir import RunDir  # noqa: E402
+from csvae.rundir import ExperimentDir, RunDir  # noqa: E402
 from csvae.runfiles import load_arrays, unit_float  # noqa: E402
 
 PAD = 2
@@ -135,11 +135,6 @@ def latent_scatter(w: np.ndarray, y: np.ndarray, attribute_names: Sequence[str],
     save_figure(fig, path)
 
 
-def figure_name(attribute: str) -> str:
-    """An attribute name as a safe file-name part."""
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in attribute)
-
-
 def run_figures(run_dir: str | os.PathLike) -> list[Path]:
     """Draw a run's figures from its arrays.npz, data.json and config.yaml: latents.png,
     reconstructions.png (images) and, in RUN/figures, manipulate_<attribute>.png and (CSVAE)
@@ -158,35 +153,35 @@ def run_figures(run_dir: str | os.PathLike) -> list[Path]:
     written.append(run.reconstructions_figure)
     run.figures.mkdir(exist_ok=True)
     for i, attribute in enumerate(names):
-        written += attribute_grids(arrays, i, attribute, config.model.name, run.figures)
+        written += attribute_grids(arrays, i, attribute, config.model.name, run)
     return written
 
 
 def attribute_grids(arrays: dict[str, np.ndarray], i: int, attribute: str, model_name: str,
-                    folder: Path) -> list[Path]:
+                    run: RunDir) -> list[Path]:
     """The grids of attribute ``i`` that the arrays hold: manipulate_, styles_ and transfer_<name>.png."""
     inputs, written = arrays["inputs"], []
-    stem = figure_name(attribute)
     if f"manipulated_{i}" in arrays:
-        written.append(folder / f"manipulate_{stem}.png")
+        written.append(run.grid("manipulate", attribute))
         comparison_grid(inputs, arrays["reconstructions"], {model_name: arrays[f"manipulated_{i}"]}, written[-1],
                         title=f"flip {attribute}")
     if f"style_{i}" in arrays:
-        written.append(folder / f"styles_{stem}.png")
+        written.append(run.grid("styles", attribute))
         decoded = arrays[f"style_{i}"]
         style_grid(inputs[:len(decoded)], decoded, arrays["style_extent"], attribute, written[-1])
     if f"transfer_{i}" in arrays:
         cells = arrays[f"transfer_{i}"]
-        written.append(folder / f"transfer_{stem}.png")
+        written.append(run.grid("transfer", attribute))
         transfer_grid(inputs[:len(cells)], inputs[arrays[f"transfer_donors_{i}"]], cells, written[-1],
                       title=f"transfer of {attribute}")
     return written
 
 
-def comparison_figures(runs: dict[str, RunDir], out_dir: Path, prefix: str) -> list[tuple[str, Path]]:
+def comparison_figures(runs: dict[str, RunDir], exp: ExperimentDir, data: str) -> list[tuple[str, Path]]:
     """Per binary attribute, one grid of every run's G(x) on the same inputs (from each run's
     arrays.npz and data.json; runs whose files cannot be read, or whose inputs differ from the
-    first run's, are left out). Returns (title, path) pairs."""
+    first run's, are left out), in the experiment's figures/ (``ExperimentDir.comparison_figure``
+    of part ``data``). Returns (title, path) pairs."""
     readable = {}
     for name, run in runs.items():
         try:
@@ -199,13 +194,25 @@ def comparison_figures(runs: dict[str, RunDir], out_dir: Path, prefix: str) -> l
     first_name, (first, card) = next(iter(readable.items()))
     same = {n: a for n, (a, _) in readable.items() if np.array_equal(a["inputs"], first["inputs"])}
     out = []
-    out_dir.mkdir(parents=True, exist_ok=True)
+    exp.figures.mkdir(parents=True, exist_ok=True)
     for i, attribute in enumerate(card.attribute_names):
         edits = {n: a[f"manipulated_{i}"] for n, a in same.items() if f"manipulated_{i}" in a}
         if not edits:
             continue
-        path = out_dir / f"{prefix}_manipulate_{figure_name(attribute)}.png"
+        path = exp.comparison_figure(data, attribute)
         comparison_grid(first["inputs"], first["reconstructions"], edits, path, recon_name=first_name,
                         title=f"flip {attribute}")
-        out.append((f"manipulation of {attribute} (columns: input, reconstruction, then each model)", path))
+        out.append((comparison_title(attribute), path))
     return out
+
+
+def comparison_title(attribute: str) -> str:
+    """The caption of the grid comparing every variant's manipulation of ``attribute``."""
+    return f"manipulation of {attribute} (columns: input, reconstruction, then each model)"
+
+
+def grid_title(variant: str, path: Path) -> str:
+    """The caption of a run's styles_<attribute>.png or transfer_<attribute>.png."""
+    kind, attribute = path.stem.split("_", 1)
+    return (f"{variant} style grid over W_{attribute}" if kind == "styles"
+            else f"{variant} transfer of {attribute} (content × style)")

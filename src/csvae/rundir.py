@@ -96,6 +96,10 @@ class RunDir:
         """Folder of the run's grids (styles, transfers, manipulations)."""
         return self.root / "figures"
 
+    def grid(self, kind: str, attribute: str) -> Path:
+        """The run's grid ``kind`` (manipulate, styles, transfer) of ``attribute`` in figures/."""
+        return self.figures / f"{kind}_{figure_name(attribute)}.png"
+
     def evaluation_outputs(self) -> list[Path]:
         """What describes one finished model (evaluation and figures); removed when a new model.pt
         replaces it."""
@@ -144,6 +148,11 @@ class RunDir:
             self.lock.release()
 
 
+def figure_name(attribute: str) -> str:
+    """An attribute name as a safe file-name part."""
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in attribute)
+
+
 def folder_name(label: str) -> str:
     """A variant label ("dim w_i = 4") as a folder name ("dim_w_i__4")."""
     return label.replace(" ", "_").replace("=", "").replace("/", "_")
@@ -181,6 +190,10 @@ class ExperimentDir:
     @property
     def report_html(self) -> Path:
         return self.root / "report.html"
+
+    def comparison_figure(self, data: str, attribute: str) -> Path:
+        """The grid comparing every variant's manipulation of ``attribute`` on part ``data``."""
+        return self.figures / f"{data}_manipulate_{figure_name(attribute)}.png"
 
     def run(self, data: str, variant: str, seed: int) -> RunDir:
         """The run folder of one (data, variant, seed): runs/<data>/<variant as folder>/seed<s>."""

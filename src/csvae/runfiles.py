@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import zipfile
@@ -34,11 +35,26 @@ def save_arrays(arrays: dict[str, np.ndarray], path: str | os.PathLike) -> None:
 def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """The arrays of a .npz file written by ``save_arrays`` (no pickle); DataError naming the file
     when it is missing or unreadable."""
-    path = Path(path)
-    try:
-        check_regular(path, "arrays file")  # a FIFO would block np.load
+    with _reading(Path(path)) as path:
         with np.load(path, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
+
+
+def array_names(path: str | os.PathLike) -> set[str]:
+    """The names of the arrays of a .npz file, read from its directory without loading one;
+    DataError as ``load_arrays``."""
+    with _reading(Path(path)) as path:
+        with zipfile.ZipFile(path) as archive:
+            return {name[:-len(".npy")] for name in archive.namelist() if name.endswith(".npy")}
+
+
+@contextlib.contextmanager
+def _reading(path: Path):
+    """Read arrays file ``path`` (a regular file: a FIFO would block) inside the block; its errors
+    become a DataError naming the file and saying to evaluate the run (again)."""
+    try:
+        check_regular(path, "arrays file")
+        yield path
     except FileNotFoundError:
         raise DataError(f"{path} is missing: evaluate the run first (`csvae evaluate {path.parent}`)") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:

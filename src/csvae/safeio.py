@@ -172,6 +172,27 @@ class FolderLock:
         self.release()
 
 
+def lock_holder(folder: str | os.PathLike) -> str | None:
+    """Who holds the ``FolderLock`` of ``folder`` ("PID 123 on host"), found without taking the
+    lock or writing anything: the lock file's text when the kernel lists a lock on that file in
+    /proc/locks; None when there is no lock file or no lock on it (a killed holder's file). Where
+    /proc/locks cannot be read, a lock file is taken as held (a stale one cannot be told apart)."""
+    path = Path(folder) / LOCK_NAME
+    try:
+        info = os.stat(path)
+        holder = read_bounded(path, 200, "lock file").decode("utf-8", "replace").strip() or "an unknown process"
+    except FileNotFoundError:
+        return None
+    except (OSError, DataError) as err:
+        return f"a process csvae cannot name ({err})"
+    try:
+        locks = Path("/proc/locks").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return holder
+    key = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    return holder if any(key in line.split() for line in locks.splitlines()) else None
+
+
 def _lock_file(path: Path, folder: Path, what: str) -> int:
     """A descriptor of lock file ``path`` holding an exclusive flock, with this process's PID and
     host written in it; FolderError naming the holder when another process has the lock."""

@@ -286,6 +286,7 @@ def train(model: LatentModel, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig
                 for opt, lrs in zip(optimizers, base_lrs):
                     for group, lr in zip(opt.param_groups, lrs):
                         group["lr"] = lr * factor
+            model.set_progress(step, total)
             with fabric.autocast():
                 terms = net(xb, yb)
             opt_model.zero_grad(set_to_none=True)

@@ -21,7 +21,12 @@ from csvae.models.base import LatentModel
 def reconstruction_metrics(model: LatentModel, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     """recon_mse (mean squared error per element, data units; images in [0, 1]) and recon_r2
     (1 - SSE / total sum of squares about the per-dimension mean)."""
-    recon = model.reconstruct(x, y).reshape(len(x), -1).astype(np.float64)
+    return reconstruction_scores(model.reconstruct(x, y), x)
+
+
+def reconstruction_scores(recon: np.ndarray, x: np.ndarray) -> dict[str, float]:
+    """``reconstruction_metrics`` of the reconstructions ``recon`` (data units) of ``x``."""
+    recon = np.asarray(recon).reshape(len(x), -1).astype(np.float64)
     target = x.reshape(len(x), -1).astype(np.float64)
     if x.dtype == np.uint8:
         target = target / 255.0

@@ -245,6 +245,15 @@ class LatentModel(nn.Module):
     def adversary_parameters(self) -> list[nn.Parameter]:
         return list(self.adversary.parameters()) if self.adversarial else []
 
+    def training_only_keys(self) -> list[str]:
+        """The state-dict keys that only the training objective reads: the adversaries' parameters
+        (``adversary_parameters``: CSVAE's adversary and W-independence discriminator, CondVAE-info's
+        adversary). Encoding, decoding, manipulation, transfer, label prediction and the ELBO do not
+        depend on their values, so a shipped model leaves them out (``csvae.pretrained.export``) and
+        ``csvae.api.load`` rebuilds them at their initial values."""
+        adversary = set(map(id, self.adversary_parameters()))
+        return [name for name, p in self.named_parameters() if id(p) in adversary]
+
     @property
     def predicts_labels(self) -> bool:
         """Whether the model has its own label classifier, ``predict_labels(x)`` (CCVAE's q(y|z_c),
@@ -260,6 +269,10 @@ class LatentModel(nn.Module):
         """The balance weight of each row of y (B, k), (B,) float32 (1 for unknown rows, and for
         every row when no table is set)."""
         return example_weights(y, self.balance_table, self.config.label_kind)
+
+    def set_progress(self, step: int, total: int) -> None:
+        """See the training loop's step (0-based) of ``total`` before each step; a model whose
+        objective follows a schedule (S²-VAE's annealed gamma) reads it. Called by ``csvae.train``."""
 
     def observe_labels(self, y: torch.Tensor) -> None:
         """See the training labels (N, k) before training (NaN: unknown); CCVAE takes p(y) from

@@ -113,9 +113,14 @@ class CSVAE(RemovesLabel, SubspaceModel):
         """q(w|x,y) over (B, k * w_dim) from the W encoder's features h (B, d) of x and y (B, k)."""
         y = y.to(h.dtype)
         if self.config.w_encoder == "shared":
-            return self.w_heads[0](torch.cat([h, y], dim=-1))
-        parts = [head(torch.cat([h, y[:, i:i + 1]], dim=-1)) for i, head in enumerate(self.w_heads)]
-        return Gaussian(torch.cat([p.mean for p in parts], -1), torch.cat([p.logvar for p in parts], -1))
+            q = self.w_heads[0](torch.cat([h, y], dim=-1))
+        else:
+            parts = [head(torch.cat([h, y[:, i:i + 1]], dim=-1)) for i, head in enumerate(self.w_heads)]
+            q = Gaussian(torch.cat([p.mean for p in parts], -1), torch.cat([p.logvar for p in parts], -1))
+        if self.config.w_posterior == "prior_offset":  # the head gives offsets from p(w|y)
+            prior = self.prior(y)
+            q = Gaussian(q.mean + prior.mean.to(q.mean.dtype), q.logvar + prior.logvar.to(q.logvar.dtype))
+        return q
 
     def decode(self, z: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         """[z, w] (B, z_dim + k * w_dim) -> likelihood parameters (B, *x_shape); y is never seen."""

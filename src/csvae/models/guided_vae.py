@@ -14,13 +14,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from csvae.config import ModelConfig
-from csvae.models.base import ArrayLike, inference
 from csvae.models.ccvae_parts import BlockClassifier
 from csvae.models.independence import RemovesLabel
-from csvae.models.labels import check_target, labelled_rows
+from csvae.models.labels import labelled_rows
 from csvae.models.objective import Objective
 from csvae.models.parts import label_cross_entropy
-from csvae.models.vae import VAE
+from csvae.models.vae import LabelCoordinatesVAE
 from csvae.nets.mlp import MLP
 
 
@@ -45,11 +44,13 @@ class Inhibited(nn.Module):
         return self.net(z[:, self.start:])
 
 
-class GuidedVAE(RemovesLabel, VAE):
-    """model = beta1 * recon + beta3 * KL(q(z|x) || N(0, I)) + guided_excitation * -log q(y | z[:, :k])
+class GuidedVAE(RemovesLabel, LabelCoordinatesVAE):
+    """model = beta1 * recon + beta3 * KL(q(z|x) || N(0, I)) + guided_vae_excitation * -log q(y | z[:, :k])
     + beta4 * CE(r(z[:, k:]), uniform), r frozen; adversary = beta5 * -log r(y | z[:, k:]) on
     detached z; z sampled. recon, kl_z and the inhibition (which needs no label) cover every row;
-    the excitation and the adversary the rows with a known label."""
+    the excitation and the adversary the rows with a known label. The excited coordinates are the
+    label coordinates of ``LabelCoordinatesVAE``: ``latents`` returns them as "w", and
+    ``manipulate`` sets those of the changed labels to their class means."""
 
     adversary_term = "inhibition"
     predicts_labels = True
@@ -70,7 +71,9 @@ class GuidedVAE(RemovesLabel, VAE):
         kind = self.config.label_kind
         balance = self.label_weights(y)
         y, rows, weight = labelled_rows(y)
-        terms, _, z = self.elbo_sample(x, reduction, density)
+        q = self.encode(x).z
+        z = q.sample()
+        terms = self._elbo_terms(x, q, z, reduction, density)
         labelled = weight * balance[rows]
         terms["excitation"] = labelled * label_cross_entropy(self.excitation(self.excited(z[rows])), y[rows], kind)
         terms.update(self.removal_terms(z, y, balance))
@@ -83,7 +86,7 @@ class GuidedVAE(RemovesLabel, VAE):
 
     def objective(self):
         b = self.config.betas
-        return Objective(model={"recon": b.recon, "kl_z": b.kl_z, "excitation": self.config.guided_excitation,
+        return Objective(model={"recon": b.recon, "kl_z": b.kl_z, "excitation": self.config.guided_vae_excitation,
                                 "inhibition": b.entropy},
                          adversary={"adversary_ce": b.adversary})
 
@@ -96,15 +99,3 @@ class GuidedVAE(RemovesLabel, VAE):
 
         out = self.map_batches(read, x, batch_size=batch_size)
         return out if torch.is_tensor(x) else out.numpy()
-
-    @inference
-    def manipulate(self, x: ArrayLike, y: ArrayLike, target_y: ArrayLike, **_) -> ArrayLike:
-        """G(x) = decoder mean(z'), z' = mu(x) with the excited coordinate of each changed label set to
-        its class mean for the target value (over the training rows, ``finalize``); the inhibited
-        rest and the other labels' coordinates kept. Data units (B, *x_shape); numpy in, numpy out."""
-        check_target(y, target_y)
-        z = self.encode(x).z.mean
-        k = torch.arange(self.y_dim, device=z.device)
-        means = torch.lerp(self.z_means_0[k, k], self.z_means_1[k, k], target_y.float())
-        excited = torch.where(target_y != y, means, self.excited(z))
-        return self.to_data(self.decode(torch.cat([excited, z[:, self.y_dim:]], -1)))

@@ -35,6 +35,12 @@ def label_subspace_part(z: torch.Tensor, M: torch.Tensor) -> torch.Tensor:
     return (z @ M.T) @ torch.linalg.pinv(M).T
 
 
+def complement(M: torch.Tensor) -> torch.Tensor:
+    """N (d - k, d): an orthonormal basis of the complement of the row space of M (k, d), so that
+    U = [M; N] is orthogonal when M's rows are orthonormal (the complete QR of M^T)."""
+    return torch.linalg.qr(M.T, mode="complete").Q[:, M.shape[0]:].T
+
+
 def label_fit(z: torch.Tensor, M: torch.Tensor, t: torch.Tensor, reduction: str) -> torch.Tensor:
     """The paper's L1 = ||M z - t||^2 per example (B,): z (B, d), M (k, d), t (B, k) coded +-1."""
     return reduce_dims((z @ M.T - t) ** 2, reduction)
@@ -86,7 +92,9 @@ class MSP(PlainVAE):
     def _terms(self, x, y, reduction, density=False):
         balance = self.label_weights(y)
         y, rows, weight = labelled_rows(y)
-        terms, _, z = self.elbo_sample(x, reduction, density)
+        q = self.encode(x).z
+        z = q.sample()
+        terms = self._elbo_terms(x, q, z, reduction, density)
         t, labelled = signed(y[rows]), weight * balance[rows]
         with torch.autocast(z.device.type, enabled=False):  # in float32: torch.linalg.pinv has no bf16
             z = z.float()
@@ -104,6 +112,18 @@ class MSP(PlainVAE):
     def label_part(self, z: torch.Tensor) -> torch.Tensor:
         """y_hat = M z (B, k), the label code (about +1 where y_i = 1, -1 where 0)."""
         return z @ self.M.T
+
+    @property
+    def w_dim(self) -> int:
+        """Label-code coordinates per label: 1 (``model.w_dim``, which must be 1 for msp)."""
+        return self.config.w_dim
+
+    def latents(self, x, y, batch_size: int = 1024):
+        """Posterior means in the basis U = [M; N]: "w" (N, k), y_hat = M mu, and "z" (N, d - k),
+        s = N mu, with N the orthonormal basis of the complement of M's row space (``complement``)."""
+        code = torch.from_numpy(super().latents(x, y, batch_size)["z"])
+        M = self.M.detach().cpu()
+        return {"z": (code @ complement(M).T).numpy(), "w": (code @ M.T).numpy()}
 
     def predict_labels(self, x, batch_size: int = 1024):
         """From y_hat = M mu(x): (clamp(y_hat, -1, 1) + 1) / 2 per attribute (binary), or the softmax

@@ -17,8 +17,9 @@ class Objective:
     """What a model minimises, declared once (``LatentModel.objective``): each objective is the
     weighted sum of named batch terms, added in the order given."""
 
-    model: Mapping[str, float]
-    """term name -> weight in the "model" objective (encoders, decoder, learned priors)."""
+    model: Mapping[str, float | torch.Tensor]
+    """term name -> weight in the "model" objective (encoders, decoder, learned priors); a 0-d
+    tensor for a weight that follows the training progress (S²-VAE's annealed gamma)."""
     adversary: Mapping[str, float] = dataclasses.field(default_factory=dict)
     """term name -> weight in the "adversary" objective; empty for a model without adversary."""
 

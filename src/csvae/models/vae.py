@@ -12,8 +12,8 @@ from csvae.models.parts import Gaussian, GaussianHead
 
 
 class PlainVAE(LatentModel):
-    """q(z|x), p(x|z) and the ELBO's terms on every row, y unread: the part the VAE shares with the
-    models that add label terms on the same z (MSP, Guided-VAE)."""
+    """q(z|x), p(x|z) and the ELBO's terms on every row, y unread: the part the VAE shares with
+    MSP, which adds label terms on the same z."""
 
     reads_labels = False
 
@@ -29,18 +29,15 @@ class PlainVAE(LatentModel):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z)
 
-    def elbo_sample(self, x: torch.Tensor, reduction: str,
-                    density: bool = False) -> tuple[dict[str, torch.Tensor], Gaussian, torch.Tensor]:
-        """{"recon", "kl_z"} per example (B,), the posterior q(z|x) and the sample z (B, z_dim)
-        the reconstruction was decoded from."""
-        q = self.encode(x).z
-        z = q.sample()
-        terms = {"recon": self.recon_nll(self.to_model(x), self.decode(z), reduction, density),
-                 "kl_z": self.kl_z(q, reduction)}
-        return terms, q, z
-
     def _terms(self, x, y, reduction, density=False):
-        return self.elbo_sample(x, reduction, density)[0]
+        q = self.encode(x).z
+        return self._elbo_terms(x, q, q.sample(), reduction, density)
+
+    def _elbo_terms(self, x: torch.Tensor, q: Gaussian, z: torch.Tensor, reduction: str, density: bool = False):
+        """recon (-log p(x|z) at z, a sample of q) and kl_z (KL(q || N(0, I))) of x, each (B,);
+        q: the posterior q(z|x) over (B, z_dim)."""
+        return {"recon": self.recon_nll(self.to_model(x), self.decode(z), reduction, density),
+                "kl_z": self.kl_z(q, reduction)}
 
     def objective(self):
         b = self.config.betas
@@ -77,3 +74,35 @@ class VAE(PlainVAE):
         check_target(y, target_y)
         shift = label_shift(y.float(), target_y.float(), self.z_means_1, self.z_means_0, self.config.label_kind)
         return self.to_data(self.decode(self.encode(x).z.mean + shift))
+
+
+class LabelCoordinatesVAE(VAE):
+    """A VAE whose first k latent coordinates belong to the k label columns (S²-VAE's label
+    coordinates, Guided-VAE's excited ones; ``model.w_dim`` is 1): ``latents`` returns them as "w"
+    and the others as "z", and ``manipulate`` sets those of the changed labels to their class means."""
+
+    @property
+    def w_dim(self) -> int:
+        """Coordinates per label: 1 (``model.w_dim``, which must be 1 for these models)."""
+        return self.config.w_dim
+
+    def latents(self, x, y, batch_size: int = 1024):
+        """Posterior means: "w" (N, k), the label coordinates, and "z" (N, z_dim - k), the others."""
+        code = super().latents(x, y, batch_size)["z"]
+        return {"z": code[:, self.y_dim:], "w": code[:, :self.y_dim]}
+
+    def label_values(self, target_y: torch.Tensor) -> torch.Tensor:
+        """The label coordinates that stand for the labels target_y (B, k): coordinate i takes the
+        mean of mu_i(x) over the labelled training rows with y_i = target_i (balance-weighted;
+        computed by ``finalize``), (B, k)."""
+        return torch.lerp(self.z_means_0.diagonal(), self.z_means_1.diagonal(), target_y.float())
+
+    @inference
+    def manipulate(self, x: ArrayLike, y: ArrayLike, target_y: ArrayLike, **_) -> ArrayLike:
+        """G(x) = decoder mean of mu(x) with the label coordinates of the changed labels set to
+        ``label_values(target_y)``, the rest kept, in data units (B, *x_shape); numpy in, numpy out."""
+        check_target(y, target_y)
+        code = self.encode(x).z.mean
+        k = self.y_dim
+        labels = torch.where(target_y != y, self.label_values(target_y), code[:, :k])
+        return self.to_data(self.decode(torch.cat([labels, code[:, k:]], 1)))

@@ -3,10 +3,13 @@ run as a shipped model (docs/pretrained.md). Its parser is added to ``csvae.cli`
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from csvae import pretrained
+from csvae.fileio import atomic_write_bytes
 from csvae.pretrained.export import export_run
-from csvae.pretrained.markdown import TABLE_HEAD, table_row
-from csvae.pretrained.registry import read_registry, shipped
+from csvae.pretrained.markdown import TABLE_HEAD, table_row, with_table
+from csvae.pretrained.registry import PretrainedError, read_registry, shipped
 
 
 def cmd_pretrained(args, overrides) -> None:
@@ -19,11 +22,13 @@ def cmd_pretrained(args, overrides) -> None:
               f"{card['weights']['sha256']}); registry: {folder.parent / 'registry.txt'}")
     elif args.pretrained_command == "show":
         print(shipped(args.name).card_md.read_text(encoding="utf-8"))
+    elif args.pretrained_command == "figure":
+        from csvae.pretrained.figure import pretrained_figures
+
+        for path in pretrained_figures(args.names, args.out, args.attribute, args.images):
+            print(f"wrote {path}")
     elif args.pretrained_command == "table":
-        entries = read_registry().values()
-        print("\n".join([TABLE_HEAD, *(table_row(pretrained.card(e.name)) for e in entries)]))
-        total = sum(p.stat().st_size for e in entries for p in e.folder.iterdir() if p.is_file())
-        print(f"\n{len(entries)} models, {total / 1e6:.1f} MB in all (weights, cards and explorer images)")
+        table_command(args.docs)
     else:
         found = pretrained.names()
         if not found:
@@ -33,6 +38,27 @@ def cmd_pretrained(args, overrides) -> None:
             print(f"{name:<{width}}  {pretrained.card(name)['summary']}")
 
 
+def table_command(docs) -> None:
+    """Print the cards' table and the shipped files' total size; with ``docs`` (a Markdown file)
+    also rewrite the table there, between its ``TABLE_START`` and ``TABLE_END`` lines (atomically)."""
+    entries = read_registry().values()
+    rows = [table_row(pretrained.card(e.name)) for e in entries] or ["| *none yet* | | | | | | | |"]
+    table = "\n".join([TABLE_HEAD, *rows])
+    weights = sum(e.weights.stat().st_size for e in entries)
+    total = sum(p.stat().st_size for e in entries for p in e.folder.iterdir() if p.is_file())
+    print(table)
+    print(f"\n{len(entries)} models, {total / 1e6:.1f} MB in all ({weights / 1e6:.1f} MB of weights; the rest cards "
+          f"and explorer images)")
+    if docs:
+        path = Path(docs)
+        try:
+            text = with_table(path.read_text(encoding="utf-8"), table, str(path))
+        except (OSError, ValueError) as err:
+            raise PretrainedError(f"cannot write the table into {path}: {err}") from None
+        atomic_write_bytes(path, text.encode("utf-8"))
+        print(f"wrote the table into {path}")
+
+
 def add_pretrained(sub) -> None:
     """Add ``csvae pretrained`` to the sub-commands ``sub`` of the csvae parser."""
     pre = sub.add_parser("pretrained", help="list the shipped pretrained models, show a card, or export a run as "
@@ -40,8 +66,18 @@ def add_pretrained(sub) -> None:
     pre_sub = pre.add_subparsers(dest="pretrained_command")
     show = pre_sub.add_parser("show", help="print a shipped model's card")
     show.add_argument("name", help="a shipped model (csvae pretrained lists them)")
-    pre_sub.add_parser("table", help="the cards' numbers side by side (the table of docs/pretrained.md) and the "
-                       "shipped files' total size")
+    table = pre_sub.add_parser("table", help="the cards' numbers side by side (the table of docs/pretrained.md) "
+                               "and the shipped files' total size")
+    table.add_argument("--docs", default=None, metavar="FILE", help="also rewrite the table in FILE (e.g. "
+                       "docs/pretrained.md) between its csvae pretrained table start and end lines")
+    figure = pre_sub.add_parser("figure", help="the README's pictures: test photos with an attribute added and "
+                                "removed by each model, and a style transfer")
+    figure.add_argument("names", nargs="+", help="shipped models of one data set (the first also reconstructs and, "
+                        "when it has attribute subspaces, transfers)")
+    figure.add_argument("--out", required=True, metavar="DIR", help="the folder for pretrained_edit.png and "
+                        "pretrained_transfer.png")
+    figure.add_argument("--attribute", default=None, help="the attribute to change (default: the first model's first)")
+    figure.add_argument("--images", type=int, default=4, metavar="N", help="test photos of each class (default 4)")
     export = pre_sub.add_parser("export", help="make a shipped model (half-precision weights, card, registry line) "
                                 "from a finished, evaluated run folder")
     export.add_argument("run", help="a finished run folder that csvae evaluate has evaluated")

@@ -68,7 +68,7 @@ def part_figures(exp: ExperimentDir, data: str, runs: dict[str, dict[int, dict]]
     reconstructions, CSVAE's style and transfer grids; with ``redraw`` False only where its latent
     plot is missing), and one grid per attribute comparing every variant's manipulation; as
     Markdown image lines relative to the experiment folder."""
-    from csvae.figures import comparison_figures, run_figures
+    from csvae.figures import comparison_figures, grid_title, run_figures
 
     folders = {v: exp.run(data, v, min(seeds)) for v, seeds in runs.items()}
     lines = []
@@ -81,15 +81,12 @@ def part_figures(exp: ExperimentDir, data: str, runs: dict[str, dict[int, dict]]
         for path in (run.latents_figure, run.reconstructions_figure):
             if path.exists():
                 lines.append(f"![{variant} {path.name}]({path.relative_to(exp.root).as_posix()})")
-    for title, path in comparison_figures(folders, exp.figures, data):
+    for title, path in comparison_figures(folders, exp, data):
         lines.append(f"![{title}]({path.relative_to(exp.root).as_posix()})")
     for variant, run in folders.items():
         grids = sorted(run.figures.glob("styles_*.png")) + sorted(run.figures.glob("transfer_*.png"))
         for path in grids:
-            kind, attribute = path.stem.split("_", 1)
-            title = (f"{variant} style grid over W_{attribute}" if kind == "styles"
-                     else f"{variant} transfer of {attribute} (content × style)")
-            lines.append(f"![{title}]({path.relative_to(exp.root).as_posix()})")
+            lines.append(f"![{grid_title(variant, path)}]({path.relative_to(exp.root).as_posix()})")
     return lines
 
 
@@ -136,15 +133,19 @@ def part_section(exp: ExperimentDir, data: str, runs: dict[str, dict[int, dict]]
                  configs: list[dict], redraw: bool = True) -> list[str]:
     """One data set's section. configs: the manifest's runs of this part ({"variant", "seed", ...});
     redraw: as in ``part_figures``."""
-    lines = [f"## {data}", ""] + part_tables(data, runs)
-    lines += ["", "### The paper's claims", ""] + ([c.line() for c in part_claims] or
-                                                   ["- (no CSVAE/baseline pair here)"])
+    lines = [f"## {data}", ""] + part_tables(data, runs) + claim_lines(part_claims)
     lines += ["", "### Figures", ""] + part_figures(exp, data, runs, redraw)
     lines += ["", "### Configs", ""] + [
         f"- [{r['variant']}, seed {r['seed']}]({exp.run(data, r['variant'], r['seed']).config.relative_to(exp.root)})"
         for r in configs]
     lines += extension_lines(exp, data, configs)
     return lines + [""]
+
+
+def claim_lines(part_claims: list[Claim]) -> list[str]:
+    """A part's "The paper's claims" subsection: a line per claim with its verdict and numbers."""
+    return ["", "### The paper's claims", ""] + ([c.line() for c in part_claims] or
+                                                 ["- (no CSVAE/baseline pair here)"])
 
 
 EXTENSIONS = {"w_independence": "W-independence term", "swap_cycle": "swap cycle"}
@@ -194,6 +195,13 @@ def summary(claims_by_part: dict[str, list[Claim]], missing: list[str], unread: 
 def versions_lines(results: Results) -> list[str]:
     """"Trained with" and the distinct versions (csvae, torch, Python, commit) the runs' metrics
     record, one line each; [] when none records them (runs from before versions.json)."""
+    seen = trained_versions(results)
+    return [f"Trained with {'; '.join(seen)}.", ""] if seen else []
+
+
+def trained_versions(results: Results) -> list[str]:
+    """The distinct versions the runs were trained with (from versions.json, as evaluate copies it
+    into metrics.json), each as one line of text, in the order first met."""
     seen = []
     for variants in results.values():
         for seeds in variants.values():
@@ -202,7 +210,7 @@ def versions_lines(results: Results) -> list[str]:
                 text = versions_text(recorded) if isinstance(recorded, dict) else None
                 if text and text not in seen:
                     seen.append(text)
-    return [f"Trained with {'; '.join(seen)}.", ""] if seen else []
+    return seen
 
 
 def part_lines(exp: ExperimentDir, manifest: dict, data: str, runs: dict[str, dict[int, dict]],
@@ -213,9 +221,17 @@ def part_lines(exp: ExperimentDir, manifest: dict, data: str, runs: dict[str, di
     try:
         part_claims = claims(runs, is_image_part(runs))
         return part_claims, part_section(exp, data, runs, part_claims, configs, redraw)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
-        return [], [f"## {data}", "", f"(this part cannot be reported: its runs' metrics.json files do not agree: "
-                                      f"{type(err).__name__}: {err})", ""]
+    except DISAGREEING as err:
+        return [], [f"## {data}", "", disagreement(err), ""]
+
+
+DISAGREEING = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+"""What the tables raise on runs whose metrics, each readable alone, disagree with each other."""
+
+
+def disagreement(err: Exception) -> str:
+    """The line that stands for a part whose runs' metrics disagree (``DISAGREEING``)."""
+    return f"(this part cannot be reported: its runs' metrics.json files do not agree: {type(err).__name__}: {err})"
 
 
 def inside(exp: ExperimentDir, run: dict) -> bool:

@@ -26,6 +26,7 @@ class Variant:
 
 
 MODEL_VARIANTS = tuple(Variant(m, m) for m in MODEL_NAMES if m not in PEERS)
+"""The five models of the experiments (the peers join them later, issue 28)."""
 
 
 @dataclass(frozen=True)
