@@ -4,52 +4,17 @@ CSVAE against all the other models and each peer: ``csvae.report.rivals``."""
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
-from typing import Callable, Optional
 
 from csvae.config import BASELINES, PEERS
-from csvae.report.tables import (
-    DISTANCES,
-    NullMetric,
-    finite_mean,
-    interval_text,
-    leakage,
-    number,
-)
+from csvae.report.rivals import leakage_claim, overall_claims, paired_claims
+from csvae.report.tables import DISTANCES, NullMetric, interval_text, number
+from csvae.report.verdict import Claim, judged
+
+__all__ = ["Claim", "claims", "counterfactual_claims", "judged"]
 
 WITHOUT_STYLES = (*BASELINES, *PEERS)
 """The models whose counterfactuals CSVAE's are compared with: those with no style space (their
 transfer is a label flip), the paper's baselines and the peers."""
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One claim checked on one part: its statement, whether the numbers support it (None: they
-    cannot judge it, e.g. a metric that was NaN; the evidence says why), and the numbers (a short
-    text)."""
-
-    text: str
-    supported: Optional[bool]
-    evidence: str
-
-    @property
-    def verdict(self) -> str:
-        if self.supported is None:
-            return "Cannot be judged"
-        return "Supported" if self.supported else "Not supported"
-
-    def line(self) -> str:
-        """The claim as a Markdown list item."""
-        return f"- {self.verdict}: *{self.text}* ({self.evidence})."
-
-
-def judged(text: str, check: Callable[..., Claim], *args) -> Claim:
-    """The claim ``check(*args)`` makes, or, when a number it needs is null or missing, the claim
-    ``text`` as one that cannot be judged, with the reason."""
-    try:
-        return check(*args)
-    except NullMetric as err:
-        return Claim(text, None, f"cannot be judged: {err}")
 
 
 def _summary_text(summary: dict | None) -> str:
@@ -139,8 +104,6 @@ def counterfactual_claims(runs: dict[str, dict[int, dict]]) -> list[Claim]:
 def claims(runs: dict[str, dict[int, dict]], image: bool) -> list[Claim]:
     """The claims of the paper (and our leakage, rendered-truth and rival checks) on one part's runs
     (variant -> seed -> metrics), each with its verdict."""
-    from csvae.report.rivals import overall_claims, paired_claims  # they build on this module's Claim
-
     if "csvae" not in runs:
         return []
     lines = overall_claims(runs, image) + (counterfactual_claims(runs) if image else [])
@@ -148,19 +111,3 @@ def claims(runs: dict[str, dict[int, dict]], image: bool) -> list[Claim]:
         text = "z is (more) label-free in CSVAE"
         lines.append(judged(text, leakage_claim, text, runs, "vae", "VAE"))
     return lines + paired_claims(runs, image)
-
-
-def leakage_claim(text: str, runs: dict[str, dict[int, dict]], other: str, name: str) -> Claim:
-    """CSVAE's z against ``other``'s z (CCVAE: its style part) by the nonlinear probe: balanced
-    accuracy when the test split is imbalanced (majority rate above 0.6), else accuracy above chance.
-    NullMetric when a number it needs is null or missing."""
-    chance = max(finite_mean([m.get("label_chance")], "label_chance") for m in runs["csvae"].values())
-    if chance > 0.6:
-        key = "z_label_balanced_accuracy_nonlinear"
-        ours, theirs = (finite_mean([m.get(key) for m in runs[v].values()], f"{key} of {v}") for v in ("csvae", other))
-        return Claim(text, ours < theirs, f"the test split is imbalanced, majority rate {chance:.3f}, so balanced "
-                                          f"accuracy of the nonlinear probe, chance 0.5: CSVAE {ours:.3f}, {name} "
-                                          f"{theirs:.3f}")
-    ours, theirs = (finite_mean([leakage(m) for m in runs[v].values()], f"the nonlinear leakage of {v}")
-                    for v in ("csvae", other))
-    return Claim(text, ours < theirs, f"nonlinear leakage above chance: CSVAE {ours:.3f}, {name} {theirs:.3f}")

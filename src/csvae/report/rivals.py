@@ -8,14 +8,14 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from csvae.config import MODEL_NAMES, PEERS, STYLE_MODELS
-from csvae.report.claims import Claim, judged, leakage_claim
-from csvae.report.tables import mean_diversity, mean_manipulation, number
+from csvae.models import MODEL_TITLES
+from csvae.report.tables import finite_mean, leakage, mean_diversity, mean_manipulation, number
+from csvae.report.verdict import Claim, judged
 
 Runs = dict[str, dict[int, dict]]
 """variant -> seed -> metrics."""
-TITLES = {"vae": "VAE", "condvae": "CondVAE", "condvae_info": "CondVAE-info", "csvae": "CSVAE", "ccvae": "CCVAE",
-          "msp": "MSP", "guided_vae": "Guided-VAE", "s2vae": "S²-VAE"}
-"""How the claims write each model (the report reads no model, so not ``csvae.models.MODEL_TITLES``)."""
+TITLES = {**MODEL_TITLES, "s2vae": "S²-VAE"}
+"""How the claims write each model (S²-VAE as its paper and docs/models.md do)."""
 PAIRED = ("ccvae", *PEERS)
 """The models CSVAE is also compared with one at a time (the baselines have their own claims)."""
 
@@ -154,3 +154,19 @@ def overall_claims(runs: Runs, image: bool) -> list[Claim]:
 def paired_claims(runs: Runs, image: bool) -> list[Claim]:
     """CSVAE against each of ``PAIRED`` present (``paired``)."""
     return [claim for rival in PAIRED if rival in runs for claim in paired(runs, rival, image)]
+
+
+def leakage_claim(text: str, runs: dict[str, dict[int, dict]], other: str, name: str) -> Claim:
+    """CSVAE's z against ``other``'s z (CCVAE: its style part) by the nonlinear probe: balanced
+    accuracy when the test split is imbalanced (majority rate above 0.6), else accuracy above chance.
+    NullMetric when a number it needs is null or missing."""
+    chance = max(finite_mean([m.get("label_chance")], "label_chance") for m in runs["csvae"].values())
+    if chance > 0.6:
+        key = "z_label_balanced_accuracy_nonlinear"
+        ours, theirs = (finite_mean([m.get(key) for m in runs[v].values()], f"{key} of {v}") for v in ("csvae", other))
+        return Claim(text, ours < theirs, f"the test split is imbalanced, majority rate {chance:.3f}, so balanced "
+                                          f"accuracy of the nonlinear probe, chance 0.5: CSVAE {ours:.3f}, {name} "
+                                          f"{theirs:.3f}")
+    ours, theirs = (finite_mean([leakage(m) for m in runs[v].values()], f"the nonlinear leakage of {v}")
+                    for v in ("csvae", other))
+    return Claim(text, ours < theirs, f"nonlinear leakage above chance: CSVAE {ours:.3f}, {name} {theirs:.3f}")
