@@ -33,13 +33,26 @@ def _image_arrays(csvae_model: bool, shade: int) -> dict:
     return arrays
 
 
-def make_experiment(root, name="demo", images="faces", leakage=None) -> ExperimentDir:
-    """Experiment ``name`` in folder ``root``: a toy part (vae, csvae; metrics only) and an image
-    part on data set ``images`` (vae, csvae; arrays and metrics) of seed 0, and one toy run of seed 1
-    that was never evaluated. ``leakage``: each variant's z_label_accuracy_nonlinear."""
+def manipulation_metrics(accuracy: float, diversity: float, half: float = 0.02) -> dict:
+    """A run's "manipulation" metrics: one direction ("smile: 0->1") at ``accuracy`` and judge-feature
+    ``diversity``, each with a 95% interval of half-width ``half``."""
+    direction = {"accuracy": accuracy, "ci_low": accuracy - half, "ci_high": accuracy + half, "n": 10,
+                 "preserved_accuracy": None, "recon_distance": 0.1}
+    return {"judge": {"dataset": "faces", "test_accuracy": {"smile": 0.99}}, "style": "sample",
+            "directions": {"smile: 0->1": direction}, "mean_accuracy": accuracy,
+            "diversity": {"smile: 0->1": {"n": 10, "pixel": diversity / 10, "feature": diversity,
+                                          "feature_ci_low": diversity - half, "feature_ci_high": diversity + half}}}
+
+
+def make_experiment(root, name="demo", images="faces", leakage=None, variants=("vae", "csvae"),
+                    manipulation=None) -> ExperimentDir:
+    """Experiment ``name`` in folder ``root``: a toy part (metrics only) and an image part on data
+    set ``images`` (arrays and metrics) of ``variants``, seed 0, and one toy run of seed 1 that was
+    never evaluated. ``leakage``: each variant's z_label_accuracy_nonlinear; ``manipulation``: each
+    variant's (accuracy, diversity) on the image part (``manipulation_metrics``; None: none)."""
     exp = ExperimentDir(root)
-    parts = [{"data": "swiss_roll", "variants": ["vae", "csvae"]}, {"data": images, "variants": ["vae", "csvae"]}]
-    runs = [{"data": d, "variant": v, "seed": 0} for d in ("swiss_roll", images) for v in ("vae", "csvae")]
+    parts = [{"data": d, "variants": list(variants)} for d in ("swiss_roll", images)]
+    runs = [{"data": d, "variant": v, "seed": 0} for d in ("swiss_roll", images) for v in variants]
     exp.root.mkdir()
     exp.write_manifest(name, "a hand-written experiment", parts,
                        [*runs, {"data": "swiss_roll", "variant": "csvae", "seed": 1}])
@@ -52,6 +65,8 @@ def make_experiment(root, name="demo", images="faces", leakage=None) -> Experime
         write_card(_card(r["data"], [3, 32, 32] if image else [3], ["smile"]), run.data_card)
         metrics = {"model": r["variant"], "data": r["data"], "seed": 0, **VECTOR,
                    "z_label_accuracy_nonlinear": leakage[r["variant"]]}
+        if image and manipulation:
+            metrics["manipulation"] = manipulation_metrics(*manipulation[r["variant"]])
         run.evaluation.write_text(json.dumps(metrics))
         if image:
             save_arrays(_image_arrays(r["variant"] == "csvae", 40 if r["variant"] == "vae" else 200), run.arrays)

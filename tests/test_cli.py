@@ -213,6 +213,29 @@ def test_the_celeba_experiment_runs_five_models_on_four_tasks_at_64_px_on_every_
     assert len(plan(EXPERIMENTS["celeba"], tmp_path / "c3", 3, None)) == 60  # --seeds 3: the headline table
 
 
+def test_the_peers_run_in_toy_synthetic_faces_partly_labelled_and_celeba_peers_only(tmp_path, monkeypatch):
+    from collections import Counter
+
+    from csvae.config import MODEL_NAMES, PEERS
+    from csvae.reproduce.experiments import EXPERIMENTS
+    from csvae.reproduce.planning import plan
+
+    monkeypatch.setenv("CSVAE_CELEBA_20K", str(tmp_path / "celeba20k"))
+    for name, runs in (("toy", 4 * 8 * 5), ("synthetic-faces", 8 * 3), ("partly-labelled", 3 * 8),
+                       ("celeba-peers", 4 * 8)):
+        jobs = plan(EXPERIMENTS[name], tmp_path / name, None, None)
+        assert len(jobs) == runs and {j.variant for j in jobs} == set(MODEL_NAMES), name
+    for name in ("demo", "celeba", "celeba-glasses", "tfd-expressions"):  # the demo keeps its 12 minutes
+        assert not {v.label for p in EXPERIMENTS[name].parts for v in p.variants} & set(PEERS), name
+    jobs = plan(EXPERIMENTS["partly-labelled"], tmp_path / "partly", None, None)
+    fractions = Counter((j.data_label, j.config.data.labelled_fraction, j.config.data.name) for j in jobs)
+    assert fractions == {("partly_labelled_1", 1.0, "synthetic_faces"): 8,
+                         ("partly_labelled_0.2", 0.2, "synthetic_faces"): 8,
+                         ("partly_labelled_0.05", 0.05, "synthetic_faces"): 8}
+    assert {Path(j.out).relative_to(tmp_path / "partly").parts[:2] for j in jobs} == {
+        ("runs", "partly_labelled_1"), ("runs", "partly_labelled_0.2"), ("runs", "partly_labelled_0.05")}
+
+
 class InlinePool:
     """A worker pool that runs each task at once, in order (as ``apply_async``'s callbacks expect)."""
 
@@ -318,6 +341,9 @@ def test_reproduce_trains_one_judge_per_image_data_set_on_one_thread(tmp_path, m
     small = [replace(j, config=with_overrides(j.config, [("data.n_samples", 200)])) for j in jobs]
     judged = prepare_shared_data(small)
     assert [j.data_label for _, j in judged] == ["synthetic_faces"]
+    partly = [replace(j, config=with_overrides(j.config, [("data.n_samples", 200)]))
+              for j in plan(EXPERIMENTS["partly-labelled"], tmp_path / "partly", 1, None)]
+    assert len([j for _, j in prepare_shared_data(partly)]) == 1  # hidden labels: the same judge
     seen = []
     monkeypatch.setattr(tasks, "load_or_fit_judge",
                         lambda data, where: seen.append((data.x.shape[1:], where, torch.get_num_threads())))

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from csvae.config import BASELINES, DATA_CONSTRAINTS, MODEL_NAMES, DataConfig, ModelConfig, TrainConfig
+from csvae.config import BASELINES, DATA_CONSTRAINTS, MODEL_NAMES, STYLE_MODELS, DataConfig, ModelConfig, TrainConfig
 from csvae.constraints import ConfigError, Integer, Interval, OneOf, Positive, is_integer, is_number
 from csvae.models import MODELS
 
@@ -50,5 +50,7 @@ def test_the_tables_are_read_when_a_section_is_built():
 def test_one_registry_names_the_models():
     assert tuple(MODELS) == MODEL_NAMES and set(BASELINES) < set(MODEL_NAMES)
     assert MODELS["ccvae"].__name__ == "CCVAE" and MODELS["condvae_info"].__name__ == "CondVAEInfo"
+    # the report reads no model: its list of the models that draw (and transfer) styles is this one
+    assert {name for name, cls in MODELS.items() if hasattr(cls, "transfer")} == set(STYLE_MODELS)
     with pytest.raises(ConfigError, match=r"model\.name must be one of \['vae', 'condvae', 'condvae_info', "):
         ModelConfig(name="gan")

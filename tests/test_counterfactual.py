@@ -412,8 +412,16 @@ def test_claims_hold_only_when_every_interval_lies_below():
     assert len(supported) == 4 and all(line.startswith("- Supported") for line in supported)
     assert "distance in pixels" in supported[0] and "distance in judge features" in supported[1]
     assert "closer in pixels" in supported[2] and "closer in judge features" in supported[3]
-    assert "all 4 comparisons hold: 2 directions × baselines × seeds, in pixels" in supported[0]  # 2 x 2 baselines
+    assert "all 4 comparisons hold: 2 directions × models × seeds, in pixels" in supported[0]  # 2 x 2 baselines
     assert all(line in [c.line() for c in claims(runs, image=True)] for line in supported)
+    # a peer cannot draw styles: its label flip is what CSVAE's transfer is compared with; one closer
+    # to the truth than CSVAE is named with its numbers
+    peer = {**runs, "msp": {0: run_metrics(0.03, flip=0.3)}}
+    lines = [c.line() for c in counterfactual_claims(peer)]
+    assert lines[0].startswith("- Not supported") and "fails in 2 of 6 comparisons" in lines[0]
+    assert "vs msp, seed 0: CSVAE 0.050 [0.040, 0.060], msp 0.030 [0.020, 0.040]" in lines[0]
+    assert "label flip of every baseline and peer (they cannot draw styles)" in lines[2]
+    assert lines[2].startswith("- Supported") and "all 3 comparisons hold" in lines[2]
 
     runs["condvae"] = {0: run_metrics({"glasses: 0->1": 0.1, "glasses: 1->0": 0.06}, flip=0.105)}
     lines = [c.line() for c in counterfactual_claims(runs)]

@@ -110,8 +110,8 @@ def test_categorical_exact_answers_with_a_fake_judge():
         assert row["recon_distance"] == pytest.approx(abs(["a", "b", "c"].index(row["target"])
                                                           - ["a", "b", "c"].index(row["source"])) / 10 / 4)
         assert unchanged[name]["accuracy"] == 0.0
-    assert diversity_scores(WriteClass(), PixelJudge(), x, y, n_samples=3)["a->b"] == {"n": perfect["a->b"]["n"],
-                                                                                       "pixel": 0.0, "feature": 0.0}
+    assert diversity_scores(WriteClass(), PixelJudge(), x, y, n_samples=3)["a->b"] == {
+        "n": perfect["a->b"]["n"], "pixel": 0.0, "feature": 0.0, "feature_ci_low": 0.0, "feature_ci_high": 0.0}
 
 
 def test_identity_scores_the_judges_error_rate(judge, faces):
@@ -144,9 +144,10 @@ def test_diversity_of_constant_and_random_outputs(judge, faces):
     constant = diversity_scores(Constant(), judge, x, y, n_samples=3, max_per_direction=10)
     noise = diversity_scores(Noise(), judge, x, y, n_samples=3, max_per_direction=10)
     for name in constant:
-        assert constant[name] == {"n": 10, "pixel": 0.0, "feature": 0.0}
+        assert constant[name] == {"n": 10, "pixel": 0.0, "feature": 0.0, "feature_ci_low": 0.0,
+                                  "feature_ci_high": 0.0}
         assert noise[name]["pixel"] == pytest.approx(np.sqrt(1 / 6), abs=0.01)
-        assert noise[name]["feature"] > 0.0
+        assert 0.0 < noise[name]["feature_ci_low"] <= noise[name]["feature"] <= noise[name]["feature_ci_high"]
 
 
 def test_baselines_are_deterministic_and_csvae_samples_styles(judge, faces):

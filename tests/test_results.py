@@ -173,3 +173,10 @@ def test_an_experiment_another_process_writes_is_read_and_said_in_progress(folde
     assert f"read while in progress: {demo.root}: PID {holder.pid} on " in capsys.readouterr().err
     build_results([demo.root], tmp_path / "results.md")  # the holder is gone: its lock file is stale
     assert "In progress" not in (tmp_path / "results.md").read_text()
+
+
+def test_the_partly_labelled_parts_have_a_section_of_their_own():
+    from csvae.results.sections import section_of
+
+    assert section_of("partly_labelled_0.05", 32).key == "partly-labelled"
+    assert section_of("synthetic_faces", 32).key == "synthetic-faces"

@@ -32,9 +32,14 @@ MODEL_NAMES = ("vae", "condvae", "condvae_info", "csvae", "ccvae", "msp", "guide
 """The registry of model names, in the order of tables and experiments; ``csvae.models.MODELS``
 maps each to its class."""
 PEERS = ("msp", "guided_vae", "s2vae")
-"""The peer models of issue 28: registered, but not yet run by the experiments of ``csvae reproduce``."""
+"""The peer models of issue 28, run beside the paper's five by ``csvae reproduce`` toy,
+synthetic-faces, partly-labelled and celeba-peers (not the demo, nor celeba by default)."""
 BASELINES = ("vae", "condvae", "condvae_info")
 """The paper's baselines, which the report compares with CSVAE."""
+STYLE_MODELS = ("csvae", "ccvae")
+"""The models with a code block per label: they draw an attribute's styles (``manipulate`` with
+``style="sample"``) and transfer one (``transfer``). The others edit deterministically (one code,
+or one coordinate, per label), so the report says they cannot draw styles."""
 REMOVES_LABEL = ("csvae", "condvae_info")
 """The models whose encoder removes y from z (``model.independence``)."""
 LABEL_COORDINATES = ("msp", "guided_vae", "s2vae")

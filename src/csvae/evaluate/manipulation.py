@@ -187,24 +187,28 @@ def manipulation_scores(model, judge: Judge, x, y, *, style="sample", seed: int 
 
 
 def diversity_scores(model, judge: Judge, x, y, *, n_samples: int = 8, style="sample", seed: int = 0,
-                     max_per_direction: Optional[int] = 64, batch_size: int = 256) -> dict[str, dict]:
-    """Diversity of every direction on (x, y): direction name -> {"n", "pixel", "feature"}, the
-    mean over inputs of the mean pairwise distance between ``n_samples`` manipulations of each
-    input (generators seeded seed, seed + 1, ...); RMS pixel distance and Euclidean distance of
-    judge features. None for a direction without inputs."""
+                     max_per_direction: Optional[int] = 64, batch_size: int = 256,
+                     n_boot: int = 1000) -> dict[str, dict]:
+    """Diversity of every direction on (x, y): direction name -> {"n", "pixel", "feature",
+    "feature_ci_low", "feature_ci_high"}, the mean over inputs of the mean pairwise distance between
+    ``n_samples`` manipulations of each input (generators seeded seed, seed + 1, ...); RMS pixel
+    distance and Euclidean distance of judge features, the latter with its percentile-bootstrap 95%
+    interval over inputs. None for a direction without inputs."""
     y = _check(judge, y)
     out = {}
     for d in directions(judge.attribute_names, judge.label_kind):
         rows, target = sampled_direction_rows(d, y, judge.label_kind, max_per_direction, seed)
         if not len(rows):
-            out[d.name] = {"n": 0, "pixel": None, "feature": None}
+            out[d.name] = {"n": 0, "pixel": None, "feature": None, "feature_ci_low": None, "feature_ci_high": None}
             continue
         samples = np.stack([generate(model, x[rows], y[rows], target, style=style, seed=seed + s,
                                      batch_size=batch_size) for s in range(n_samples)])
         pixels = samples.reshape(n_samples, len(rows), -1) / np.sqrt(samples[0, 0].size)
         features = np.stack([judge.features(images) for images in samples])
+        per_input = mean_pairwise_distance(features)
+        low, high = bootstrap_interval(per_input, n_boot, seed=seed)
         out[d.name] = {"n": int(len(rows)), "pixel": float(mean_pairwise_distance(pixels).mean()),
-                       "feature": float(mean_pairwise_distance(features).mean())}
+                       "feature": float(per_input.mean()), "feature_ci_low": low, "feature_ci_high": high}
     return out
 
 
@@ -226,5 +230,5 @@ def manipulation_report(model, judge: Judge, dataset: Dataset, name: Optional[st
                       "test_balanced_accuracy": judge.test_balanced_accuracy, "hash": judge.data_hash},
             "style": style if isinstance(style, str) else "points", "split": split, "directions": scores,
             "diversity": diversity_scores(model, judge, x, y, n_samples=n_samples, style=style, seed=seed,
-                                          max_per_direction=max_diversity),
+                                          max_per_direction=max_diversity, n_boot=n_boot),
             "mean_accuracy": float(np.mean(accuracies)) if accuracies else None}

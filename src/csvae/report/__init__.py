@@ -9,7 +9,8 @@ synthetic faces the ground-truth style scores and the distances to the rendered 
 counterfactuals (``csvae.evaluate.counterfactual``), the figures, a line for each of the paper's
 claims (and ours) saying whether our numbers support it, and the config of every run.
 
-Modules: ``tables``, ``claims``, ``document`` (the report itself), ``html``.
+Modules: ``tables``, ``verdict`` (a claim and its verdict), ``claims``, ``rivals`` (CSVAE against every
+other model), ``document`` (the report itself), ``html``.
 """
 
 from csvae.report.claims import Claim, claims, counterfactual_claims

@@ -103,7 +103,8 @@ def part_tables(data: str, runs: dict[str, dict[int, dict]]) -> list[str]:
     if is_image_part(runs):
         judge = next(iter(next(iter(runs.values())).values()))["manipulation"]["judge"]
         accuracy = accuracy_text(judge["test_accuracy"], judge.get("test_balanced_accuracy"))
-        lines += ["", f"### Attribute manipulation (judged by a classifier trained on real {data} images; its "
+        judged_on = judge.get("dataset", data)  # the data set, also for a part of another name
+        lines += ["", f"### Attribute manipulation (judged by a classifier trained on real {judged_on} images; its "
                   f"test accuracy: {accuracy})", "",
                   "accuracy: share of G(x) the judge calls the target (mean ± sd over seeds; 95% bootstrap interval "
                   "of the first seed); preserved: judge accuracy on the other attributes; recon distance: mean "

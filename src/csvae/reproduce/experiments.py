@@ -1,5 +1,5 @@
 """The experiments of ``csvae reproduce`` as data: which parts (one data set each), which variants
-(the five models, or one model with one choice changed) and how many seeds."""
+(the eight models, the paper's five, or one model with one choice changed) and how many seeds."""
 
 from __future__ import annotations
 
@@ -25,8 +25,11 @@ class Variant:
     """Seeds of this variant (None: the part's)."""
 
 
-MODEL_VARIANTS = tuple(Variant(m, m) for m in MODEL_NAMES if m not in PEERS)
-"""The five models of the experiments (the peers join them later, issue 28)."""
+MODEL_VARIANTS = tuple(Variant(m, m) for m in MODEL_NAMES)
+"""The eight models: the paper's five and the three peers (``csvae.config.PEERS``)."""
+PAPER_VARIANTS = tuple(v for v in MODEL_VARIANTS if v.model not in PEERS)
+"""The paper's five models, without the peers: the demo (its 12-minute budget), the CelebA
+experiments (``celeba-peers`` adds them) and TFD (no peer presets)."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,14 @@ class Part:
     """Seeds of this part (None: the experiment's)."""
     optional: bool = False
     """Run only where its data is found; elsewhere it is left out, and the report says so."""
+    name: Optional[str] = None
+    """Its name in the experiment folder and the report (None: ``data``), for parts that run one
+    data set more than once (the labelled fractions of ``partly-labelled``)."""
+
+    @property
+    def label(self) -> str:
+        """The part's name in the folder (runs/<label>/...) and the report."""
+        return self.name or self.data
 
 
 @dataclass(frozen=True)
@@ -106,24 +117,39 @@ ABLATION_FACES = (("data.n_samples", 4000), ("train.epochs", 6), ("model.w_dim",
 """Synthetic faces for the ablations: smaller and shorter, and with the paper's model (2-D w_i,
 β2 = 1, no W-independence term, Larsen's decoder) as the base that each choice is flipped from (the
 synthetic-face preset uses 3-D, β2 = 8, W independence 10 and a FiLM decoder)."""
-CELEBA_PARTS = tuple(Part(name, "celeba64", needs_root=True, shared="celeba-20k") for name in (
+CELEBA_PARTS = tuple(Part(name, "celeba64", PAPER_VARIANTS, needs_root=True, shared="celeba-20k") for name in (
     "celeba-glasses", "celeba-facialhair", "celeba-glasses-facialhair", "celeba-smiling"))
-"""The paper's three CelebA tasks and Smiling, 64 px CPU presets, on celeba-20k."""
+"""The paper's three CelebA tasks and Smiling, 64 px CPU presets, on celeba-20k, with the paper's
+five models (``celeba-peers``: all eight)."""
+LABELLED_FRACTIONS = (1.0, 0.2, 0.05)
+PARTLY_LABELLED_PARTS = tuple(Part("synthetic_faces", "synthetic_faces", overrides=(("data.labelled_fraction", f),),
+                                   name=f"partly_labelled_{f:g}") for f in LABELLED_FRACTIONS)
+"""Synthetic faces with the training labels of all but a share of the faces hidden
+(``data.labelled_fraction``; docs/models.md, "Partly labelled data"), a part per share."""
 EXPERIMENTS = {
-    "toy": Experiment("toy", TOY_PARTS, 5, "the paper's toy experiment and three more toy sets"),
+    "toy": Experiment("toy", TOY_PARTS, 5, "the paper's toy experiment and three more toy sets, eight models"),
     "synthetic-faces": Experiment("synthetic-faces", (Part("synthetic_faces", "synthetic_faces"),), 3,
-                                  "synthetic faces with ground-truth styles"),
+                                  "synthetic faces with ground-truth styles, eight models"),
     "celeba": Experiment("celeba", CELEBA_PARTS, 1,
                          "the paper's CelebA study at 64 px on every image of celeba-20k (three tasks, and Smiling)"),
+    "celeba-peers": Experiment(
+        "celeba-peers", tuple(dataclasses.replace(p, variants=MODEL_VARIANTS) for p in CELEBA_PARTS), 1,
+        "the celeba study with the three peers (MSP, Guided-VAE, S²-VAE) beside the five models: about 8/5 of its "
+        "CPU time (copy runs/ and judges/ of a finished celeba folder in first to reuse the five's runs)"),
+    "partly-labelled": Experiment("partly-labelled", PARTLY_LABELLED_PARTS, 1,
+                                  "the eight models on synthetic faces with all, 20% and 5% of the training labels "
+                                  "(the rest hidden; one seed, --seeds 3 for the results table)"),
     "celeba-glasses": Experiment("celeba-glasses", (CELEBA_PARTS[0],), 3),
     "celeba-facialhair": Experiment("celeba-facialhair", (CELEBA_PARTS[1],), 3),
     "celeba-glasses-facialhair": Experiment("celeba-glasses-facialhair", (CELEBA_PARTS[2],), 3),
-    "tfd-expressions": Experiment("tfd-expressions", (Part("tfd", "tfd", needs_root=True),), 3),
-    "demo": Experiment("demo", (TOY_PARTS[0], Part("synthetic_faces", "synthetic_faces"),
-                                Part("celeba-glasses", "celeba", needs_root=True, shared="celeba-20k",
-                                     optional=True)), 1,
+    "tfd-expressions": Experiment("tfd-expressions", (Part("tfd", "tfd", PAPER_VARIANTS, needs_root=True),), 3),
+    "demo": Experiment("demo", (Part("swiss_roll", "toy", PAPER_VARIANTS),
+                                Part("synthetic_faces", "synthetic_faces", PAPER_VARIANTS),
+                                Part("celeba-glasses", "celeba", PAPER_VARIANTS, needs_root=True,
+                                     shared="celeba-20k", optional=True)), 1,
                        "the README's main job: the swiss roll (one seed; `reproduce toy` runs five, and three "
-                       "more toy sets), synthetic faces and real CelebA photos (celeba-20k at 32 px)"),
+                       "more toy sets), synthetic faces and real CelebA photos (celeba-20k at 32 px); the paper's five "
+                       "models (the peers run in toy, synthetic-faces, partly-labelled and celeba-peers)"),
     "ablations": Experiment("ablations", (Part("swiss_roll", "toy", ablation_variants()),
                                           Part("synthetic_faces", "synthetic_faces", ablation_variants(),
                                                overrides=ABLATION_FACES)), 3,

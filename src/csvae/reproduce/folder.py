@@ -34,12 +34,12 @@ def prepare_experiment_folder(out: Path, experiment: Experiment, jobs: list[Job]
     check_reports_replaceable(exp)
     exp.root.mkdir(parents=True, exist_ok=True)
     planned = {j.data_label for j in jobs}
-    parts = [{"data": p.data, "variants": [v.label for v in p.variants]} for p in experiment.parts
-             if p.data in planned]
+    parts = [{"data": p.label, "variants": [v.label for v in p.variants]} for p in experiment.parts
+             if p.label in planned]
     description = experiment.description
-    skipped = [p for p in experiment.parts if p.data not in planned]
+    skipped = [p for p in experiment.parts if p.label not in planned]
     if skipped:  # an optional part whose data is absent: said on screen and in the report
-        missing = "; ".join(f"{p.data} not run here: its data was not found (set ${SHARED_DATA[p.shared]} or put "
+        missing = "; ".join(f"{p.label} not run here: its data was not found (set ${SHARED_DATA[p.shared]} or put "
                             f"{p.shared} at <repo>/../shared/data/{p.shared})" for p in skipped)
         description += f"; {missing}"
         print(f"csvae reproduce {experiment.name}: {missing}", file=sys.stderr)

@@ -17,7 +17,7 @@ from csvae.rundir import ExperimentDir
 @dataclass(frozen=True)
 class Job:
     """One run of an experiment: its config, its run folder, the experiment's judges folder, and
-    where it stands in the report (data, variant, seed)."""
+    where it stands in the report (its part's label, variant, seed)."""
 
     config: RunConfig
     out: str
@@ -44,8 +44,8 @@ def plan(experiment: Experiment, out: Path, seeds: Optional[int], data_root: Opt
                 overrides.append(("data.root", str(Path(root).resolve())))
             for seed in range(seeds or variant.seeds or part.seeds or experiment.seeds):
                 config = with_overrides(base, [*overrides, ("data.seed", seed), ("train.seed", seed)])
-                jobs.append(Job(config, str(exp.run(part.data, variant.label, seed).root), str(exp.judges),
-                                part.data, variant.label, seed))
+                jobs.append(Job(config, str(exp.run(part.label, variant.label, seed).root), str(exp.judges),
+                                part.label, variant.label, seed))
     return jobs
 
 

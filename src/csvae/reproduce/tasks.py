@@ -72,7 +72,9 @@ def prepare_shared_data(jobs: list[Job]) -> list[tuple]:
     ``fit_judge`` per distinct image data set, one ``fit_attribute_judge`` per CelebA tree."""
     seen, judged = set(), []
     for job in jobs:
-        for function, data in ((fit_judge, job.config.data), (fit_attribute_judge, attribute_data(job.config.data))):
+        # the labels a fit hides (data.labelled_fraction) do not change the data a judge learns from
+        judged_data = dataclasses.replace(job.config.data, labelled_fraction=1.0)
+        for function, data in ((fit_judge, judged_data), (fit_attribute_judge, attribute_data(job.config.data))):
             key = json.dumps(config_to_dict(job.config)["data"] if data is None else dataclasses.asdict(data),
                              sort_keys=True)
             if data is None or key in seen:

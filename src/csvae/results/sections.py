@@ -30,6 +30,8 @@ SECTIONS = (
             reproduce="csvae reproduce toy (five seeds) or csvae reproduce demo (the swiss roll, one seed)"),
     Section("synthetic-faces", "Synthetic faces", ("synthetic_faces",),
             reproduce="csvae reproduce synthetic-faces (three seeds) or csvae reproduce demo (one seed)"),
+    Section("partly-labelled", "Partly labelled synthetic faces", ("partly_labelled",),
+            reproduce="csvae reproduce partly-labelled (one seed; --seeds 3 for three)"),
     Section("celeba-32", "CelebA at 32 px", ("celeba",), 32, reproduce="csvae reproduce demo"),
     Section("celeba-64", "CelebA at 64 px", ("celeba",), 64, reproduce="csvae reproduce celeba"),
     Section("tfd", "Toronto Face Database", ("tfd",), reproduce="csvae reproduce tfd-expressions"),
