@@ -241,9 +241,12 @@ def test_thumbnails_and_pads_work_from_the_keyboard(page, preset_run):
         page.keyboard.press("ArrowRight")
         wait_until(page, "document.querySelector('#gallery img.selected').dataset.id === 'test-1'")
         assert page.evaluate("document.activeElement.dataset.id") == "test-1"
+        shown_w = page.evaluate("JSON.stringify(exploreRuns[0].w)")
         page.locator("#gallery img").nth(3).focus()
         page.keyboard.press("Enter")
         wait_until(page, "document.querySelector('#gallery img.selected').dataset.id === 'test-3'")
+        # test-3's code replaces test-1's once its request returns: wait for it, then for its move
+        wait_until(page, f"JSON.stringify(exploreRuns[0].w) !== {shown_w!r}")
         wait_shown(page)
         pad = page.locator("#pad-0-1")
         assert pad.get_attribute("tabindex") == "0" and "facial_hair" in pad.get_attribute("aria-label")
