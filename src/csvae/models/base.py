@@ -313,6 +313,12 @@ class LatentModel(nn.Module):
         return torch.cat([fn(*[b.float() if b.dtype != torch.uint8 else b for b in batch]).cpu()
                           for batch in self._batches(*arrays, batch_size=batch_size)])
 
+    def map_like(self, fn, x, *arrays, batch_size: int = 1024) -> ArrayLike:
+        """``map_batches`` of ``fn`` over (x, *arrays), returned as x came: a tensor for a tensor,
+        numpy otherwise."""
+        out = self.map_batches(fn, x, *arrays, batch_size=batch_size)
+        return out if torch.is_tensor(x) else out.numpy()
+
     def labels_for(self, x, y):
         """The labels y (N, k) of inputs x as this model reads them: checked known where it reads
         them (``check_known``); where it does not, None stands for zeros."""
@@ -331,9 +337,8 @@ class LatentModel(nn.Module):
     def reconstruct(self, x, y, batch_size: int = 1024):
         """Decoder mean from the posterior means, in data units; numpy in -> numpy out."""
         y = self.labels_for(x, y)
-        out = self.map_batches(lambda xb, yb: self.to_data(self.decode_posterior_mean(xb, yb)), x, y,
-                        batch_size=batch_size)
-        return out if torch.is_tensor(x) else out.numpy()
+        return self.map_like(lambda xb, yb: self.to_data(self.decode_posterior_mean(xb, yb)), x, y,
+                             batch_size=batch_size)
 
     def decode_posterior_mean(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

@@ -191,9 +191,8 @@ class CCVAE(SubspaceModel):
         """q(y | mean of q(z_c|x)): p(y_i = 1) per label (binary) or class probabilities (one-hot),
         (N, k); numpy in -> numpy out."""
         kind = self.config.label_kind
-        out = self.map_batches(lambda xb: label_probabilities(self.classifier(self.encode(xb).w.mean), kind), x,
-                        batch_size=batch_size)
-        return out if torch.is_tensor(x) else out.numpy()
+        return self.map_like(lambda xb: label_probabilities(self.classifier(self.encode(xb).w.mean), kind), x,
+                             batch_size=batch_size)
 
     @inference
     def sample_conditional(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

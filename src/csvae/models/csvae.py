@@ -92,8 +92,7 @@ class CSVAE(RemovesLabel, SubspaceModel):
         if not self.predicts_labels:
             raise ValueError("this CSVAE has no fitted label probe (saved before csvae fitted one); infer labels "
                              "with a judge (--judge) or train it again")
-        out = self.map_batches(lambda xb: self.label_probe(self.w_encoder(self.to_model(xb))), x, batch_size=batch_size)
-        return out if torch.is_tensor(x) else out.numpy()
+        return self.map_like(lambda xb: self.label_probe(self.w_encoder(self.to_model(xb))), x, batch_size=batch_size)
 
     # ----- inference and generation -------------------------------------------------------------
     def encode(self, x: torch.Tensor, y: torch.Tensor) -> Posterior:

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from csvae.config import ModelConfig
-from csvae.models.ccvae_parts import BlockClassifier
+from csvae.models.ccvae_parts import BlockClassifier, label_probabilities
 from csvae.models.independence import RemovesLabel
 from csvae.models.labels import labelled_rows
 from csvae.models.objective import Objective
@@ -93,9 +93,5 @@ class GuidedVAE(RemovesLabel, LabelCoordinatesVAE):
     def predict_labels(self, x, batch_size: int = 1024):
         """The excitation classifier at the posterior mean, q(y | mu(x)[:, :k]): p(y_i = 1) per
         attribute (binary) or the class probabilities (one-hot), (N, k); numpy in -> numpy out."""
-        def read(xb):
-            logits = self.excitation(self.excited(self.encode(xb).z.mean))
-            return logits.sigmoid() if self.config.label_kind == "binary" else logits.softmax(-1)
-
-        out = self.map_batches(read, x, batch_size=batch_size)
-        return out if torch.is_tensor(x) else out.numpy()
+        return self.map_like(lambda xb: label_probabilities(self.excitation(self.excited(self.encode(xb).z.mean)),
+                                                            self.config.label_kind), x, batch_size=batch_size)

@@ -135,8 +135,7 @@ class MSP(PlainVAE):
                 return (y_hat.clamp(-1.0, 1.0) + 1.0) / 2.0
             return y_hat.softmax(-1)
 
-        out = self.map_batches(read, x, batch_size=batch_size)
-        return out if torch.is_tensor(x) else out.numpy()
+        return self.map_like(read, x, batch_size=batch_size)
 
     @inference
     def manipulate(self, x: ArrayLike, y: ArrayLike, target_y: ArrayLike, **_) -> ArrayLike:

@@ -96,9 +96,8 @@ class S2VAE(LabelCoordinatesVAE):
         """The labels read from the label coordinates of the posterior mean, (N, k): xent,
         sigmoid(μ_i) per attribute or the softmax over the class coordinates; l2, b·μ_i clipped to
         [0, 1] (for a categorical label, normalised over the classes). numpy in -> numpy out."""
-        out = self.map_batches(lambda xb: self._label_scores(self.encode(xb).z.mean[:, :self.y_dim]), x,
-                               batch_size=batch_size)
-        return out if torch.is_tensor(x) else out.numpy()
+        return self.map_like(lambda xb: self._label_scores(self.encode(xb).z.mean[:, :self.y_dim]), x,
+                             batch_size=batch_size)
 
     def _label_scores(self, codes: torch.Tensor) -> torch.Tensor:
         kind = self.config.label_kind
